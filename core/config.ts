@@ -1,0 +1,72 @@
+// The only place that reads process.env. Every process (start, api, worker,
+// tests, benchmarks) parses it once here and passes the result down.
+// Unset DATABASE_URL / TEMPORAL_ADDRESS mean "start the embedded default".
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalString = z
+  .string()
+  .transform((value) => value.trim())
+  .pipe(z.string())
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const configSchema = z.object({
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  TEMPORAL_ADDRESS: optionalString.pipe(
+    z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('contact-hub'),
+  REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  /** Public base URL printed and used in links; defaults to http://API_HOST:API_PORT. */
+  PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  DATA_DIR: z.string().min(1).default('.data'),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+  EMBEDDED_TEMPORAL_PORT: port.default(7233),
+  EMBEDDED_TEMPORAL_UI_PORT: port.default(8233),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A journey with no new event for this long completes; the next event starts a new run. */
+  JOURNEY_IDLE_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** How often the outbox dispatcher looks for work nobody told it about. */
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Largest number of tasks one POST may carry. */
+  MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+/** For processes that cannot run on embedded defaults (api, worker started on their own). */
+export function requireSetting<K extends 'DATABASE_URL' | 'TEMPORAL_ADDRESS'>(
+  config: Config,
+  key: K,
+): string {
+  const value = config[key];
+  if (!value) {
+    throw new ConfigError([`${key}: required when this process runs on its own (npm start sets it)`]);
+  }
+  return value;
+}
+
+export function publicUrl(config: Config): string {
+  return config.PUBLIC_URL ?? `http://${config.API_HOST === '0.0.0.0' ? '127.0.0.1' : config.API_HOST}:${config.API_PORT}`;
+}
