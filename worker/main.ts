@@ -1,0 +1,33 @@
+// The worker process: runs contact journeys and their activities.
+import { Connection } from '@temporalio/client';
+import { loadConfig, requireSetting } from '../core/config.js';
+import { createDb } from '../core/db/client.js';
+import { createLogger } from '../core/logger.js';
+import { ConnectorPool } from '../connectors/registry.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+import { createHubWorker, installWorkerRuntime } from './worker.js';
+
+const config = loadConfig();
+const logger = createLogger('worker', config.LOG_LEVEL);
+const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
+const db = createDb(requireSetting(config, 'DATABASE_URL'));
+const connectors = new ConnectorPool();
+// The SDK's INFO lines (bundler output, state changes) drown the hub's own; show them when debugging.
+installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN');
+
+const admin = await Connection.connect({ address: temporalAddress });
+await ensureSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
+await admin.close();
+
+const { worker, connection } = await createHubWorker({
+  temporalAddress,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  db,
+  connectors,
+});
+logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: temporalAddress }, 'worker polling');
+// Worker.run resolves after SIGINT/SIGTERM (the SDK installs those handlers) once in-flight work is drained.
+await worker.run();
+await Promise.allSettled([connectors.closeAll(), db.$disconnect(), connection.close()]);
+logger.info('worker stopped');

@@ -1,0 +1,2 @@
+// Every workflow the worker registers. Workflow code only: the worker bundles this file.
+export { contactJourney } from './journey/workflows.js';

@@ -1,0 +1,86 @@
+// Activities of the contact journey: the only place its work touches the
+// database and the CRMs. Built by a factory so the worker injects both.
+import { ApplicationFailure } from '@temporalio/activity';
+import { z } from 'zod';
+import type { Db } from '../../core/db/client.js';
+import { CrmError } from '../../connectors/sdk/index.js';
+import type { ConnectorPool } from '../../connectors/registry.js';
+
+export interface JourneyActivityDeps {
+  db: Db;
+  connectors: ConnectorPool;
+}
+
+export interface DeliveredTask {
+  crmRecords: Record<string, string>;
+}
+
+const deliveredSchema = z.object({ crmRecords: z.record(z.string(), z.string()) });
+
+export function createJourneyActivities({ db, connectors }: JourneyActivityDeps) {
+  return {
+    /**
+     * Upserts the task's contact into the project's primary CRM and marks the
+     * task done. Idempotent: a task already done returns what it returned then.
+     */
+    async deliverTaskToCrm({ taskId }: { taskId: string }): Promise<DeliveredTask> {
+      const task = await db.task.findUnique({ where: { id: taskId } });
+      if (!task) throw ApplicationFailure.nonRetryable(`task ${taskId} does not exist`, 'TaskMissing');
+      if (task.status === 'done') {
+        const previous = deliveredSchema.safeParse(task.result);
+        if (previous.success) return previous.data;
+      }
+      const instance = await db.connectorInstance.findFirst({
+        where: { projectId: task.projectId, isPrimary: true },
+      });
+      if (!instance) {
+        throw ApplicationFailure.nonRetryable('the project has no primary CRM connector configured', 'NoPrimaryCrm');
+      }
+      const crm = await connectors.get(instance).catch((error: unknown) => {
+        throw ApplicationFailure.nonRetryable(
+          `connector "${instance.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`,
+          'ConnectorConfig',
+        );
+      });
+      try {
+        const upserted = await crm.upsertContact({
+          phone: task.phone,
+          name: task.name ?? undefined,
+          email: task.email ?? undefined,
+          fields: { ...(task.data as Record<string, unknown>), hubTaskId: task.id },
+        });
+        const delivered: DeliveredTask = { crmRecords: { [instance.name]: upserted.externalId } };
+        await db.task.update({
+          where: { id: taskId },
+          data: { status: 'done', result: { ...delivered, created: upserted.created }, error: null },
+        });
+        return delivered;
+      } catch (error) {
+        throw toActivityFailure(error);
+      }
+    },
+
+    async recordTaskFailure({ taskId, reason }: { taskId: string; reason: string }): Promise<void> {
+      await db.task.updateMany({ where: { id: taskId, status: { not: 'done' } }, data: { status: 'failed', error: reason } });
+    },
+  };
+}
+
+export type JourneyActivities = ReturnType<typeof createJourneyActivities>;
+
+/** Maps a CRM's failure to Temporal's retry semantics. */
+export function toActivityFailure(error: unknown): unknown {
+  if (!(error instanceof CrmError)) return error;
+  switch (error.kind) {
+    case 'rejected':
+      return ApplicationFailure.create({ message: error.message, type: 'CrmRejected', nonRetryable: true });
+    case 'throttled':
+      return ApplicationFailure.create({
+        message: error.message,
+        type: 'CrmThrottled',
+        ...(error.retryAfterMs !== undefined ? { nextRetryDelay: error.retryAfterMs } : {}),
+      });
+    case 'unavailable':
+      return ApplicationFailure.create({ message: error.message, type: 'CrmUnavailable' });
+  }
+}

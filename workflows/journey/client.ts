@@ -1,0 +1,60 @@
+// How the rest of the hub (outbox dispatcher, API) addresses a contact journey.
+// Client side: not bundled into workflow code.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
+import { contactJourney } from './workflows.js';
+import { journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type JourneyState } from './shared.js';
+
+export interface JourneyTaskDelivery {
+  projectId: string;
+  phone: string;
+  taskId: string;
+}
+
+export interface JourneyOptions {
+  taskQueue: string;
+  idleTimeoutMs: number;
+}
+
+/**
+ * Hands a task to its contact's journey, starting the journey if it is not
+ * running. Safe to repeat: the journey ignores a task id it has seen.
+ */
+export async function deliverTaskToJourney(client: Client, delivery: JourneyTaskDelivery, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, {
+    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
+    taskQueue: options.taskQueue,
+    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
+    signal: taskReceivedSignal,
+    signalArgs: [{ taskId: delivery.taskId }],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ProjectIdKey, value: delivery.projectId },
+      { key: ContactPhoneKey, value: delivery.phone },
+      { key: TaskIdsKey, value: [delivery.taskId] },
+    ]),
+  });
+}
+
+export type JourneyView =
+  | { workflowId: string; status: string; state: JourneyState }
+  | { workflowId: string; status: 'not-started' }
+  | { workflowId: string; status: 'unknown'; reason: string };
+
+/** The journey's state as its workflow reports it, within a deadline. */
+export async function describeJourney(client: Client, workflowId: string, deadlineMs = 3000): Promise<JourneyView> {
+  const handle = client.workflow.getHandle(workflowId);
+  const deadline = new Promise<never>((_, reject) => {
+    setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs).unref();
+  });
+  try {
+    const [description, state] = await Promise.race([
+      Promise.all([handle.describe(), handle.query(journeyStateQuery)]),
+      deadline,
+    ]);
+    return { workflowId, status: description.status.name, state };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { workflowId, status: 'not-started' };
+    return { workflowId, status: 'unknown', reason: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,100 @@
+// One durable workflow per contact per project. Tasks for the contact arrive as
+// signals (the outbox dispatcher sends them with signalWithStart), are handled
+// one at a time in arrival order, and the journey completes after a quiet spell.
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { JourneyActivities } from './activities.js';
+import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
+import {
+  journeyStateQuery,
+  MAX_TASKS_IN_STATE,
+  taskReceivedSignal,
+  type JourneyInput,
+  type JourneyState,
+  type JourneyTaskView,
+} from './shared.js';
+
+// A CRM outage must delay a task, never lose it: retry without a cap on attempts,
+// backing off to one try a minute. Permanent CRM refusals are non-retryable.
+const { deliverTaskToCrm } = proxyActivities<JourneyActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+const { recordTaskFailure } = proxyActivities<JourneyActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+export async function contactJourney(input: JourneyInput): Promise<JourneyState> {
+  const state: JourneyState = input.carried ?? {
+    projectId: input.projectId,
+    phone: input.phone,
+    tasks: [],
+    crmRecords: {},
+    eventsHandled: 0,
+  };
+  const queue: string[] = [];
+  const known = new Set(state.tasks.map((task) => task.taskId));
+
+  setHandler(taskReceivedSignal, ({ taskId }) => {
+    // The outbox delivers at least once; a task seen before is not handled again.
+    if (known.has(taskId)) return;
+    known.add(taskId);
+    queue.push(taskId);
+    remember(state, { taskId, status: 'pending' });
+    upsertSearchAttributes({ [TaskIdsKey.name]: state.tasks.slice(0, MAX_TASK_IDS_IN_SEARCH).map((task) => task.taskId) });
+  });
+  setHandler(journeyStateQuery, () => state);
+
+  for (;;) {
+    const hasWork = await condition(() => queue.length > 0, input.idleTimeoutMs);
+    if (!hasWork) break;
+    const taskId = queue.shift() as string;
+    await handleTask(state, taskId);
+    state.eventsHandled += 1;
+
+    if (workflowInfo().continueAsNewSuggested && queue.length === 0) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof contactJourney>({ ...input, carried: state });
+    }
+  }
+  await condition(allHandlersFinished);
+  return state;
+}
+
+async function handleTask(state: JourneyState, taskId: string): Promise<void> {
+  try {
+    const delivered = await deliverTaskToCrm({ taskId });
+    Object.assign(state.crmRecords, delivered.crmRecords);
+    remember(state, { taskId, status: 'done', crmRecords: delivered.crmRecords });
+  } catch (error) {
+    // Only a permanent refusal lands here (retryable errors retry forever); the
+    // task is marked failed with the CRM's words and the journey goes on.
+    if (!(error instanceof ActivityFailure)) throw error;
+    const reason = describeFailure(error);
+    await recordTaskFailure({ taskId, reason });
+    remember(state, { taskId, status: 'failed', error: reason });
+  }
+}
+
+function describeFailure(error: ActivityFailure): string {
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
+  return error.message;
+}
+
+function remember(state: JourneyState, view: JourneyTaskView): void {
+  const index = state.tasks.findIndex((task) => task.taskId === view.taskId);
+  if (index >= 0) state.tasks.splice(index, 1);
+  state.tasks.unshift(view);
+  if (state.tasks.length > MAX_TASKS_IN_STATE) state.tasks.length = MAX_TASKS_IN_STATE;
+}
