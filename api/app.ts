@@ -1,0 +1,78 @@
+// The HTTP API: one sub-app per resource, one error handler, one OpenAPI document.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { Db } from '../core/db/client.js';
+import type { Logger } from '../core/logger.js';
+import { ApiKeyResolver } from '../core/projects/api-keys.js';
+import type { TemporalGateway } from '../core/temporal/gateway.js';
+import { requireProject } from './auth.js';
+import { mountDocs } from './openapi.js';
+import { ProblemError, renderProblem, toProblem } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { taskRoutes } from './routes/tasks.js';
+
+export interface AppDeps {
+  db: Db;
+  temporal: TemporalGateway;
+  logger: Logger;
+  taskQueue: string;
+  maxTasksPerRequest: number;
+  /** Told when new work is in the outbox. */
+  onQueued?: () => void;
+}
+
+const maxBodyBytes = 8 * 1024 * 1024;
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono();
+  const keys = new ApiKeyResolver(deps.db);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Project API key (chk_...), shown once when the project is created',
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new ProblemError(413, 'Body too large', `Requests are limited to ${maxBodyBytes} bytes; split the batch.`);
+      },
+    }),
+  );
+  app.use('/v1/*', requireProject(keys));
+
+  app.route('/', healthRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue }));
+  app.route(
+    '/v1/tasks',
+    taskRoutes({
+      db: deps.db,
+      temporal: deps.temporal,
+      maxTasksPerRequest: deps.maxTasksPerRequest,
+      onQueued: deps.onQueued ?? (() => undefined),
+    }),
+  );
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Contact hub API',
+      version: '0.1.0',
+      description: 'Tasks in, contact journeys out. Errors are application/problem+json with the failing fields in errors[].',
+    },
+  });
+  mountDocs(app, '/openapi.json');
+  app.get('/', (c) => c.redirect('/docs'));
+
+  app.notFound((c) => renderProblem(c, new ProblemError(404, 'Not found', `No route ${c.req.method} ${c.req.path}.`)));
+  app.onError((error, c) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500) deps.logger.error({ err: error, path: c.req.path }, 'request failed');
+    return renderProblem(c, problem);
+  });
+  return app;
+}
+
+export type AppType = ReturnType<typeof createApp>;

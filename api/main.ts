@@ -1,0 +1,48 @@
+// The API process: HTTP server plus the outbox dispatcher that hands accepted
+// work to Temporal. Needs DATABASE_URL and TEMPORAL_ADDRESS (npm start sets them).
+import { serve } from '@hono/node-server';
+import { loadConfig, publicUrl, requireSetting } from '../core/config.js';
+import { createDb } from '../core/db/client.js';
+import { createLogger } from '../core/logger.js';
+import { OutboxDispatcher } from '../core/outbox/dispatcher.js';
+import { TemporalGateway } from '../core/temporal/gateway.js';
+import { journeyDeliverers } from '../workflows/journey/outbox.js';
+import { createApp } from './app.js';
+
+const config = loadConfig();
+const logger = createLogger('api', config.LOG_LEVEL);
+const db = createDb(requireSetting(config, 'DATABASE_URL'));
+const temporal = new TemporalGateway(requireSetting(config, 'TEMPORAL_ADDRESS'), config.TEMPORAL_NAMESPACE);
+const dispatcher = new OutboxDispatcher({
+  db,
+  temporal,
+  logger,
+  pollMs: config.OUTBOX_POLL_MS,
+  deliverers: journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
+});
+const app = createApp({
+  db,
+  temporal,
+  logger,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  maxTasksPerRequest: config.MAX_TASKS_PER_REQUEST,
+  onQueued: () => dispatcher.wake(),
+});
+
+const server = serve({ fetch: app.fetch, hostname: config.API_HOST, port: config.API_PORT }, () => {
+  logger.info({ url: publicUrl(config) }, 'API listening');
+});
+dispatcher.start();
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'API stopping');
+  server.close();
+  await dispatcher.stop();
+  await Promise.allSettled([temporal.close(), db.$disconnect()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
