@@ -1,0 +1,148 @@
+// The real stack for a benchmark: the servers named by DATABASE_URL /
+// TEMPORAL_ADDRESS when set, else embedded ones in a scratch directory, a fresh
+// hub database with migrations applied, and a project with an API key.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
+import { loadConfig } from '../../core/config.js';
+import { createDb, type Db } from '../../core/db/client.js';
+import { createProject } from '../../core/projects/projects.js';
+import { startEmbeddedPostgres } from '../../embedded/postgres.js';
+import { findFreePort } from '../../embedded/ports.js';
+import { ensureTemporalBinary } from '../../embedded/temporal-binary.js';
+import { startTemporalDevServer } from '../../embedded/temporal-server.js';
+import { applyMigrations } from '../../prisma/tooling/migrations.js';
+import { repoRoot } from '../../prisma/tooling/paths.js';
+import { devServerSearchAttributes } from '../../worker/search-attributes.js';
+
+export interface BenchStack {
+  serverUrl: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  db: Db;
+  projectId: string;
+  apiKey: string;
+  /** Starts api/main.ts or worker/main.ts as a child process on this stack. */
+  spawnService(entry: 'api/main.ts' | 'worker/main.ts', env?: Record<string, string>): ChildProcess;
+  stop(): Promise<void>;
+}
+
+export const log = (line: string) => process.stderr.write(`${line}\n`);
+
+export async function startBenchStack(name: string): Promise<BenchStack> {
+  const config = loadConfig();
+  const workDir = await mkdtemp(join(tmpdir(), `hub-bench-${name}-`));
+  await chmod(workDir, 0o755);
+  const stops: (() => Promise<void>)[] = [];
+  const children: ChildProcess[] = [];
+
+  let serverUrl: string;
+  if (config.DATABASE_URL) {
+    serverUrl = withDatabase(config.DATABASE_URL, 'postgres');
+  } else {
+    const server = await startEmbeddedPostgres({ dataDir: join(workDir, 'pg'), port: await findFreePort() });
+    stops.push(() => server.stop());
+    serverUrl = server.url;
+    log(`bench: embedded PostgreSQL at ${server.url}`);
+  }
+  const database = `bench_${name}_${Date.now()}`;
+  await execute(serverUrl, `CREATE DATABASE ${database}`);
+  stops.push(() => execute(serverUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  const databaseUrl = withDatabase(serverUrl, database);
+  await applyMigrations(databaseUrl);
+
+  let temporalAddress = config.TEMPORAL_ADDRESS;
+  if (!temporalAddress) {
+    const server = await startTemporalDevServer({
+      binary: await ensureTemporalBinary(repoRoot),
+      uiPort: false,
+      searchAttributes: devServerSearchAttributes(),
+    });
+    stops.push(() => server.stop());
+    temporalAddress = server.address;
+    log(`bench: embedded Temporal at ${temporalAddress}`);
+  }
+
+  const db = createDb(databaseUrl, { poolSize: 4 });
+  stops.push(() => db.$disconnect());
+  const { id: projectId, apiKey } = await createProject(db, { slug: `bench-${name}`, name: `Bench ${name}`, defaultRegion: 'US' });
+  const crmUrl = await ensureDemoCrm(serverUrl, `${database}_crm`);
+  stops.push(() => execute(serverUrl, `DROP DATABASE IF EXISTS ${database}_crm WITH (FORCE)`));
+  await db.connectorInstance.create({
+    data: { projectId, kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } },
+  });
+
+  return {
+    serverUrl,
+    databaseUrl,
+    temporalAddress,
+    db,
+    projectId,
+    apiKey,
+    spawnService(entry, env = {}) {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+        cwd: repoRoot,
+        env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    },
+    async stop() {
+      await Promise.all(children.map((child) => stopChild(child)));
+      for (const stop of stops.reverse()) await stop();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function execute(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function waitForUrl(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      await response.body?.cancel();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? Number.NaN;
+}

@@ -1,0 +1,189 @@
+// A whole hub for one suite, on the run's shared servers: its own database
+// (cloned from the migrated template), its own demo CRM database, a project with
+// an API key and a primary CRM, a real Temporal worker on its own task queue,
+// the API app (called in-process) and the outbox dispatcher.
+import { randomUUID } from 'node:crypto';
+import type { Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { ConnectorPool } from '../../connectors/registry.js';
+import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
+import { createDb, type Db } from '../../core/db/client.js';
+import { createLogger } from '../../core/logger.js';
+import { OutboxDispatcher } from '../../core/outbox/dispatcher.js';
+import { createProject } from '../../core/projects/projects.js';
+import { TemporalGateway } from '../../core/temporal/gateway.js';
+import { journeyDeliverers } from '../../workflows/journey/outbox.js';
+import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
+
+export interface TestHub {
+  db: Db;
+  databaseUrl: string;
+  crmUrl: string;
+  projectId: string;
+  apiKey: string;
+  taskQueue: string;
+  temporal: TemporalGateway;
+  dispatcher: OutboxDispatcher;
+  app: ReturnType<typeof createApp>;
+  /** Calls the API in-process with the project's key. */
+  request(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  crmRows(): Promise<Record<string, unknown>[]>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestHubOptions {
+  temporalAddress?: string;
+  idleTimeoutMs?: number;
+  defaultRegion?: string;
+  /** Start the worker now (default true). */
+  worker?: boolean;
+  pollMs?: number;
+}
+
+export function databaseUrl(database: string): string {
+  const url = new URL(inject('postgresUrl'));
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: inject('postgresUrl') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh hub database with every migration applied. */
+export async function createHubDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `hub_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
+  return { url: databaseUrl(name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+export async function startTestHub(options: TestHubOptions = {}): Promise<TestHub> {
+  const logger = createLogger('test', 'warn');
+  const hubDb = await createHubDatabase();
+  const crmName = `crm_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const crmUrl = await ensureDemoCrm(inject('postgresUrl'), crmName);
+  const db = createDb(hubDb.url);
+  const { id: projectId, apiKey } = await createProject(db, {
+    slug: `test-${randomUUID().slice(0, 8)}`,
+    name: 'Test project',
+    defaultRegion: options.defaultRegion ?? 'US',
+  });
+  await db.connectorInstance.create({
+    data: { projectId, kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } },
+  });
+
+  const taskQueue = `test-${randomUUID()}`;
+  const temporalAddress = options.temporalAddress ?? inject('temporalAddress');
+  const temporal = new TemporalGateway(temporalAddress, 'default');
+  const dispatcher = new OutboxDispatcher({
+    db,
+    temporal,
+    logger,
+    pollMs: options.pollMs ?? 200,
+    deliverers: journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+  });
+  const app = createApp({
+    db,
+    temporal,
+    logger,
+    taskQueue,
+    maxTasksPerRequest: 1000,
+    onQueued: () => dispatcher.wake(),
+  });
+  dispatcher.start();
+
+  const connectors = new ConnectorPool();
+  let running: { worker: Worker; done: Promise<void>; close: () => Promise<void> } | undefined;
+
+  const hub: TestHub = {
+    db,
+    databaseUrl: hubDb.url,
+    crmUrl,
+    projectId,
+    apiKey,
+    taskQueue,
+    temporal,
+    dispatcher,
+    app,
+    async request(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${apiKey}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set('content-type', 'application/json');
+        body = JSON.stringify(init.json);
+      }
+      return app.request(path, { ...init, headers, body });
+    },
+    async crmRows() {
+      const client = new pg.Client({ connectionString: crmUrl });
+      await client.connect();
+      try {
+        return (await client.query('SELECT * FROM clients ORDER BY id')).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async startWorker() {
+      if (running) return;
+      installWorkerRuntime('WARN');
+      const { worker, connection } = await createHubWorker({
+        temporalAddress,
+        namespace: 'default',
+        taskQueue,
+        db,
+        connectors,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      const done = worker.run();
+      running = { worker, done, close: () => connection.close() };
+    },
+    async stopWorker() {
+      if (!running) return;
+      const current = running;
+      running = undefined;
+      current.worker.shutdown();
+      await current.done;
+      await current.close();
+    },
+    async close() {
+      await dispatcher.stop();
+      await hub.stopWorker();
+      await connectors.closeAll();
+      await temporal.close();
+      await db.$disconnect();
+      await hubDb.drop();
+      await adminQuery(`DROP DATABASE IF EXISTS ${crmName} WITH (FORCE)`);
+    },
+  };
+  if (options.worker !== false) await hub.startWorker();
+  return hub;
+}
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
