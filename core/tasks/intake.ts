@@ -18,7 +18,16 @@ export interface IntakeProject {
 
 interface PreparedTask {
   index: number;
-  row: Prisma.TaskCreateManyInput & { id: string; externalId: string | null; phone: string; journeyId: string };
+  row: {
+    id: string;
+    externalId: string | null;
+    phone: string;
+    phoneInput: string;
+    name: string | null;
+    email: string | null;
+    data: Record<string, unknown>;
+    journeyId: string;
+  };
 }
 
 export interface RejectedTask {
@@ -89,13 +98,12 @@ export function prepareTasks(
       index,
       row: {
         id: randomUUID(),
-        projectId: project.id,
         externalId: externalId ?? null,
         phone: phone.e164,
         phoneInput,
         name: name ?? null,
         email: email ?? null,
-        data: merged as Prisma.InputJsonValue,
+        data: merged,
         journeyId: journeyWorkflowId(project.id, phone.e164),
       },
     });
@@ -137,12 +145,19 @@ export async function persistTasks(
           }
         }
 
-        const inserted = prepared.length
-          ? await tx.task.createManyAndReturn({
-              data: prepared.map((task) => task.row),
-              skipDuplicates: true,
-              select: { id: true },
-            })
+        // Raw multi-row statements: the ORM's createMany costs ~10x more per row on this path.
+        const rows = prepared.map((task) => task.row);
+        const inserted = rows.length
+          ? await tx.$queryRaw<{ id: string }[]>`
+              INSERT INTO tasks (id, project_id, external_id, phone, phone_input, name, email, data, journey_id, updated_at)
+              SELECT t.id, ${project.id}::uuid, t.external_id, t.phone, t.phone_input, t.name, t.email, t.data::jsonb, t.journey_id, now()
+              FROM unnest(${rows.map((row) => row.id)}::uuid[], ${rows.map((row) => row.externalId)}::text[],
+                          ${rows.map((row) => row.phone)}::text[], ${rows.map((row) => row.phoneInput)}::text[],
+                          ${rows.map((row) => row.name ?? null)}::text[], ${rows.map((row) => row.email ?? null)}::text[],
+                          ${rows.map((row) => JSON.stringify(row.data))}::text[], ${rows.map((row) => row.journeyId)}::text[])
+                AS t(id, external_id, phone, phone_input, name, email, data, journey_id)
+              ON CONFLICT DO NOTHING
+              RETURNING id::text AS id`
           : [];
         const insertedIds = new Set(inserted.map((row) => row.id));
         const duplicates = prepared.filter((task) => !insertedIds.has(task.row.id));
@@ -154,16 +169,14 @@ export async function persistTasks(
           : [];
         const existingByExternalId = new Map(existing.map((task) => [task.externalId, task]));
 
-        const fresh = prepared.filter((task) => insertedIds.has(task.row.id));
+        const fresh = rows.filter((row) => insertedIds.has(row.id));
         if (fresh.length) {
-          await tx.outboxEntry.createMany({
-            data: fresh.map((task) => ({
-              projectId: project.id,
-              kind: JOURNEY_TASK_OUTBOX_KIND,
-              workflowId: task.row.journeyId,
-              payload: { projectId: project.id, phone: task.row.phone, taskId: task.row.id },
-            })),
-          });
+          await tx.$executeRaw`
+            INSERT INTO outbox (project_id, kind, workflow_id, payload)
+            SELECT ${project.id}::uuid, ${JOURNEY_TASK_OUTBOX_KIND}, t.workflow_id, t.payload::jsonb
+            FROM unnest(${fresh.map((row) => row.journeyId)}::text[],
+                        ${fresh.map((row) => JSON.stringify({ projectId: project.id, phone: row.phone, taskId: row.id }))}::text[])
+              AS t(workflow_id, payload)`;
         }
 
         const accepted: AcceptedTask[] = prepared.map((task) => {
