@@ -1,43 +1,52 @@
-// Every connector the hub knows, by id, and the live instances built from the
-// project's connector_instances rows (one pool per instance, reused by activities).
+// Every connector the hub ships, validated once at boot: a connector whose
+// provider facts are wrong fails here, naming the connector and the fact.
+import { z } from 'zod';
+import { bitrix24 } from './bitrix24/connector.js';
 import { sqlCrm } from './sql-crm/connector.js';
-import type { ConnectorDefinition, ConnectorOperations } from './sdk/index.js';
+import { providerFactsSchema, type ProviderFacts } from './sdk/provider.js';
+import type { ConnectorDefinition } from './sdk/define.js';
 
-export const connectorDefinitions: ReadonlyMap<string, ConnectorDefinition> = new Map(
-  [sqlCrm].map((definition) => [definition.id, definition as ConnectorDefinition]),
-);
-
-export class UnknownConnectorError extends Error {}
-
-export interface ConnectorInstanceRecord {
-  id: string;
-  kind: string;
-  name: string;
-  config: unknown;
+export interface RegisteredConnector {
+  definition: ConnectorDefinition;
+  provider: ProviderFacts | undefined;
 }
 
-export class ConnectorPool {
-  private readonly live = new Map<string, { configJson: string; operations: ConnectorOperations }>();
+export class ConnectorDefinitionError extends Error {}
 
-  constructor(private readonly definitions: ReadonlyMap<string, ConnectorDefinition> = connectorDefinitions) {}
+export type ConnectorRegistry = ReadonlyMap<string, RegisteredConnector>;
 
-  /** The instance's operations; rebuilt when its configuration changed. */
-  async get(instance: ConnectorInstanceRecord): Promise<ConnectorOperations> {
-    const configJson = JSON.stringify(instance.config);
-    const cached = this.live.get(instance.id);
-    if (cached && cached.configJson === configJson) return cached.operations;
-    if (cached) await cached.operations.close();
-    const definition = this.definitions.get(instance.kind);
-    if (!definition) throw new UnknownConnectorError(`no connector "${instance.kind}" is installed`);
-    const config = definition.configSchema.parse(instance.config);
-    const operations = definition.create(config);
-    this.live.set(instance.id, { configJson, operations });
-    return operations;
+export function buildRegistry(definitions: readonly ConnectorDefinition[]): ConnectorRegistry {
+  const registry = new Map<string, RegisteredConnector>();
+  for (const definition of definitions) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(definition.id)) {
+      throw new ConnectorDefinitionError(`connector id "${definition.id}": lowercase letters, digits and dashes only`);
+    }
+    if (registry.has(definition.id)) throw new ConnectorDefinitionError(`connector id "${definition.id}" is registered twice`);
+    let provider: ProviderFacts | undefined;
+    if (definition.provider) {
+      const parsed = providerFactsSchema.safeParse(definition.provider);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((issue) => `provider.${issue.path.join('.')}: ${issue.message}`).join('; ');
+        throw new ConnectorDefinitionError(`connector "${definition.id}" has invalid provider facts: ${issues}`);
+      }
+      provider = parsed.data;
+      if (!provider.baseUrl && !definition.baseUrl) {
+        throw new ConnectorDefinitionError(`connector "${definition.id}": provider.baseUrl or baseUrl(config) is required`);
+      }
+    }
+    registry.set(definition.id, { definition, provider });
   }
+  return registry;
+}
 
-  async closeAll(): Promise<void> {
-    const all = [...this.live.values()];
-    this.live.clear();
-    await Promise.all(all.map((entry) => entry.operations.close()));
-  }
+/** The connectors this build of the hub ships. */
+export const defaultConnectors: readonly ConnectorDefinition[] = [sqlCrm, bitrix24] as unknown as ConnectorDefinition[];
+
+export function defaultRegistry(): ConnectorRegistry {
+  return buildRegistry(defaultConnectors);
+}
+
+/** JSON Schema of a connector's configuration, for the API and generated docs. */
+export function configJsonSchema(definition: ConnectorDefinition): unknown {
+  return z.toJSONSchema(definition.configSchema, { io: 'input', unrepresentable: 'any' });
 }

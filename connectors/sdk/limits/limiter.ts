@@ -1,0 +1,657 @@
+// A connector instance's request limiter: declared limits (pacing, reservoir,
+// concurrency, daily quota), an adaptive rate for what the CRM does not
+// document, and Retry-After honoured exactly - shared by every process
+// through Redis when `redisUrl` is given, and still limiting when Redis is not.
+//
+// How a job flows: schedule() puts it in our queue; a couple at a time are
+// handed to the pacer (bottleneck, local or shared), which starts each when
+// pacing, concurrency and reservoir allow. At that moment the job runs unless
+// a pause began meanwhile (then it goes back to the head of the queue without
+// sending anything). Keeping the queue here, not in bottleneck, is what lets
+// a job time out, fail fast on a spent quota, or move to a rebuilt pacer.
+//
+// Modes: `shared` (bottleneck on Redis), `local` (no Redis configured, or
+// Redis lost: each process then takes 1/peers of the limits), `connecting`
+// (at start, up to `connectTimeoutMs`, jobs wait for Redis).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { createLogger } from '../../../core/logger.js';
+import { CrmError } from '../errors.js';
+import {
+  allowedRate,
+  defaultAdaptiveTuning,
+  initialAdaptiveState,
+  onRateLimitHeaders,
+  onThrottle,
+  onTick,
+  type AdaptiveContext,
+  type AdaptiveTuning,
+} from './adaptive.js';
+import { BacklogTracker } from './backlog.js';
+import { DailyQuota } from './daily-quota.js';
+import { normalizePriority, TicketQueue, type Ticket } from './job-queue.js';
+import { createLocalPacer, createSharedPacer, SlotExpiredError, type Pacer, type PacerSettings } from './pacer.js';
+import { describeRedisError, limiterRedisOptions, RedisLink } from './redis-link.js';
+import { LocalControllerStore, RedisControllerStore, type ControllerStore } from './shared-state.js';
+import type {
+  DeclaredLimits,
+  LimiterLogger,
+  LimiterOptions,
+  LimiterSnapshot,
+  RateLimitHeaders,
+  RequestLimiter,
+  ThrottleSignal,
+} from './types.js';
+
+/**
+ * Declared limits are paced this much under the declaration: a CRM counting
+ * with a sliding window or a token bucket, and a little timer jitter, must
+ * never see one request too many.
+ */
+const declaredHeadroom = 0.02;
+/** "No rate limit" in a state that travels as JSON (where Infinity does not). */
+const unlimitedPerSecond = 1e9;
+/** Jobs handed to the pacer at once; the rest wait in our queue. */
+const handoffLimit = 2;
+const tickMs = 250;
+const connectTimeoutMs = 2_000;
+const defaultMaxWaitMs = 60_000;
+const defaultJobTimeoutMs = 130_000;
+/** Longest the other processes may take to notice Redis is back (ioredis reconnects every 2 s at most) and switch to shared. */
+const restoreGraceMs = 3_000;
+
+type Mode = 'connecting' | 'local' | 'shared';
+
+/** Which limiter started the request running in this async context, and when. */
+const requestContext = new AsyncLocalStorage<{ limiter: RequestLimiter; startedAt: number }>();
+
+export function createRequestLimiter(options: LimiterOptions): RequestLimiter {
+  return new AdaptiveRequestLimiter(options);
+}
+
+class AdaptiveRequestLimiter implements RequestLimiter {
+  private readonly key: string;
+  private readonly limits: DeclaredLimits;
+  private readonly adaptive: boolean;
+  private readonly tuning: AdaptiveTuning;
+  private readonly maxWaitMs: number;
+  private readonly jobTimeoutMs: number;
+  private readonly logger: LimiterLogger;
+  private readonly logContext: { limiter: string };
+  /** Highest rate the declaration allows (Infinity when none is declared). */
+  private readonly declaredPerSecond: number;
+
+  private readonly link: RedisLink | null;
+  private readonly store: ControllerStore;
+  private readonly quota: DailyQuota | null;
+  private readonly queue = new TicketQueue();
+  /** Handed to the current pacer, not started yet. */
+  private readonly handed = new Set<Ticket>();
+  private readonly backlog = new BacklogTracker();
+
+  private mode: Mode;
+  private pacer: Pacer | null = null;
+  private generation = 0;
+  private appliedMinTimeMs = -1;
+  /** Start times of this process's latest requests (one per unit of weight), oldest first, for the window guard. */
+  private readonly recentStarts: number[] = [];
+  /** Pause known to this process before the shared state confirms it. */
+  private localPausedUntil = 0;
+  private resumeTimer: NodeJS.Timeout | null = null;
+  private readonly tickTimer: NodeJS.Timeout;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private restoreTimer: NodeJS.Timeout | null = null;
+  private restoring = false;
+  private restoreDelayMs = 250;
+  private sharedSince = 0;
+  private sharedGraceUntil = 0;
+  private closed = false;
+  private throttledResponses = 0;
+  private succeeded = 0;
+
+  constructor(options: LimiterOptions) {
+    validateOptions(options);
+    this.key = options.key;
+    this.limits = options.limits;
+    this.adaptive = options.adaptive ?? true;
+    this.tuning = { ...defaultAdaptiveTuning, ...options.tuning };
+    this.maxWaitMs = options.maxWaitMs ?? defaultMaxWaitMs;
+    this.jobTimeoutMs = options.jobTimeoutMs ?? defaultJobTimeoutMs;
+    this.logger = options.logger ?? createLogger('request-limiter', 'warn');
+    this.logContext = { limiter: this.key };
+    const { requests } = this.limits;
+    this.declaredPerSecond = requests ? ((requests.count * 1000) / requests.windowMs) * (1 - declaredHeadroom) : Infinity;
+
+    const initialRate = !this.adaptive
+      ? Math.min(this.declaredPerSecond, unlimitedPerSecond)
+      : Number.isFinite(this.declaredPerSecond)
+        ? this.declaredPerSecond
+        : this.tuning.initialPerSecond;
+    const initial = initialAdaptiveState(this.adaptiveContext(0), initialRate);
+    const keyPrefix = `limits:${this.key}`;
+
+    if (options.redisUrl) {
+      this.link = new RedisLink(options.redisUrl, limiterRedisOptions(this.key), this.logger, this.logContext);
+      this.store = new RedisControllerStore(this.link, keyPrefix, initial, this.logger, this.logContext);
+      this.mode = 'connecting';
+      this.link.onReady(() => {
+        // After any reconnect: write back what changed locally, read what others did.
+        void this.store.resync();
+        this.restoreShared();
+      });
+      this.connectTimer = setTimeout(() => {
+        this.connectTimer = null;
+        if (this.mode === 'connecting') this.degrade(`Redis at ${redactUrl(options.redisUrl!)} not reachable within ${connectTimeoutMs} ms`);
+      }, connectTimeoutMs);
+    } else {
+      this.link = null;
+      this.store = new LocalControllerStore(initial);
+      this.mode = 'local';
+      this.switchPacer(createLocalPacer(this.pacerSettings(), (error) => this.onPacerError(this.pacer, error)));
+    }
+    this.quota = this.limits.dailyQuota ? new DailyQuota(this.limits.dailyQuota, this.link, keyPrefix, this.logger, this.logContext) : null;
+    this.store.onChange(() => this.applyState());
+    this.tickTimer = setInterval(() => this.tick(), tickMs);
+    this.tickTimer.unref();
+  }
+
+  schedule<T>(job: () => Promise<T>, options: { weight?: number; priority?: number } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new CrmError('unavailable', `rate limiter for ${this.key} is closed`));
+    const weight = options.weight ?? 1;
+    const invalid = this.invalidWeight(weight);
+    if (invalid) return Promise.reject(new RangeError(invalid));
+    const now = Date.now();
+    const exhaustedFor = this.quota?.exhaustedFor(now) ?? null;
+    if (exhaustedFor !== null) return Promise.reject(this.quotaSpent(exhaustedFor));
+
+    return new Promise<T>((resolve, reject) => {
+      const ticket: Ticket = {
+        weight,
+        priority: normalizePriority(options.priority),
+        enqueuedAt: now,
+        state: 'queued',
+        generation: -1,
+        quotaReserved: 0,
+        expiry: undefined,
+        execute: async () => {
+          try {
+            resolve(await job());
+          } catch (error) {
+            // The job's own error, unchanged: classifying it is the caller's business.
+            reject(error);
+          }
+        },
+        fail: reject,
+      };
+      ticket.expiry = setTimeout(() => this.giveUp(ticket), this.maxWaitMs);
+      this.queue.push(ticket);
+      this.noteBacklog();
+      this.pump();
+    });
+  }
+
+  onThrottled(signal: ThrottleSignal): void {
+    if (this.closed) return;
+    this.throttledResponses += 1;
+    const now = Date.now();
+    const retryAfterMs = validDuration(signal.retryAfterMs);
+    // Effective in this process at once; the shared state follows.
+    this.localPausedUntil = Math.max(this.localPausedUntil, now + (retryAfterMs ?? this.tuning.throttlePauseMs));
+    const context = requestContext.getStore();
+    const sentAt = context?.limiter === this ? context.startedAt : undefined;
+    void this.store.update(
+      (state, successes) => {
+        const adaptiveContext = this.adaptiveContext(Date.now(), successes);
+        if (!this.adaptive) {
+          const pausedUntil = adaptiveContext.now + (retryAfterMs ?? this.tuning.throttlePauseMs);
+          return pausedUntil > state.pausedUntil ? { ...state, pausedUntil } : state;
+        }
+        return onThrottle(state, adaptiveContext, {
+          retryAfterMs,
+          sentAt,
+          wasBacklogged: (from) => this.backlog.busyShare(from, adaptiveContext.now) >= 0.7,
+        });
+      },
+      { freshSuccesses: true },
+    );
+    this.applyState();
+  }
+
+  onRateLimitHeaders(headers: RateLimitHeaders): void {
+    if (this.closed || headers.remaining === undefined || headers.resetMs === undefined) return;
+    const now = Date.now();
+    const resetMs = validDuration(headers.resetMs);
+    if (resetMs === undefined) return;
+    if (headers.remaining <= 0) this.localPausedUntil = Math.max(this.localPausedUntil, now + resetMs);
+    void this.store.update((state) => onRateLimitHeaders(state, { remaining: headers.remaining, resetMs }, Date.now()));
+    this.applyState();
+  }
+
+  onSuccess(): void {
+    if (this.closed) return;
+    this.succeeded += 1;
+    this.store.countSuccess();
+  }
+
+  snapshot(): LimiterSnapshot {
+    const now = Date.now();
+    const state = this.store.state;
+    const pausedUntil = this.pausedUntil();
+    return {
+      allowedPerSecond: this.allowedPerSecond(now),
+      throttledResponses: this.throttledResponses,
+      succeeded: this.succeeded,
+      queued: this.queue.size + this.handed.size,
+      shared: this.mode === 'shared',
+      learnedPerSecond: state.learnedPerSecond,
+      phase: state.phase,
+      pausedUntil: pausedUntil > now ? pausedUntil : 0,
+      ...(this.quota ? { dailyUsed: this.quota.usedToday(now) } : {}),
+      peers: this.store.peers(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of [this.tickTimer, this.resumeTimer, this.connectTimer, this.restoreTimer]) if (timer) clearTimeout(timer);
+    const waiting = [...this.handed, ...this.queue.drain()];
+    this.handed.clear();
+    for (const ticket of waiting) this.settleUnsent(ticket, new CrmError('unavailable', `rate limiter for ${this.key} closed before the request was sent`));
+    const pacer = this.pacer;
+    this.pacer = null;
+    try {
+      await pacer?.close();
+      await this.store.close();
+    } finally {
+      await this.link?.close();
+    }
+  }
+
+  // --- the queue -----------------------------------------------------------
+
+  private pump(): void {
+    if (this.closed || !this.pacer) return;
+    const now = Date.now();
+    const pausedUntil = this.pausedUntil();
+    if (pausedUntil > now) {
+      this.armResume(pausedUntil - now);
+      return;
+    }
+    while (this.handed.size < handoffLimit) {
+      const ticket = this.queue.shift();
+      if (!ticket) break;
+      this.handOff(ticket, this.pacer, this.generation);
+    }
+  }
+
+  private handOff(ticket: Ticket, pacer: Pacer, generation: number): void {
+    ticket.state = 'handed';
+    ticket.generation = generation;
+    this.handed.add(ticket);
+    this.reserveQuota(ticket).then(
+      (reserved) => {
+        if (!reserved || !this.ownsHandedTicket(ticket, generation)) return;
+        pacer.run(ticket.weight, () => this.start(ticket, generation)).catch((error: unknown) => this.onRunRejected(ticket, generation, pacer, error));
+      },
+      (error: unknown) => {
+        // Counting the quota failed in a way DailyQuota does not handle (a bug):
+        // the caller gets the error rather than a job that never runs.
+        this.handed.delete(ticket);
+        if (ticket.state === 'handed') this.settleUnsent(ticket, new CrmError('unavailable', `rate limiter for ${this.key} failed: ${String(error)}`, { cause: error }));
+        this.pump();
+      },
+    );
+  }
+
+  /** Bottleneck's turn for the ticket: run it, unless it moved on or a pause began. */
+  private async start(ticket: Ticket, generation: number): Promise<void> {
+    // Moved to another pacer, or settled meanwhile: its slot passes unused.
+    if (!this.ownsHandedTicket(ticket, generation)) return;
+    // Bottleneck spaces the *planned* starts; a timer that fired late lets
+    // the next start follow closer, and a CRM counting a strict sliding
+    // window could see one request too many. So a start also waits until this
+    // process's last `count` starts fit in one window. Checked again after
+    // each wait: the other ticket handed out may have started meanwhile.
+    for (let early = this.windowGuardWait(ticket.weight); early > 0; early = this.windowGuardWait(ticket.weight)) {
+      await delay(early);
+      if (!this.ownsHandedTicket(ticket, generation)) return;
+    }
+    const now = Date.now();
+    this.handed.delete(ticket);
+    if (this.pausedUntil() > now) {
+      // Nothing is sent during a pause: back to the head of the line.
+      this.queue.pushFront(ticket);
+      this.pump();
+      return;
+    }
+    ticket.state = 'started';
+    this.recordStart(ticket.weight, now);
+    clearTimeout(ticket.expiry);
+    this.noteBacklog();
+    this.pump();
+    await requestContext.run({ limiter: this, startedAt: now }, () => ticket.execute());
+    ticket.state = 'settled';
+  }
+
+  private onRunRejected(ticket: Ticket, generation: number, pacer: Pacer, error: unknown): void {
+    if (error instanceof SlotExpiredError) {
+      this.logger.warn({ ...this.logContext, jobTimeoutMs: this.jobTimeoutMs }, 'a request held its shared rate-limit slot longer than jobTimeoutMs; slot released while it runs');
+    } else if (this.ownsHandedTicket(ticket, generation)) {
+      // The pacer dropped it without running it: it goes back in line, and a
+      // pacer that drops jobs is replaced.
+      this.handed.delete(ticket);
+      this.queue.pushFront(ticket);
+      this.onPacerError(pacer, error);
+      this.pump();
+    }
+    // Otherwise the pacer was replaced and the ticket moved on (or left the
+    // queue): a replaced pacer dropping its jobs is how it ends.
+  }
+
+  private ownsHandedTicket(ticket: Ticket, generation: number): boolean {
+    return ticket.state === 'handed' && ticket.generation === generation && generation === this.generation;
+  }
+
+  /** The ticket waited maxWaitMs without starting. */
+  private giveUp(ticket: Ticket): void {
+    if (ticket.state !== 'queued' && ticket.state !== 'handed') return;
+    this.queue.forget(ticket);
+    this.handed.delete(ticket);
+    const pausedFor = this.pausedUntil() - Date.now();
+    const rate = this.allowedPerSecond(Date.now());
+    const retryAfterMs = Math.max(pausedFor, Number.isFinite(rate) ? Math.ceil(((this.queue.size + 1) * 1000) / rate) : 0, 1000);
+    this.settleUnsent(ticket, new CrmError('throttled', `request waited ${this.maxWaitMs} ms for its turn under the rate limits of ${this.key}`, { retryAfterMs }));
+    this.pump();
+  }
+
+  private settleUnsent(ticket: Ticket, error: CrmError): void {
+    clearTimeout(ticket.expiry);
+    ticket.state = 'settled';
+    if (ticket.quotaReserved > 0 && this.quota) {
+      const units = ticket.quotaReserved;
+      ticket.quotaReserved = 0;
+      void this.quota.release(units, Date.now());
+    }
+    ticket.fail(error);
+    this.noteBacklog();
+  }
+
+  private async reserveQuota(ticket: Ticket): Promise<boolean> {
+    if (!this.quota || ticket.quotaReserved > 0) return true;
+    const reserved = await this.quota.reserve(ticket.weight, Date.now());
+    if (reserved) {
+      ticket.quotaReserved = ticket.weight;
+      if (ticket.state === 'settled') void this.quota.release(ticket.weight, Date.now());
+      return true;
+    }
+    // Spent for today: this job and everything behind it fail now, not at midnight.
+    const error = this.quotaSpent(this.quota.exhaustedFor(Date.now()) ?? 0);
+    this.handed.delete(ticket);
+    if (ticket.state === 'handed') this.settleUnsent(ticket, error);
+    for (const waiting of this.queue.drain()) this.settleUnsent(waiting, error);
+    return false;
+  }
+
+  private quotaSpent(retryAfterMs: number): CrmError {
+    return new CrmError('throttled', `daily quota of ${this.limits.dailyQuota} requests for ${this.key} is spent until midnight UTC`, {
+      retryAfterMs,
+      code: 'DAILY_QUOTA',
+    });
+  }
+
+  private noteBacklog(): void {
+    this.backlog.update(this.queue.size + this.handed.size, Date.now());
+  }
+
+  // --- rate and pause ------------------------------------------------------
+
+  /** How long a start of `weight` must wait for the declared window (this process's share of it) to have room. */
+  private windowGuardWait(weight: number): number {
+    const window = this.pacerWindow();
+    if (!window) return 0;
+    const index = this.recentStarts.length - (window.count - weight) - 1;
+    if (index < 0) return 0;
+    // +1: a CRM counting the window inclusively must not see count + 1 either.
+    return this.recentStarts[index]! + window.windowMs + 1 - Date.now();
+  }
+
+  private recordStart(weight: number, now: number): void {
+    const window = this.pacerWindow();
+    if (!window) return;
+    for (let unit = 0; unit < weight; unit += 1) this.recentStarts.push(now);
+    if (this.recentStarts.length > window.count) this.recentStarts.splice(0, this.recentStarts.length - window.count);
+  }
+
+  /** The window this process enforces: the declared one, or its share of it while limiting locally without Redis. */
+  private pacerWindow(): { count: number; windowMs: number } | null {
+    return this.pacerSettings().window;
+  }
+
+  private pausedUntil(): number {
+    return Math.max(this.localPausedUntil, this.store.state.pausedUntil);
+  }
+
+  private armResume(delayMs: number): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    // pump() checks the clock again: a timer may fire a millisecond early.
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      this.pump();
+    }, delayMs + 1);
+  }
+
+  /** Requests per second this process's pacer allows right now. */
+  private allowedPerSecond(now: number): number {
+    const rate = allowedRate(this.store.state, now, this.declaredPerSecond);
+    if (rate >= unlimitedPerSecond) return Infinity;
+    // Local: this process's share. Just back to shared: the others may still
+    // be limiting locally (they notice Redis is back up to a few seconds
+    // later), so the shared pacer keeps to one share until they are all back.
+    return this.mode === 'local' || now < this.sharedGraceUntil ? rate / this.localShareDivisor() : rate;
+  }
+
+  /** Processes were sharing the limits through Redis: each takes its share while Redis is away. */
+  private localShareDivisor(): number {
+    return this.link ? this.store.peers() : 1;
+  }
+
+  private applyState(): void {
+    if (this.closed) return;
+    const rate = this.allowedPerSecond(Date.now());
+    const minTimeMs = Number.isFinite(rate) ? 1000 / rate : 0;
+    const pacer = this.pacer;
+    if (pacer && Math.abs(minTimeMs - this.appliedMinTimeMs) > Math.max(0.01, this.appliedMinTimeMs * 0.005)) {
+      this.appliedMinTimeMs = minTimeMs;
+      pacer.setMinTime(minTimeMs).catch((error: unknown) => this.onPacerError(pacer, error));
+    }
+    this.pump();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.adaptive) {
+      const busy = this.backlog.busyShare(now - this.tuning.increaseIntervalMs, now) >= 0.5;
+      void this.store.update((state, successes) => onTick(state, this.adaptiveContext(Date.now(), successes), busy));
+    }
+    // Header caps expire with time, not with an event.
+    this.applyState();
+  }
+
+  private adaptiveContext(now: number, successes = 0): AdaptiveContext {
+    return { now, successes, maxPerSecond: this.declaredPerSecond, tuning: this.tuning };
+  }
+
+  // --- pacers: local, shared, and the way between them ------------------
+
+  private pacerSettings(): PacerSettings {
+    const share = this.mode === 'local' ? this.localShareDivisor() : 1;
+    const { requests, concurrency } = this.limits;
+    const rate = this.allowedPerSecond(Date.now());
+    return {
+      minTimeMs: Number.isFinite(rate) ? 1000 / rate : 0,
+      maxConcurrent: concurrency ? Math.max(1, Math.floor(concurrency / share)) : null,
+      window: requests ? { count: Math.max(1, Math.floor(requests.count / share)), windowMs: requests.windowMs } : null,
+    };
+  }
+
+  private switchPacer(next: Pacer): void {
+    const previous = this.pacer;
+    this.pacer = next;
+    this.generation += 1;
+    this.appliedMinTimeMs = -1;
+    // Jobs the previous pacer had not started come back to the head of the
+    // line, in their order; it never runs them (their generation is gone).
+    const unstarted = [...this.handed].reverse();
+    this.handed.clear();
+    for (const ticket of unstarted) this.queue.pushFront(ticket);
+    if (previous) {
+      previous.close().catch((error: unknown) => {
+        this.logger.info({ ...this.logContext, error: describeRedisError(error) }, 'replaced rate limiter did not close cleanly');
+      });
+    }
+    this.applyState();
+  }
+
+  private onPacerError(pacer: Pacer | null, error: unknown): void {
+    if (this.closed || !pacer || pacer !== this.pacer) return;
+    if (!pacer.shared) {
+      // A local pacer has no Redis to lose; an error there is a bug worth seeing.
+      this.logger.warn({ ...this.logContext, error: describeRedisError(error) }, 'local rate limiter reported an error');
+      return;
+    }
+    this.degrade(describeRedisError(error));
+  }
+
+  /** Shared limits are unusable: limit locally now, and rebuild the shared limiter as soon as Redis allows. */
+  private degrade(reason: string): void {
+    if (this.closed) return;
+    if (this.mode !== 'local') {
+      this.logger.warn({ ...this.logContext, reason, peers: this.store.peers() }, 'rate limits not shared through Redis; limiting locally to this process\'s share');
+      if (Date.now() - this.sharedSince < 30_000) this.restoreDelayMs = Math.min(this.restoreDelayMs * 2, 30_000);
+      else this.restoreDelayMs = 250;
+    }
+    this.mode = 'local';
+    this.switchPacer(createLocalPacer(this.pacerSettings(), (pacerError) => this.onPacerError(this.pacer, pacerError)));
+    this.scheduleRestore();
+  }
+
+  private scheduleRestore(): void {
+    if (this.closed || this.restoreTimer) return;
+    this.restoreTimer = setTimeout(() => {
+      this.restoreTimer = null;
+      this.restoreShared();
+    }, this.restoreDelayMs);
+    this.restoreTimer.unref();
+  }
+
+  private restoreShared(): void {
+    const link = this.link;
+    if (!link || this.closed || this.mode === 'shared' || this.restoring) return;
+    if (!link.ready) {
+      if (this.mode === 'local') this.scheduleRestore();
+      return;
+    }
+    this.restoring = true;
+    void this.buildSharedPacer(link).finally(() => {
+      this.restoring = false;
+    });
+  }
+
+  private async buildSharedPacer(link: RedisLink): Promise<void> {
+    const { requests, concurrency } = this.limits;
+    const settingsHash = createHash('sha256').update(JSON.stringify({ requests, concurrency })).digest('hex').slice(0, 12);
+    const pacer: Pacer = createSharedPacer(
+      { ...this.pacerSettings(), ...this.sharedCaps() },
+      { id: `limits:${this.key}:${settingsHash}`, redisUrl: link.url, redisOptions: link.options, jobTimeoutMs: this.jobTimeoutMs },
+      (error) => this.onPacerError(pacer, error),
+    );
+    try {
+      await withTimeout(pacer.ready(), connectTimeoutMs, 'shared rate limiter not ready');
+      await this.store.resync();
+      if (this.closed) throw new Error('limiter closed while connecting');
+    } catch (error) {
+      pacer.close().catch((closeError: unknown) => {
+        this.logger.info({ ...this.logContext, error: describeRedisError(closeError) }, 'unfinished shared rate limiter did not close cleanly');
+      });
+      if (!this.closed) {
+        this.logger.warn({ ...this.logContext, error: describeRedisError(error) }, 'could not set up shared rate limits in Redis; retrying');
+        if (this.mode === 'connecting') this.degrade(describeRedisError(error));
+        else this.scheduleRestore();
+      }
+      return;
+    }
+    const wasDegraded = this.mode === 'local';
+    this.mode = 'shared';
+    this.sharedSince = Date.now();
+    if (wasDegraded) this.sharedGraceUntil = this.sharedSince + restoreGraceMs;
+    if (this.connectTimer) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+    }
+    this.switchPacer(pacer);
+    if (wasDegraded) this.logger.info({ ...this.logContext }, 'rate limits shared through Redis again');
+  }
+
+  /** The shared limiter holds the full declared limits, whatever this process's local share was. */
+  private sharedCaps(): Pick<PacerSettings, 'maxConcurrent' | 'window'> {
+    const { requests, concurrency } = this.limits;
+    return { maxConcurrent: concurrency ?? null, window: requests ? { count: requests.count, windowMs: requests.windowMs } : null };
+  }
+
+  private invalidWeight(weight: number): string | null {
+    const { requests, concurrency, dailyQuota } = this.limits;
+    if (!Number.isInteger(weight) || weight < 1) return `weight must be a positive integer, got ${weight}`;
+    if (concurrency !== undefined && weight > concurrency) return `weight ${weight} exceeds the concurrency limit of ${concurrency}`;
+    if (requests && weight > requests.count) return `weight ${weight} exceeds the ${requests.count} requests allowed per window`;
+    if (dailyQuota !== undefined && weight > dailyQuota) return `weight ${weight} exceeds the daily quota of ${dailyQuota}`;
+    return null;
+  }
+}
+
+function validateOptions(options: LimiterOptions): void {
+  const { key, limits } = options;
+  const positiveInteger = (value: number | undefined, name: string) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new RangeError(`limits.${name} must be a positive integer, got ${value}`);
+  };
+  if (!key) throw new RangeError('limiter key must not be empty');
+  positiveInteger(limits.requests?.count, 'requests.count');
+  positiveInteger(limits.requests?.windowMs, 'requests.windowMs');
+  positiveInteger(limits.concurrency, 'concurrency');
+  positiveInteger(limits.dailyQuota, 'dailyQuota');
+  if (options.maxWaitMs !== undefined && !(options.maxWaitMs > 0)) throw new RangeError(`maxWaitMs must be positive, got ${options.maxWaitMs}`);
+  if (options.jobTimeoutMs !== undefined && !(options.jobTimeoutMs > 0)) throw new RangeError(`jobTimeoutMs must be positive, got ${options.jobTimeoutMs}`);
+}
+
+function validDuration(ms: number | undefined): number | undefined {
+  return ms !== undefined && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
