@@ -1,0 +1,199 @@
+// Contact lookups and upserts against a Bitrix24 portal. Finding by phone is two
+// steps: crm.duplicate.findbycomm (the portal's phone index, which matches
+// whatever spelling was stored) and crm.contact.list for those ids (to confirm the
+// number in E.164 and read the record). Many upserts use `batch`: per 50 contacts
+// one batch of lookups, one of record reads when any matched, one of writes.
+import type { ReadCache } from '../sdk/cache.js';
+import { CrmError } from '../sdk/errors.js';
+import type { ContactInput, ContactQuery, CrmContact, UpsertResult } from '../sdk/types.js';
+import { maxBatchCalls, notExecuted, type BatchAnswer, type BitrixCall, type BitrixClient } from './bitrix-client.js';
+import type { Bitrix24Config } from './config.js';
+import {
+  contactSelect,
+  createdId,
+  duplicateIds,
+  hasEmail,
+  hasPhone,
+  isPositiveId,
+  phoneSearchValues,
+  pickByPhone,
+  planContactWrite,
+  requireE164,
+  toCrmContact,
+  type BitrixRecord,
+  type ContactWrite,
+} from './records.js';
+import { throwIfAny } from './upsert-errors.js';
+
+/** Every cached read starts with this, so one invalidate after a write drops them all. */
+const cachePrefix = 'contacts/';
+
+const findByPhoneCall = (e164: string): BitrixCall => ({
+  method: 'crm.duplicate.findbycomm',
+  params: { entity_type: 'CONTACT', type: 'PHONE', values: phoneSearchValues(e164) },
+});
+
+const listByIdsCall = (ids: number[]): BitrixCall => ({
+  method: 'crm.contact.list',
+  params: { filter: { '@ID': ids }, select: contactSelect },
+});
+
+export interface ContactOperations {
+  findContacts(query: ContactQuery): Promise<CrmContact[]>;
+  getContact(externalId: string): Promise<CrmContact | null>;
+  upsertContact(contact: ContactInput): Promise<UpsertResult>;
+  upsertContacts(contacts: ContactInput[]): Promise<UpsertResult[]>;
+}
+
+export function createContactOperations(client: BitrixClient, cache: ReadCache, config: Bitrix24Config): ContactOperations {
+  async function recordsByIds(ids: number[]): Promise<BitrixRecord[]> {
+    const unique = [...new Set(ids)];
+    const records: BitrixRecord[] = [];
+    // A page holds 50 rows, so 50 ids per list call always fit on one page.
+    for (let offset = 0; offset < unique.length; offset += 50) {
+      const { method, params } = listByIdsCall(unique.slice(offset, offset + 50));
+      const answer = await client.call<BitrixRecord[]>(method, params);
+      records.push(...listRows(answer.result));
+    }
+    return records;
+  }
+
+  async function recordsByPhone(e164: string): Promise<BitrixRecord[]> {
+    const { method, params } = findByPhoneCall(e164);
+    const ids = duplicateIds((await client.call(method, params)).result);
+    return (await recordsByIds(ids)).filter((record) => hasPhone(record, e164, config));
+  }
+
+  async function recordsByEmail(email: string): Promise<BitrixRecord[]> {
+    const answer = await client.call('crm.duplicate.findbycomm', { entity_type: 'CONTACT', type: 'EMAIL', values: [email] });
+    return (await recordsByIds(duplicateIds(answer.result))).filter((record) => hasEmail(record, email));
+  }
+
+  // crm.contact.get answers a missing id with 400 "Not found", indistinguishable by
+  // status from a refused request; a list filtered by ID answers it with [].
+  function recordById(id: string): Promise<BitrixRecord | undefined> {
+    return cache.wrap(`${cachePrefix}id/${id}`, async () => listRows((await client.call('crm.contact.list', { filter: { ID: id }, select: contactSelect })).result)[0]);
+  }
+
+  async function findContacts(query: ContactQuery): Promise<CrmContact[]> {
+    const e164 = query.phone === undefined ? undefined : requireE164(query.phone, config);
+    const email = query.email?.trim().toLowerCase();
+    let candidates: BitrixRecord[];
+    if (query.externalId !== undefined) {
+      const record = isPositiveId(query.externalId) ? await recordById(query.externalId) : undefined;
+      candidates = record ? [record] : [];
+    } else if (e164 !== undefined) {
+      candidates = await cache.wrap(`${cachePrefix}phone/${e164}`, () => recordsByPhone(e164));
+    } else if (email !== undefined && email !== '') {
+      candidates = await cache.wrap(`${cachePrefix}email/${email}`, () => recordsByEmail(email));
+    } else {
+      throw new CrmError('rejected', 'a contact query needs a phone, an e-mail or an externalId');
+    }
+    return candidates
+      .filter((record) => (e164 === undefined || hasPhone(record, e164, config)) && (!email || hasEmail(record, email)))
+      .map((record) => toCrmContact(record, config, { phone: e164, email }));
+  }
+
+  async function getContact(externalId: string): Promise<CrmContact | null> {
+    if (!isPositiveId(externalId)) return null;
+    const record = await recordById(externalId);
+    return record ? toCrmContact(record, config) : null;
+  }
+
+  async function upsertContact(contact: ContactInput): Promise<UpsertResult> {
+    const e164 = requireE164(contact.phone, config);
+    // Not from the cache: a contact created in the portal moments ago must be found, or it is duplicated.
+    const existing = pickByPhone(await recordsByPhone(e164), e164, config);
+    const write = planContactWrite(contact, e164, existing, config);
+    if (write.kind === 'unchanged') return { externalId: write.id, created: false };
+    const answer = await client.call(write.call.method, write.call.params);
+    cache.invalidate(cachePrefix);
+    if (write.kind === 'update') return { externalId: write.id, created: false };
+    const id = createdId(answer.result);
+    if (id instanceof CrmError) throw id;
+    return { externalId: id, created: true };
+  }
+
+  /** Up to 50 distinct numbers: lookups, record reads and writes, one batch each. */
+  async function upsertChunk(items: { e164: string; input: ContactInput }[]): Promise<(UpsertResult | CrmError)[]> {
+    const found = await client.batch(Object.fromEntries(items.map((item, index) => [`f${index}`, findByPhoneCall(item.e164)])));
+    const idsPerItem = items.map((_, index) => duplicateIds(found.results[`f${index}`]));
+    const reads = await client.batch(Object.fromEntries(chunk([...new Set(idsPerItem.flat())], 50).map((ids, index) => [`l${index}`, listByIdsCall(ids)])));
+    const readError = Object.values(reads.errors)[0];
+    if (readError) throw readError;
+    const records = Object.values(reads.results).flatMap(listRows);
+
+    const plans = items.map((item, index): ContactWrite | CrmError => {
+      const key = `f${index}`;
+      const lookupError = found.errors[key] ?? (key in found.results ? undefined : notExecuted('crm.duplicate.findbycomm'));
+      if (lookupError) return lookupError;
+      const candidates = records.filter((record) => idsPerItem[index]?.includes(Number(record.ID)));
+      return planContactWrite(item.input, item.e164, pickByPhone(candidates, item.e164, config), config);
+    });
+    const writes = Object.fromEntries(
+      plans.flatMap((plan, index) => (plan instanceof CrmError || plan.kind === 'unchanged' ? [] : [[`w${index}`, plan.call] as const])),
+    );
+    const written = await client.batch(writes);
+    if (Object.keys(writes).length > 0) cache.invalidate(cachePrefix);
+    return plans.map((plan, index) => writeOutcome(plan, written, `w${index}`));
+  }
+
+  async function upsertContacts(contacts: ContactInput[]): Promise<UpsertResult[]> {
+    // The same number twice in one call is one record: merge in order (later values win), write once.
+    const outcomes: (UpsertResult | CrmError)[] = new Array(contacts.length);
+    const groups = new Map<string, { indexes: number[]; input: ContactInput }>();
+    contacts.forEach((contact, index) => {
+      let e164: string;
+      try {
+        e164 = requireE164(contact.phone, config);
+      } catch (error) {
+        if (!(error instanceof CrmError)) throw error;
+        outcomes[index] = error;
+        return;
+      }
+      const group = groups.get(e164);
+      if (!group) groups.set(e164, { indexes: [index], input: { ...contact, fields: { ...contact.fields } } });
+      else {
+        group.indexes.push(index);
+        group.input = { ...group.input, ...definedOnly(contact), fields: { ...group.input.fields, ...contact.fields } };
+      }
+    });
+    const unique = [...groups.entries()].map(([e164, group]) => ({ e164, ...group }));
+    // Chunks run concurrently; the limiter decides how fast their requests go out.
+    const chunkResults = await Promise.all(chunk(unique, maxBatchCalls).map((items) => upsertChunk(items)));
+    chunkResults.flat().forEach((outcome, position) => {
+      const group = unique[position] as (typeof unique)[number];
+      group.indexes.forEach((index, nth) => {
+        outcomes[index] = outcome instanceof CrmError || nth === 0 ? outcome : { ...outcome, created: false };
+      });
+    });
+    return throwIfAny(outcomes);
+  }
+
+  return { findContacts, getContact, upsertContact, upsertContacts };
+}
+
+function writeOutcome(plan: ContactWrite | CrmError, written: BatchAnswer, key: string): UpsertResult | CrmError {
+  if (plan instanceof CrmError) return plan;
+  if (plan.kind === 'unchanged') return { externalId: plan.id, created: false };
+  const error = written.errors[key];
+  if (error) return error;
+  if (!(key in written.results)) return notExecuted(plan.call.method);
+  if (plan.kind === 'update') return { externalId: plan.id, created: false };
+  const id = createdId(written.results[key]);
+  return id instanceof CrmError ? id : { externalId: id, created: true };
+}
+
+function listRows(result: unknown): BitrixRecord[] {
+  return Array.isArray(result) ? result.filter((row): row is BitrixRecord => row !== null && typeof row === 'object') : [];
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let offset = 0; offset < items.length; offset += size) chunks.push(items.slice(offset, offset + size));
+  return chunks;
+}
+
+function definedOnly(contact: ContactInput): Partial<ContactInput> {
+  return Object.fromEntries(Object.entries(contact).filter(([key, value]) => value !== undefined && key !== 'fields'));
+}

@@ -1,0 +1,55 @@
+// The connector's data: provider facts accepted by the SDK schema, configuration
+// refused by field at creation, declared limits per plan, and the PHP query codec.
+import { describe, expect, it } from 'vitest';
+import { providerFactsSchema } from '../sdk/provider.js';
+import { declaredLimits } from './config.js';
+import { bitrix24, bitrix24ConfigSchema } from './connector.js';
+import { buildPhpQuery, parsePhpQuery } from './php-query.js';
+
+const webhookUrl = 'https://acme.bitrix24.ru/rest/1/abc123def456';
+
+describe('bitrix24 definition', () => {
+  it('declares provider facts the SDK accepts', () => {
+    expect(providerFactsSchema.parse(bitrix24.provider)).toMatchObject({
+      auth: { mode: 'url' },
+      rateLimit: { throttleStatuses: [429], throttleErrorCodes: ['QUERY_LIMIT_EXCEEDED'] },
+      errors: { codePath: 'error', messagePath: 'error_description' },
+      pagination: { style: 'offset', param: 'start', pageSize: 50 },
+      batch: { maxCalls: 50 },
+    });
+    expect(bitrix24.secrets).toEqual(['webhookUrl', 'applicationToken']);
+    expect(bitrix24.baseUrl?.(bitrix24ConfigSchema.parse({ webhookUrl }))).toBe(`${webhookUrl}/`);
+  });
+
+  it('refuses bad configuration naming the field', () => {
+    const issues = (input: unknown) => bitrix24ConfigSchema.safeParse(input).error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    expect(issues({ webhookUrl: 'https://acme.bitrix24.ru/crm/contact/' })).toEqual(['webhookUrl: must be an inbound-webhook URL ending with /rest/<user id>/<token>/']);
+    expect(issues({ webhookUrl, fieldMap: { phone: 'PHONE' }, phoneRegion: 'XX' })).toEqual([
+      'phoneRegion: must be a region code with phone metadata, e.g. RU',
+      'fieldMap.phone: is written by the connector itself and cannot be mapped',
+    ]);
+    expect(issues({ webhookUrl, limits: { ratePerSecond: 0, burst: 20 } })?.[0]).toMatch(/^limits/);
+  });
+
+  it('declares the documented plan limits, an override, or nothing to learn', () => {
+    const limitsOf = (extra: object) => declaredLimits(bitrix24ConfigSchema.parse({ webhookUrl, ...extra }));
+    expect(limitsOf({})).toEqual({ requests: { count: 2, windowMs: 1000 } });
+    expect(limitsOf({ plan: 'enterprise' })).toEqual({ requests: { count: 5, windowMs: 1000 } });
+    expect(limitsOf({ limits: { ratePerSecond: 10, burst: 20 } })).toEqual({ requests: { count: 10, windowMs: 1000 } });
+    expect(limitsOf({ limits: { ratePerSecond: 0.5, burst: 5 } })).toEqual({ requests: { count: 1, windowMs: 2000 } });
+    expect(limitsOf({ limits: 'undeclared' })).toEqual({});
+  });
+});
+
+describe('PHP query codec', () => {
+  it('round-trips nested parameters the way http_build_query and parse_str do', () => {
+    const params = { id: 5, fields: { NAME: 'Иван & Co', PHONE: [{ VALUE: '+7 912', VALUE_TYPE: 'WORK' }], OPENED: true, SKIP: null }, select: ['ID', 'UF_*'] };
+    const query = buildPhpQuery(params);
+    expect(query).toBe(
+      'id=5&fields%5BNAME%5D=%D0%98%D0%B2%D0%B0%D0%BD%20%26%20Co&fields%5BPHONE%5D%5B0%5D%5BVALUE%5D=%2B7%20912&fields%5BPHONE%5D%5B0%5D%5BVALUE_TYPE%5D=WORK&fields%5BOPENED%5D=1&select%5B0%5D=ID&select%5B1%5D=UF_*',
+    );
+    expect(parsePhpQuery(query)).toEqual({ id: '5', fields: { NAME: 'Иван & Co', PHONE: [{ VALUE: '+7 912', VALUE_TYPE: 'WORK' }], OPENED: '1' }, select: ['ID', 'UF_*'] });
+    expect(parsePhpQuery('values[]=a&values[]=b&x+y=1%2&__proto__[polluted]=1')).toEqual({ values: ['a', 'b'], 'x y': '1%2' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -1,0 +1,81 @@
+// Bitrix24 outbound events (onCrmContactAdd, onCrmContactUpdate, ...): a
+// form-encoded POST whose `auth[application_token]` is the secret shared with this
+// handler. Bitrix24 signs nothing, so the token comparison is the whole check, and
+// it is constant-time. Events carry only the record id and a send time in seconds.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CrmError } from '../sdk/errors.js';
+import type { WebhookEvent, WebhookHandler, WebhookRequest } from '../sdk/types.js';
+import type { Bitrix24Config } from './config.js';
+import { parsePhpQuery, type PhpValue } from './php-query.js';
+
+const eventKinds: Record<string, WebhookEvent['kind']> = {
+  ONCRMCONTACTADD: 'contact.created',
+  ONCRMCONTACTUPDATE: 'contact.updated',
+  ONCRMCONTACTDELETE: 'contact.deleted',
+  ONCRMDEALUPDATE: 'deal.updated',
+};
+
+function readBody(request: WebhookRequest): Record<string, PhpValue> {
+  const text = request.rawBody.trim();
+  // Portals send form encoding; a JSON body (relays, tests with curl) carries the same fields.
+  if (text.startsWith('{')) {
+    try {
+      return JSON.parse(text) as Record<string, PhpValue>;
+    } catch (error) {
+      throw new CrmError('rejected', `Bitrix24 event body is neither form-encoded nor valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return parsePhpQuery(text);
+}
+
+function at(value: PhpValue | undefined, ...path: string[]): PhpValue | undefined {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function sameSecret(received: string, expected: string): boolean {
+  // Digests have equal length, so timingSafeEqual never throws and lengths do not leak.
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(received), digest(expected));
+}
+
+export const bitrix24Webhook: WebhookHandler<Bitrix24Config> = {
+  verify(request, config) {
+    if (!config.applicationToken) return false;
+    let body: Record<string, PhpValue>;
+    try {
+      body = readBody(request);
+    } catch (error) {
+      // An unreadable body is unsigned as far as verification goes; parse reports why.
+      if (error instanceof CrmError) return false;
+      throw error;
+    }
+    const token = at(body, 'auth', 'application_token');
+    return typeof token === 'string' && sameSecret(token, config.applicationToken);
+  },
+
+  parse(request) {
+    const body = readBody(request);
+    const event = String(at(body, 'event') ?? '').toUpperCase();
+    const id = at(body, 'data', 'FIELDS', 'ID');
+    if (event === '' || (typeof id !== 'string' && typeof id !== 'number')) {
+      throw new CrmError('rejected', 'Bitrix24 event without "event" or "data[FIELDS][ID]"');
+    }
+    const ts = Number(at(body, 'ts'));
+    // Bitrix24 sends no event id. Event, record and send second identify a delivery; two
+    // changes of one record within a second collapse into one, which loses nothing
+    // because the event carries no changes and the hub re-reads the record.
+    return [
+      {
+        eventId: `${event}:${id}:${Number.isFinite(ts) ? ts : 'no-ts'}`,
+        kind: eventKinds[event] ?? 'other',
+        externalId: String(id),
+        occurredAt: Number.isFinite(ts) ? new Date(ts * 1000).toISOString() : undefined,
+      },
+    ];
+  },
+};
