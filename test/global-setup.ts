@@ -9,7 +9,9 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../core/config.js';
+import { startEmbeddedMariaDb } from '../embedded/mariadb.js';
 import { startEmbeddedPostgres } from '../embedded/postgres.js';
+import { startEmbeddedRedis } from '../embedded/redis.js';
 import { findFreePort } from '../embedded/ports.js';
 import { ensureTemporalBinary } from '../embedded/temporal-binary.js';
 import { startTemporalDevServer } from '../embedded/temporal-server.js';
@@ -27,6 +29,10 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalBinary: string;
     workflowBundlePath: string;
+    /** Redis for shared rate limits (REDIS_URL, else a private redis-server). */
+    redisUrl: string;
+    /** MariaDB for SQL-CRM tests (MARIADB_URL, else a private mariadbd). */
+    mariadbUrl: string;
   }
 }
 
@@ -60,6 +66,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     stops.push(() => server.stop());
   }
 
+  let redisUrl = config.REDIS_URL;
+  if (!redisUrl) {
+    const redis = await startEmbeddedRedis({ logFile: join(workDir, 'redis.log') });
+    redisUrl = redis.url;
+    stops.push(() => redis.stop());
+  }
+  let mariadbUrl = config.MARIADB_URL;
+  if (!mariadbUrl) {
+    const mariadb = await startEmbeddedMariaDb({ dataDir: join(workDir, 'mariadb'), logFile: join(workDir, 'mariadb.log') });
+    mariadbUrl = mariadb.url;
+    stops.push(() => mariadb.stop());
+  }
+
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
   const workflowBundlePath = join(workDir, 'workflows.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -69,6 +88,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', temporalAddress);
   project.provide('temporalBinary', temporalBinary);
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('redisUrl', redisUrl);
+  project.provide('mariadbUrl', mariadbUrl);
 
   return async () => {
     for (const stop of stops.reverse()) await stop();
