@@ -5,6 +5,7 @@ import type { Db } from '../core/db/client.js';
 import type { Logger } from '../core/logger.js';
 import { ApiKeyResolver } from '../core/projects/api-keys.js';
 import type { TemporalGateway } from '../core/temporal/gateway.js';
+import { connectorRoutes, type ConnectorRoutesDeps } from './routes/connectors.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
@@ -19,6 +20,7 @@ export interface AppDeps {
   maxTasksPerRequest: number;
   /** Told when new work is in the outbox. */
   onQueued?: () => void;
+  connectors: ConnectorRoutesDeps;
 }
 
 const maxBodyBytes = 8 * 1024 * 1024;
@@ -54,6 +56,8 @@ export function createApp(deps: AppDeps) {
       onQueued: deps.onQueued ?? (() => undefined),
     }),
   );
+
+  app.route('/v1', connectorRoutes(deps.connectors));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

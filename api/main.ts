@@ -7,6 +7,10 @@ import { createLogger } from '../core/logger.js';
 import { OutboxDispatcher } from '../core/outbox/dispatcher.js';
 import { TemporalGateway } from '../core/temporal/gateway.js';
 import { journeyDeliverers } from '../workflows/journey/outbox.js';
+import { defaultRegistry } from '../connectors/registry.js';
+import { ConnectorRuntime } from '../connectors/runtime.js';
+import { ConnectorInstances } from '../core/connectors/instances.js';
+import { SecretBox } from '../core/secrets/secret-box.js';
 import { createApp } from './app.js';
 
 const config = loadConfig();
@@ -20,7 +24,11 @@ const dispatcher = new OutboxDispatcher({
   pollMs: config.OUTBOX_POLL_MS,
   deliverers: journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
 });
+const registry = defaultRegistry();
+const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
+const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.REDIS_URL });
 const app = createApp({
+  connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
   db,
   temporal,
   logger,
@@ -41,7 +49,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'API stopping');
   server.close();
   await dispatcher.stop();
-  await Promise.allSettled([temporal.close(), db.$disconnect()]);
+  await Promise.allSettled([temporal.close(), runtime.closeAll(), db.$disconnect()]);
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

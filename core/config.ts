@@ -19,6 +19,12 @@ const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('contact-hub'),
   REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+  /** Tests and benchmarks only: a MariaDB to use instead of starting a private one. */
+  MARIADB_URL: optionalString.pipe(z.url({ protocol: /^(mysql|mariadb)$/ }).optional()),
+  /** 32 bytes, base64: seals connector credentials at rest. npm start makes one under DATA_DIR. */
+  CONNECTOR_SECRET_KEY: optionalString.pipe(
+    z.base64().refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64 (openssl rand -base64 32)').optional(),
+  ),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
   /** Public base URL printed and used in links; defaults to http://API_HOST:API_PORT. */
@@ -56,7 +62,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** For processes that cannot run on embedded defaults (api, worker started on their own). */
-export function requireSetting<K extends 'DATABASE_URL' | 'TEMPORAL_ADDRESS'>(
+export function requireSetting<K extends 'DATABASE_URL' | 'TEMPORAL_ADDRESS' | 'CONNECTOR_SECRET_KEY'>(
   config: Config,
   key: K,
 ): string {

@@ -4,13 +4,16 @@
 // Then: migrations, a demo project on first run, the worker and the API as
 // child processes, and the URLs. Ctrl-C stops everything in reverse order.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { ensureDemoCrm } from '../connectors/sql-crm/demo/crm.js';
+import { defaultRegistry } from '../connectors/registry.js';
+import { ConnectorInstances } from '../core/connectors/instances.js';
 import { loadConfig, publicUrl, type Config } from '../core/config.js';
 import { createDb } from '../core/db/client.js';
 import { createProject } from '../core/projects/projects.js';
+import { SecretBox } from '../core/secrets/secret-box.js';
 import { startEmbeddedPostgres } from '../embedded/postgres.js';
 import { ensureTemporalBinary } from '../embedded/temporal-binary.js';
 import { startTemporalDevServer } from '../embedded/temporal-server.js';
@@ -33,9 +36,10 @@ async function main(): Promise<void> {
   say(`database    ${redact(databaseUrl)} (${migrated.applied.length} migration(s) applied now)`);
 
   const temporal = await startTemporal(config, dataDir);
-  const demo = await seedDemoProject(databaseUrl, dataDir);
+  const secretKey = config.CONNECTOR_SECRET_KEY ?? (await localSecretKey(dataDir));
+  const demo = await seedDemoProject(databaseUrl, dataDir, new SecretBox(secretKey));
 
-  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address };
+  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, CONNECTOR_SECRET_KEY: secretKey };
   spawnService('worker', 'worker/main.ts', env);
   spawnService('api', 'api/main.ts', env);
   await waitForHealth(`${publicUrl(config)}/healthz`);
@@ -88,7 +92,7 @@ async function startTemporal(config: Config, dataDir: string): Promise<{ address
 }
 
 /** On an empty database: a "demo" project, its API key in a file, and a demo SQL CRM as its primary CRM. */
-async function seedDemoProject(databaseUrl: string, dataDir: string): Promise<{ keyFile: string; created: boolean } | undefined> {
+async function seedDemoProject(databaseUrl: string, dataDir: string, secretBox: SecretBox): Promise<{ keyFile: string; created: boolean } | undefined> {
   const keyFile = join(dataDir, 'demo-api-key');
   const db = createDb(databaseUrl, { poolSize: 2 });
   try {
@@ -98,12 +102,28 @@ async function seedDemoProject(databaseUrl: string, dataDir: string): Promise<{ 
     const { id, apiKey } = await createProject(db, { slug: 'demo', name: 'Demo project', defaultRegion: 'US' });
     await writeFile(keyFile, `${apiKey}\n`, { mode: 0o600 });
     const crmUrl = await ensureDemoCrm(databaseUrl, 'demo_crm');
-    await db.connectorInstance.create({
-      data: { projectId: id, kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } },
+    await new ConnectorInstances(db, defaultRegistry(), secretBox).create(id, {
+      kind: 'sql-crm',
+      name: 'demo-crm',
+      isPrimary: true,
+      config: { connectionString: crmUrl },
     });
     return { keyFile, created: true };
   } finally {
     await db.$disconnect();
+  }
+}
+
+/** The key that seals connector credentials, made once and kept beside the embedded data. */
+async function localSecretKey(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'connector-secret.key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const key = SecretBox.generateKey();
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return key;
   }
 }
 

@@ -3,7 +3,9 @@ import { Connection } from '@temporalio/client';
 import { loadConfig, requireSetting } from '../core/config.js';
 import { createDb } from '../core/db/client.js';
 import { createLogger } from '../core/logger.js';
-import { ConnectorPool } from '../connectors/registry.js';
+import { defaultRegistry } from '../connectors/registry.js';
+import { ConnectorRuntime } from '../connectors/runtime.js';
+import { SecretBox } from '../core/secrets/secret-box.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { createHubWorker, installWorkerRuntime } from './worker.js';
 
@@ -11,7 +13,11 @@ const config = loadConfig();
 const logger = createLogger('worker', config.LOG_LEVEL);
 const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
 const db = createDb(requireSetting(config, 'DATABASE_URL'));
-const connectors = new ConnectorPool();
+const connectors = new ConnectorRuntime({
+  registry: defaultRegistry(),
+  secretBox: new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY')),
+  redisUrl: config.REDIS_URL,
+});
 // The SDK's INFO lines (bundler output, state changes) drown the hub's own; show them when debugging.
 installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN');
 

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from '../core/db/client.js';
-import type { ConnectorPool } from '../connectors/registry.js';
+import type { ConnectorRuntime } from '../connectors/runtime.js';
 import { createJourneyActivities } from '../workflows/journey/activities.js';
 
 export interface HubWorkerDeps {
@@ -11,7 +11,7 @@ export interface HubWorkerDeps {
   namespace: string;
   taskQueue: string;
   db: Db;
-  connectors: ConnectorPool;
+  connectors: ConnectorRuntime;
   /** Prebuilt workflow bundle (tests reuse one across workers). */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }

@@ -9,7 +9,10 @@ import pg from 'pg';
 import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
 import { loadConfig } from '../../core/config.js';
 import { createDb, type Db } from '../../core/db/client.js';
+import { defaultRegistry } from '../../connectors/registry.js';
+import { ConnectorInstances } from '../../core/connectors/instances.js';
 import { createProject } from '../../core/projects/projects.js';
+import { SecretBox } from '../../core/secrets/secret-box.js';
 import { startEmbeddedPostgres } from '../../embedded/postgres.js';
 import { findFreePort } from '../../embedded/ports.js';
 import { ensureTemporalBinary } from '../../embedded/temporal-binary.js';
@@ -71,8 +74,12 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   const { id: projectId, apiKey } = await createProject(db, { slug: `bench-${name}`, name: `Bench ${name}`, defaultRegion: 'US' });
   const crmUrl = await ensureDemoCrm(serverUrl, `${database}_crm`);
   stops.push(() => execute(serverUrl, `DROP DATABASE IF EXISTS ${database}_crm WITH (FORCE)`));
-  await db.connectorInstance.create({
-    data: { projectId, kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } },
+  const secretKey = SecretBox.generateKey();
+  await new ConnectorInstances(db, defaultRegistry(), new SecretBox(secretKey)).create(projectId, {
+    kind: 'sql-crm',
+    name: 'demo-crm',
+    isPrimary: true,
+    config: { connectionString: crmUrl },
   });
 
   return {
@@ -85,7 +92,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     spawnService(entry, env = {}) {
       const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
         cwd: repoRoot,
-        env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, LOG_LEVEL: 'warn', ...env },
+        env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, CONNECTOR_SECRET_KEY: secretKey, LOG_LEVEL: 'warn', ...env },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);

@@ -7,7 +7,10 @@ import type { Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { ConnectorPool } from '../../connectors/registry.js';
+import { defaultRegistry } from '../../connectors/registry.js';
+import { ConnectorRuntime } from '../../connectors/runtime.js';
+import { ConnectorInstances } from '../../core/connectors/instances.js';
+import { SecretBox } from '../../core/secrets/secret-box.js';
 import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
 import { createDb, type Db } from '../../core/db/client.js';
 import { createLogger } from '../../core/logger.js';
@@ -78,9 +81,10 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     name: 'Test project',
     defaultRegion: options.defaultRegion ?? 'US',
   });
-  await db.connectorInstance.create({
-    data: { projectId, kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } },
-  });
+  const registry = defaultRegistry();
+  const secretBox = new SecretBox(SecretBox.generateKey());
+  const instances = new ConnectorInstances(db, registry, secretBox);
+  await instances.create(projectId, { kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } });
 
   const taskQueue = `test-${randomUUID()}`;
   const temporalAddress = options.temporalAddress ?? inject('temporalAddress');
@@ -92,7 +96,9 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     pollMs: options.pollMs ?? 200,
     deliverers: journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
   });
+  const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
+    connectors: { registry, runtime: connectors, instances },
     db,
     temporal,
     logger,
@@ -102,7 +108,6 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   });
   dispatcher.start();
 
-  const connectors = new ConnectorPool();
   let running: { worker: Worker; done: Promise<void>; close: () => Promise<void> } | undefined;
 
   const hub: TestHub = {

@@ -4,11 +4,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Db } from '../../core/db/client.js';
 import { CrmError } from '../../connectors/sdk/index.js';
-import type { ConnectorPool } from '../../connectors/registry.js';
+import type { ConnectorRuntime } from '../../connectors/runtime.js';
 
 export interface JourneyActivityDeps {
   db: Db;
-  connectors: ConnectorPool;
+  connectors: ConnectorRuntime;
 }
 
 export interface DeliveredTask {
@@ -30,16 +30,22 @@ export function createJourneyActivities({ db, connectors }: JourneyActivityDeps)
         const previous = deliveredSchema.safeParse(task.result);
         if (previous.success) return previous.data;
       }
+      // A task whose journey already failed it is not retried by a redelivered signal.
+      if (task.status === 'failed') {
+        throw ApplicationFailure.nonRetryable(task.error ?? 'task failed earlier', 'TaskFailed');
+      }
       const instance = await db.connectorInstance.findFirst({
         where: { projectId: task.projectId, isPrimary: true },
       });
       if (!instance) {
         throw ApplicationFailure.nonRetryable('the project has no primary CRM connector configured', 'NoPrimaryCrm');
       }
+      // A connector that cannot start (bad stored config, missing key) is retried:
+      // fixing the configuration lets the waiting tasks through, none is lost.
       const crm = await connectors.get(instance).catch((error: unknown) => {
-        throw ApplicationFailure.nonRetryable(
+        throw ApplicationFailure.retryable(
           `connector "${instance.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`,
-          'ConnectorConfig',
+          'ConnectorUnavailable',
         );
       });
       try {
