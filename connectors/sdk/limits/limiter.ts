@@ -127,14 +127,16 @@ class AdaptiveRequestLimiter implements RequestLimiter {
       : Number.isFinite(this.declaredPerSecond)
         ? this.declaredPerSecond
         : this.tuning.initialPerSecond;
-    const initial = initialAdaptiveState(this.adaptiveContext(0), initialRate);
+    const initial = initialAdaptiveState(this.adaptiveContext(Date.now()), initialRate);
     const keyPrefix = `limits:${this.key}`;
 
-    if (options.redisUrl) {
-      this.link = new RedisLink(options.redisUrl, limiterRedisOptions(this.key), this.logger, this.logContext);
-      this.store = new RedisControllerStore(this.link, keyPrefix, initial, this.logger, this.logContext);
+    this.link = options.redisUrl ? new RedisLink(options.redisUrl, limiterRedisOptions(this.key), this.logger, this.logContext) : null;
+    this.quota = this.limits.dailyQuota ? new DailyQuota(this.limits.dailyQuota, this.link, keyPrefix, this.logger, this.logContext) : null;
+    if (this.link) {
+      const link = this.link;
+      this.store = new RedisControllerStore(link, keyPrefix, initial, this.logger, this.logContext);
       this.mode = 'connecting';
-      this.link.onReady(() => {
+      link.onReady(() => {
         // After any reconnect: write back what changed locally, read what others did.
         void this.store.resync();
         this.restoreShared();
@@ -144,12 +146,10 @@ class AdaptiveRequestLimiter implements RequestLimiter {
         if (this.mode === 'connecting') this.degrade(`Redis at ${redactUrl(options.redisUrl!)} not reachable within ${connectTimeoutMs} ms`);
       }, connectTimeoutMs);
     } else {
-      this.link = null;
       this.store = new LocalControllerStore(initial);
       this.mode = 'local';
-      this.switchPacer(createLocalPacer(this.pacerSettings(), (error) => this.onPacerError(this.pacer, error)));
+      this.switchPacer(this.newLocalPacer());
     }
-    this.quota = this.limits.dailyQuota ? new DailyQuota(this.limits.dailyQuota, this.link, keyPrefix, this.logger, this.logContext) : null;
     this.store.onChange(() => this.applyState());
     this.tickTimer = setInterval(() => this.tick(), tickMs);
     this.tickTimer.unref();
@@ -275,7 +275,7 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     const now = Date.now();
     const pausedUntil = this.pausedUntil();
     if (pausedUntil > now) {
-      this.armResume(pausedUntil - now);
+      if (this.queue.size > 0) this.armResume(pausedUntil - now);
       return;
     }
     while (this.handed.size < handoffLimit) {
@@ -439,6 +439,8 @@ class AdaptiveRequestLimiter implements RequestLimiter {
       this.resumeTimer = null;
       this.pump();
     }, delayMs + 1);
+    // Waiting jobs keep the process alive through their own maxWait timers.
+    this.resumeTimer.unref();
   }
 
   /** Requests per second this process's pacer allows right now. */
@@ -526,15 +528,18 @@ class AdaptiveRequestLimiter implements RequestLimiter {
 
   /** Shared limits are unusable: limit locally now, and rebuild the shared limiter as soon as Redis allows. */
   private degrade(reason: string): void {
-    if (this.closed) return;
-    if (this.mode !== 'local') {
-      this.logger.warn({ ...this.logContext, reason, peers: this.store.peers() }, 'rate limits not shared through Redis; limiting locally to this process\'s share');
-      if (Date.now() - this.sharedSince < 30_000) this.restoreDelayMs = Math.min(this.restoreDelayMs * 2, 30_000);
-      else this.restoreDelayMs = 250;
-    }
+    if (this.closed || this.mode === 'local') return;
+    this.logger.warn({ ...this.logContext, reason, peers: this.store.peers() }, "rate limits not shared through Redis; limiting locally to this process's share");
+    // Shared state that keeps breaking soon after a rebuild is rebuilt less eagerly.
+    this.restoreDelayMs = Date.now() - this.sharedSince < 30_000 ? Math.min(this.restoreDelayMs * 2, 30_000) : 250;
     this.mode = 'local';
-    this.switchPacer(createLocalPacer(this.pacerSettings(), (pacerError) => this.onPacerError(this.pacer, pacerError)));
+    this.switchPacer(this.newLocalPacer());
     this.scheduleRestore();
+  }
+
+  private newLocalPacer(): Pacer {
+    const pacer: Pacer = createLocalPacer(this.pacerSettings(), (error) => this.onPacerError(pacer, error));
+    return pacer;
   }
 
   private scheduleRestore(): void {
@@ -576,9 +581,10 @@ class AdaptiveRequestLimiter implements RequestLimiter {
         this.logger.info({ ...this.logContext, error: describeRedisError(closeError) }, 'unfinished shared rate limiter did not close cleanly');
       });
       if (!this.closed) {
-        this.logger.warn({ ...this.logContext, error: describeRedisError(error) }, 'could not set up shared rate limits in Redis; retrying');
+        this.logger.warn({ ...this.logContext, error: describeRedisError(error), retryInMs: this.restoreDelayMs }, 'could not set up shared rate limits in Redis; retrying');
         if (this.mode === 'connecting') this.degrade(describeRedisError(error));
         else this.scheduleRestore();
+        this.restoreDelayMs = Math.min(this.restoreDelayMs * 2, 30_000);
       }
       return;
     }

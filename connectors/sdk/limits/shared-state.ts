@@ -95,6 +95,7 @@ export class RedisControllerStore implements ControllerStore {
   private dirty = true;
   private lastPeers = 1;
   private lastFlushAt = 0;
+  private flushQueued = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly listeners: (() => void)[] = [];
   private readonly processId = randomUUID();
@@ -126,7 +127,13 @@ export class RedisControllerStore implements ControllerStore {
     // Success counts go to Redis in small batches, not per request; when
     // idle, only liveness is refreshed, once a second.
     this.flushTimer = setInterval(() => {
-      if (this.pendingSuccesses > 0 || Date.now() - this.lastFlushAt >= 1000) void this.serialized(() => this.flush());
+      // One flush waiting at a time: a slow Redis must not pile them up.
+      if (this.flushQueued || (this.pendingSuccesses === 0 && Date.now() - this.lastFlushAt < 1000)) return;
+      this.flushQueued = true;
+      void this.serialized(() => {
+        this.flushQueued = false;
+        return this.flush();
+      });
     }, 250);
     this.flushTimer.unref();
   }
@@ -186,8 +193,10 @@ export class RedisControllerStore implements ControllerStore {
         this.dirty = false;
         return 'written';
       }
-      // Missing state (Redis lost it): ours becomes the shared one on the retry.
-      this.adopt(json ? (parseState(json) ?? this.state) : this.state, version);
+      // Missing state (Redis lost it) or unreadable: ours becomes the shared one on the retry.
+      const remote = json ? parseState(json) : null;
+      if (json && !remote) this.logger.warn({ ...this.context, state: json.slice(0, 200) }, 'replacing an unreadable shared limiter state');
+      this.adopt(remote ?? this.state, version);
     }
     return 'conflict';
   }
