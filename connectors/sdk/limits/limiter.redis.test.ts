@@ -1,17 +1,20 @@
 // Limits shared through a real Redis: by two limiters on one key, by another
-// process, and through Redis losing its data, dropping connections or going
-// away. Each test uses its own key and deletes what it left in Redis.
+// process, and through Redis losing its data, dropping connections or
+// restarting. Each test uses its own key and deletes what it left in Redis;
+// the restart test runs its own private redis-server.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, Socket, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findFreePort } from '../../../embedded/ports.js';
+import { startEmbeddedRedis } from '../../../embedded/redis.js';
 import { createRequestLimiter } from './limiter.js';
 import { collectingLogger, maxInWindow, startedRate } from './test-support.js';
 import type { LimiterOptions, RequestLimiter } from './types.js';
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// The test setup's Redis (REDIS_URL, else a private redis-server).
+const redisUrl = inject('redisUrl');
 let admin: Redis;
 const open: RequestLimiter[] = [];
 const usedKeys: string[] = [];
@@ -86,44 +89,6 @@ function startPeerProcess(order: object) {
 
 function runJobs(limiter: RequestLimiter, count: number, starts: number[]): Promise<void[]> {
   return Promise.all(Array.from({ length: count }, () => limiter.schedule(async () => void starts.push(Date.now()))));
-}
-
-/** A TCP hop in front of Redis that the test can take away and bring back. */
-class RedisProxy {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: URL) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = new Socket();
-      upstream.connect(Number(this.target.port || 6379), this.target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-  }
-
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    const server = this.server;
-    this.server = null;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 describe('limits shared through Redis', () => {
@@ -252,39 +217,38 @@ describe('when Redis fails', () => {
     await waitFor(() => limiter.snapshot().shared, 5000);
   }, 20_000);
 
-  it('limits each process to its share while Redis is unreachable, and shares again when it is back', async () => {
-    const key = uniqueKey();
-    const proxy = new RedisProxy(new URL(redisUrl));
-    await proxy.start();
+  it('limits each process to its share while Redis restarts, and shares again on the new, empty Redis', async () => {
+    const redis = await startEmbeddedRedis();
     try {
-      const a = sharedLimiter({ key, limits }, proxy.url);
-      const b = sharedLimiter({ key, limits }, proxy.url);
+      const key = uniqueKey();
+      const a = sharedLimiter({ key, limits }, redis.url);
+      const b = sharedLimiter({ key, limits }, redis.url);
       await waitFor(() => a.limiter.snapshot().shared && b.limiter.snapshot().shared && a.limiter.snapshot().peers === 2, 3000);
 
-      await proxy.stop();
+      await redis.stop();
       const starts: number[] = [];
       const running = Promise.all([runJobs(a.limiter, 30, starts), runJobs(b.limiter, 30, starts)]);
       await waitFor(() => starts.length >= 10, 5000);
       expect(a.limiter.snapshot().shared).toBe(false);
       // Each process takes half of the declared rate while they cannot agree.
       expect(a.limiter.snapshot().allowedPerSecond).toBeLessThanOrEqual(10);
-      await proxy.start();
-      await running;
-
-      expect(starts).toHaveLength(60);
-      expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20);
-      await waitFor(() => a.limiter.snapshot().shared && b.limiter.snapshot().shared, 8000);
+      const restarted = await startEmbeddedRedis({ port: redis.port });
+      try {
+        await running;
+        expect(starts).toHaveLength(60);
+        expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20);
+        await waitFor(() => a.limiter.snapshot().shared && b.limiter.snapshot().shared, 8000);
+      } finally {
+        await Promise.all(open.splice(0).map((each) => each.close()));
+        await restarted.stop();
+      }
     } finally {
-      await proxy.stop();
+      await redis.stop();
     }
   }, 30_000);
 
   it('limits locally when Redis is unreachable from the start', async () => {
-    const unreachable = new RedisProxy(new URL(redisUrl));
-    await unreachable.start();
-    const url = unreachable.url;
-    await unreachable.stop();
-    const { limiter, log } = sharedLimiter({ key: uniqueKey(), limits }, url);
+    const { limiter, log } = sharedLimiter({ key: uniqueKey(), limits }, `redis://127.0.0.1:${await findFreePort()}`);
     const starts: number[] = [];
     await runJobs(limiter, 10, starts);
     expect(starts).toHaveLength(10);

@@ -1,0 +1,63 @@
+// The contract of reconciliation: what each CRM says about a contact goes in,
+// one merged view and the conflicts found come out. Pure data, no I/O, so the
+// same code runs in workflows, in the screen pop and in tests.
+
+/** One CRM's record of the contact, flattened to hub field names. */
+export interface SourceRecord {
+  /** Connector instance id (the source). */
+  source: string;
+  /** Human name of the source, for the journal ("legacy-crm"). */
+  sourceName: string;
+  externalId: string;
+  /** Hub field name -> value (name, email, status, responsibleAgent, fields.* ...). */
+  values: Record<string, unknown>;
+  /** When the source last changed the record (ISO), if it says. */
+  updatedAt?: string | undefined;
+  /** Values typed by an agent in the hub (script answers) carry this origin. */
+  origin?: 'crm' | 'agent' | undefined;
+  /** The source is marked legacy: its old records are kept as they are, never rewritten. */
+  legacy?: boolean | undefined;
+}
+
+export type SurvivorshipRule =
+  /** The first source in `ranking` that has a (non-empty) value wins. */
+  | { kind: 'ranked'; ranking: string[] }
+  /** The most recently updated source wins. */
+  | { kind: 'most-recent' }
+  /** A value entered by an agent wins; otherwise `fallback`. */
+  | { kind: 'agent-wins'; fallback: SurvivorshipRule };
+
+export interface FieldPolicy {
+  rule: SurvivorshipRule;
+  /** Empty strings / nulls never win (default true). */
+  ignoreEmpty?: boolean;
+  /** Connector instance id that owns the field: changes are written there (and to `mirrors`). */
+  owner?: string | undefined;
+  mirrors?: string[] | undefined;
+}
+
+export interface ReconcileRules {
+  /** Policy per hub field; `default` covers fields without one. */
+  fields: Record<string, FieldPolicy>;
+  default: FieldPolicy;
+}
+
+export interface ConflictFinding {
+  field: string;
+  candidates: { source: string; sourceName: string; value: unknown; updatedAt?: string | undefined; legacy?: boolean | undefined }[];
+  rule: string;
+  chosenValue: unknown;
+  chosenSource: string | undefined;
+}
+
+export interface ReconcileResult {
+  /** Field -> surviving value. */
+  merged: Record<string, unknown>;
+  /** Field -> source that supplied it. */
+  provenance: Record<string, string>;
+  conflicts: ConflictFinding[];
+  /** Writes to make so owners (and mirrors) hold the surviving values: source -> field -> value. Never to legacy sources. */
+  writeBack: Record<string, Record<string, unknown>>;
+}
+
+export type Reconcile = (records: SourceRecord[], rules: ReconcileRules) => ReconcileResult;
