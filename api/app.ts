@@ -1,11 +1,17 @@
 // The HTTP API: one sub-app per resource, one error handler, one OpenAPI document.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import { except } from 'hono/combine';
 import type { Db } from '../core/db/client.js';
 import type { Logger } from '../core/logger.js';
 import { ApiKeyResolver } from '../core/projects/api-keys.js';
 import type { TemporalGateway } from '../core/temporal/gateway.js';
 import { connectorRoutes, type ConnectorRoutesDeps } from './routes/connectors.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { WebhookReceiver } from '../core/webhooks/receiver.js';
+import { conflictRoutes } from './routes/conflicts.js';
+import { reconciliationRoutes } from './routes/reconciliation.js';
+import { contactRoutes } from './routes/contacts.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
@@ -44,7 +50,8 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.use('/v1/*', requireProject(keys));
+  // CRMs calling webhooks hold no project key; the connector's signature check authenticates them.
+  app.use('/v1/*', except('/v1/webhooks/*', requireProject(keys)));
 
   app.route('/', healthRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue }));
   app.route(
@@ -58,6 +65,16 @@ export function createApp(deps: AppDeps) {
   );
 
   app.route('/v1', connectorRoutes(deps.connectors));
+  app.route(
+    '/v1/webhooks',
+    webhookRoutes({
+      receiver: new WebhookReceiver({ db: deps.db, registry: deps.connectors.registry, runtime: deps.connectors.runtime, logger: deps.logger }),
+      onQueued: deps.onQueued ?? (() => undefined),
+    }),
+  );
+  app.route('/v1', conflictRoutes({ db: deps.db }));
+  app.route('/v1', reconciliationRoutes({ db: deps.db }));
+  app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -5,6 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type W
 import type { Db } from '../core/db/client.js';
 import type { ConnectorRuntime } from '../connectors/runtime.js';
 import { createJourneyActivities } from '../workflows/journey/activities.js';
+import { createCrmChangeActivities } from '../workflows/crm-changes/activities.js';
 
 export interface HubWorkerDeps {
   temporalAddress: string;
@@ -28,7 +29,7 @@ export function installWorkerRuntime(level: LogLevel): void {
 }
 
 export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors'>) {
-  return { ...createJourneyActivities(deps) };
+  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps) };
 }
 
 export async function createHubWorker(deps: HubWorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {

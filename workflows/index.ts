@@ -1,2 +1,3 @@
 // Every workflow the worker registers. Workflow code only: the worker bundles this file.
 export { contactJourney } from './journey/workflows.js';
+export { resolveCrmContact } from './crm-changes/workflows.js';

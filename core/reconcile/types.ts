@@ -13,6 +13,13 @@ export interface SourceRecord {
   values: Record<string, unknown>;
   /** When the source last changed the record (ISO), if it says. */
   updatedAt?: string | undefined;
+  /**
+   * When single fields last changed (ISO), where known; overrides `updatedAt`
+   * for that field. A CRM bumps its record's updatedAt when the hub writes one
+   * field back; keeping the other fields' own times stops their older values
+   * from looking like the newest news under `most-recent`.
+   */
+  fieldUpdatedAt?: Record<string, string | undefined> | undefined;
   /** Values typed by an agent in the hub (script answers) carry this origin. */
   origin?: 'crm' | 'agent' | undefined;
   /** The source is marked legacy: its old records are kept as they are, never rewritten. */
@@ -22,8 +29,12 @@ export interface SourceRecord {
 export type SurvivorshipRule =
   /** The first source in `ranking` that has a (non-empty) value wins. */
   | { kind: 'ranked'; ranking: string[] }
-  /** The most recently updated source wins. */
-  | { kind: 'most-recent' }
+  /**
+   * The most recently updated source wins. Equal `updatedAt`s are broken by
+   * `tieBreak` (source ids, first wins), then by source id, so the answer never
+   * depends on the order records arrive in.
+   */
+  | { kind: 'most-recent'; tieBreak?: string[] | undefined }
   /** A value entered by an agent wins; otherwise `fallback`. */
   | { kind: 'agent-wins'; fallback: SurvivorshipRule };
 
@@ -40,11 +51,26 @@ export interface ReconcileRules {
   /** Policy per hub field; `default` covers fields without one. */
   fields: Record<string, FieldPolicy>;
   default: FieldPolicy;
+  /**
+   * Sources marked legacy in the project's configuration (in addition to
+   * `SourceRecord.legacy`): never written back, and their values survive only
+   * where no other source has one.
+   */
+  legacySources?: string[] | undefined;
 }
 
 export interface ConflictFinding {
   field: string;
-  candidates: { source: string; sourceName: string; value: unknown; updatedAt?: string | undefined; legacy?: boolean | undefined }[];
+  candidates: {
+    source: string;
+    sourceName: string;
+    value: unknown;
+    updatedAt?: string | undefined;
+    legacy?: boolean | undefined;
+    /** The record the value came from, so a supervisor can find it in the CRM. */
+    externalId?: string | undefined;
+    origin?: 'crm' | 'agent' | undefined;
+  }[];
   rule: string;
   chosenValue: unknown;
   chosenSource: string | undefined;

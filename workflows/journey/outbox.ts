@@ -1,8 +1,25 @@
-// Outbox rows of kind "journey.task" become signals to the contact's journey.
+// Outbox rows of kind "journey.task" become signals to the contact's journey;
+// CRM changes (core/webhooks) become "crmChanged" signals, or first a
+// resolveCrmContact workflow when the CRM record is not linked to a contact yet.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import { z } from 'zod';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
 import { JOURNEY_TASK_OUTBOX_KIND } from '../../core/tasks/intake.js';
+import {
+  JOURNEY_CRM_CHANGE_OUTBOX_KIND,
+  journeyCrmChangePayloadSchema,
+  RESOLVE_CRM_CONTACT_OUTBOX_KIND,
+  resolveCrmContactPayloadSchema,
+  type JourneyCrmChangePayload,
+  type ResolveCrmContactPayload,
+} from '../../core/webhooks/inbox.js';
+import { resolveCrmContactWorkflowId } from '../crm-changes/shared.js';
+import { resolveCrmContact } from '../crm-changes/workflows.js';
+import { ContactPhoneKey, ProjectIdKey } from '../search-attributes.js';
 import { deliverTaskToJourney, type JourneyOptions } from './client.js';
+import { crmChangedSignal, journeyWorkflowId } from './shared.js';
+import { contactJourney } from './workflows.js';
 
 const payloadSchema = z.object({ projectId: z.string(), phone: z.string(), taskId: z.string() });
 
@@ -20,5 +37,55 @@ export function journeyDeliverers(options: JourneyOptions): Record<string, Outbo
           WHERE id = ANY(${taskIds}::uuid[]) AND status = 'accepted'`;
       },
     },
+    [JOURNEY_CRM_CHANGE_OUTBOX_KIND]: {
+      async deliver(client, row) {
+        await deliverCrmChangeToJourney(client, journeyCrmChangePayloadSchema.parse(row.payload), options);
+      },
+      async afterDelivery(tx, rows) {
+        const eventIds = rows.map((row) => journeyCrmChangePayloadSchema.parse(row.payload).webhookEventId);
+        await tx.$executeRaw`
+          UPDATE webhook_events SET processed_at = now()
+          WHERE id = ANY(${eventIds}::uuid[]) AND processed_at IS NULL`;
+      },
+    },
+    [RESOLVE_CRM_CONTACT_OUTBOX_KIND]: {
+      async deliver(client, row) {
+        await startCrmContactResolution(client, resolveCrmContactPayloadSchema.parse(row.payload), options);
+      },
+    },
   };
+}
+
+/**
+ * Hands a CRM change to its contact's journey, starting the journey if it is not
+ * running. Safe to repeat: the journey ignores an event id it has seen.
+ */
+async function deliverCrmChangeToJourney(client: Client, payload: JourneyCrmChangePayload, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, {
+    workflowId: journeyWorkflowId(payload.projectId, payload.phone),
+    taskQueue: options.taskQueue,
+    args: [{ projectId: payload.projectId, phone: payload.phone, idleTimeoutMs: options.idleTimeoutMs }],
+    signal: crmChangedSignal,
+    signalArgs: [payload.change],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ProjectIdKey, value: payload.projectId },
+      { key: ContactPhoneKey, value: payload.phone },
+    ]),
+  });
+}
+
+/** Starts the event's resolution once; a redelivered row finds it started (or done) and stops. */
+async function startCrmContactResolution(client: Client, payload: ResolveCrmContactPayload, options: JourneyOptions): Promise<void> {
+  try {
+    await client.workflow.start(resolveCrmContact, {
+      workflowId: resolveCrmContactWorkflowId(payload.webhookEventId),
+      taskQueue: options.taskQueue,
+      args: [payload],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: payload.projectId }]),
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw error;
+  }
 }

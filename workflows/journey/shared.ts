@@ -1,6 +1,8 @@
 // What the rest of the hub may know about a contact journey: its id, its input,
 // the signals it takes and the state it shows. Safe to import from workflow code.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { WebhookEvent } from '../../connectors/sdk/types.js';
+import type { ChangeOrigin, HubWriteLedger } from '../../core/webhooks/echo.js';
 
 export interface JourneyInput {
   projectId: string;
@@ -26,6 +28,26 @@ export interface JourneyTaskView {
   error?: string;
 }
 
+/** A CRM said one of its records of this contact changed (webhook today, polling later). */
+export interface CrmChange {
+  /** The CRM's event id; unique per connector instance, so the journey de-duplicates on both. */
+  eventId: string;
+  connectorInstanceId: string;
+  externalId: string;
+  kind: WebhookEvent['kind'];
+  /** When the CRM says it happened (its clock), if it says. */
+  occurredAt?: string | undefined;
+  /** When the hub stored the event (hub clock); echo windows are measured on it. */
+  receivedAt: string;
+  /** Changed fields when the CRM sends them; absent means "re-read the record". */
+  changes?: Record<string, unknown> | undefined;
+}
+
+export interface CrmChangeView extends CrmChange {
+  /** Whether the change is the CRM's own or an echo of a hub write (core/webhooks/echo.ts). */
+  origin: ChangeOrigin;
+}
+
 export interface JourneyState {
   projectId: string;
   phone: string;
@@ -33,13 +55,25 @@ export interface JourneyState {
   tasks: JourneyTaskView[];
   crmRecords: Record<string, string>;
   eventsHandled: number;
+  /** Most recent first, bounded; also what redelivered changes are recognized by. */
+  crmChanges: CrmChangeView[];
+  /** What the hub wrote to the contact's CRM records lately, to recognize their echoes. */
+  hubWrites: HubWriteLedger;
 }
 
 export const taskReceivedSignal = defineSignal<[TaskReceived]>('taskReceived');
+export const crmChangedSignal = defineSignal<[CrmChange]>('crmChanged');
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 
 /** Tasks remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_TASKS_IN_STATE = 200;
+/** CRM changes remembered in the state (and for de-duplicating redelivered signals). */
+export const MAX_CRM_CHANGES_IN_STATE = 200;
+
+/** A CRM event is unique per connector instance, not across CRMs. */
+export function crmChangeKey(change: Pick<CrmChange, 'connectorInstanceId' | 'eventId'>): string {
+  return `${change.connectorInstanceId}/${change.eventId}`;
+}
 
 export function journeyWorkflowId(projectId: string, phone: string): string {
   return `journey/${projectId}/${phone}`;

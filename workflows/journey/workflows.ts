@@ -13,9 +13,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JourneyActivities } from './activities.js';
+import { classifyCrmChange } from '../../core/webhooks/echo.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
 import {
+  crmChangedSignal,
+  crmChangeKey,
   journeyStateQuery,
+  MAX_CRM_CHANGES_IN_STATE,
   MAX_TASKS_IN_STATE,
   taskReceivedSignal,
   type JourneyInput,
@@ -41,6 +45,8 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     tasks: [],
     crmRecords: {},
     eventsHandled: 0,
+    crmChanges: [],
+    hubWrites: {},
   };
   const queue: string[] = [];
   const known = new Set(state.tasks.map((task) => task.taskId));
@@ -52,6 +58,18 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     queue.push(taskId);
     remember(state, { taskId, status: 'pending' });
     upsertSearchAttributes({ [TaskIdsKey.name]: state.tasks.slice(0, MAX_TASK_IDS_IN_SEARCH).map((task) => task.taskId) });
+  });
+  // Runs carried over (continueAsNew) from before CRM changes existed have neither field.
+  state.crmChanges ??= [];
+  state.hubWrites ??= {};
+  const knownCrmChanges = new Set(state.crmChanges.map(crmChangeKey));
+  setHandler(crmChangedSignal, (change) => {
+    // Delivered at least once (outbox, resolver retries); an event seen before is not recorded again.
+    const key = crmChangeKey(change);
+    if (knownCrmChanges.has(key)) return;
+    knownCrmChanges.add(key);
+    state.crmChanges.unshift({ ...change, origin: classifyCrmChange(state.hubWrites, change) });
+    if (state.crmChanges.length > MAX_CRM_CHANGES_IN_STATE) state.crmChanges.length = MAX_CRM_CHANGES_IN_STATE;
   });
   setHandler(journeyStateQuery, () => state);
 

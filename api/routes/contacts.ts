@@ -1,0 +1,116 @@
+// GET /v1/contacts/lookup: the screen pop, the caller's merged card from every
+// CRM of the project, answered within a deadline (core/screenpop).
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
+import type { ConnectorOperations } from '../../connectors/sdk/types.js';
+import type { Db } from '../../core/db/client.js';
+import type { Logger } from '../../core/logger.js';
+import { deadlineBounds, InvalidPhoneError, ScreenPopService } from '../../core/screenpop/service.js';
+import type { AuthEnv } from '../auth.js';
+import { problemResponses, validationHook } from '../openapi.js';
+import { validationProblem } from '../problem.js';
+
+export interface ContactRoutesDeps {
+  db: Db;
+  runtime: { get(instance: ConnectorInstanceRecord): Promise<ConnectorOperations> };
+  logger?: Logger;
+  /** A service shared with other parts of the process (to invalidate its cache); built from the deps above when absent. */
+  screenPop?: ScreenPopService;
+}
+
+const sourceSchema = z.object({
+  instanceId: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  status: z.enum(['ok', 'not-found', 'timeout', 'error']).describe('timeout: no answer by the deadline (still asked; a later lookup shows it)'),
+  latencyMs: z.number(),
+  externalIds: z.array(z.string()),
+  error: z.string().optional(),
+});
+
+const cardSchema = z
+  .object({
+    phone: z.string().describe('E.164'),
+    found: z.boolean(),
+    partial: z.boolean().describe('Some CRM contributed nothing (timeout or error)'),
+    stale: z.boolean().describe('Some CRM is still being asked; ask again (the next ring) for the complete card'),
+    fetchedAt: z.string(),
+    cache: z.enum(['hit', 'miss']),
+    ageMs: z.number(),
+    tookMs: z.number(),
+    contact: z.object({
+      name: z.string().nullable(),
+      email: z.string().nullable(),
+      phone: z.string(),
+      responsibleAgent: z.string().nullable(),
+      fields: z.record(z.string(), z.unknown()),
+      provenance: z.record(z.string(), z.string()).describe('Field -> connector instance whose value survived'),
+    }),
+    applications: z.array(
+      z.object({
+        number: z.string(),
+        status: z.string().nullable(),
+        open: z.boolean(),
+        sources: z.array(z.object({ instanceId: z.string(), externalId: z.string() })),
+      }),
+    ),
+    lastInteractions: z.array(z.object({ at: z.string(), kind: z.string(), subject: z.string(), instanceId: z.string() })),
+    sources: z.array(sourceSchema),
+    conflicts: z.array(
+      z.object({
+        field: z.string(),
+        rule: z.string(),
+        chosenValue: z.unknown(),
+        chosenSource: z.string().nullable(),
+        candidates: z.array(z.object({ source: z.string(), sourceName: z.string(), value: z.unknown(), updatedAt: z.string().nullable() })),
+      }),
+    ),
+  })
+  .openapi('ScreenPopCard');
+
+const lookupRoute = createRoute({
+  method: 'get',
+  path: '/lookup',
+  tags: ['Contacts'],
+  summary: 'Screen pop: the caller\'s merged card from every CRM',
+  description:
+    'Asks every CRM of the project at once, each within `deadlineMs`. A CRM that misses it is listed with status `timeout` ' +
+    'and the card is `partial` and `stale`; its answer still arrives and completes the cached card. Cards are cached ' +
+    'for 10 s per number (`cache: hit`), and concurrent lookups of one number share one round of CRM requests.',
+  security: [{ bearer: [] }],
+  request: {
+    query: z.object({
+      phone: z.string().min(1).max(64).openapi({ example: '+1 415 555 2671' }).describe('Any format; national numbers are read in the project\'s region'),
+      deadlineMs: z.coerce
+        .number()
+        .int()
+        .min(deadlineBounds.minMs)
+        .max(deadlineBounds.maxMs)
+        .optional()
+        .describe('How long each CRM may take (default 1000)'),
+    }),
+  },
+  responses: {
+    200: { description: 'The card', content: { 'application/json': { schema: cardSchema } } },
+    ...problemResponses(401, 422),
+  },
+});
+
+export function contactRoutes(deps: ContactRoutesDeps) {
+  const screenPop = deps.screenPop ?? new ScreenPopService({ db: deps.db, runtime: deps.runtime, ...(deps.logger ? { logger: deps.logger } : {}) });
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+
+  app.openapi(lookupRoute, async (c) => {
+    const project = c.get('project');
+    const { phone, deadlineMs } = c.req.valid('query');
+    const card = await screenPop.lookup({ projectId: project.id, phone, defaultRegion: project.defaultRegion, deadlineMs }).catch((error: unknown) => {
+      if (error instanceof InvalidPhoneError) throw validationProblem([{ field: 'query.phone', message: error.reason }], 'The phone number is not valid.');
+      throw error;
+    });
+    // A caller's personal data: never kept by a proxy or the browser.
+    c.header('cache-control', 'no-store');
+    return c.json(card, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,297 @@
+// Screen pop: the merged card of a caller from every CRM of the project, while
+// the phone rings. Every CRM is asked at once and given a deadline; one that
+// misses it contributes nothing now (the card says partial/stale and names it)
+// because an agent needs the card before answering, not a complete one after.
+// Its request keeps running and completes the cached card, so the next ring of
+// the same number (a retry, a transfer, the IVR handing over) gets everything
+// from memory. Concurrent lookups of one number share one round of CRM requests.
+import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
+import type { ConnectorOperations } from '../../connectors/sdk/types.js';
+import type { Db } from '../db/client.js';
+import { createLogger, type Logger } from '../logger.js';
+import { normalizePhone } from '../phone.js';
+import type { ReconcileRules } from '../reconcile/types.js';
+import { buildCard, type ScreenPopCard, type SourceAnswer, type SourceInstance, type SourceOutcome } from './card.js';
+import { defaultMergeEngine, type MergeEngine } from './merge.js';
+
+export type { ScreenPopCard } from './card.js';
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface ScreenPopAnswer extends ScreenPopCard {
+  /** hit: served from memory; miss: this lookup (or one it joined) asked the CRMs. */
+  cache: 'hit' | 'miss';
+  /** Age of the card: now - fetchedAt. */
+  ageMs: number;
+  /** Time this lookup took inside the service. */
+  tookMs: number;
+}
+
+export interface ScreenPopOptions {
+  /** How long a card serves repeated rings (default 10 s). */
+  ttlMs?: number;
+  /** Deadline per CRM when the caller gives none (default 1000 ms). */
+  defaultDeadlineMs?: number;
+  /** Cards kept at most; the oldest is dropped first (default 10,000). */
+  maxEntries?: number;
+}
+
+export const deadlineBounds = { minMs: 50, maxMs: 5_000 } as const;
+
+export interface ScreenPopDeps {
+  db: Db;
+  runtime: { get(instance: ConnectorInstanceRecord): Promise<ConnectorOperations> };
+  clock?: Clock;
+  /** Where CRM failures are reported (they also show in the card's sources[]); default: a warn-level logger. */
+  logger?: Logger;
+  /** Reconcile engine; defaults to the project's one (see merge.ts). */
+  merge?: MergeEngine;
+  options?: ScreenPopOptions;
+}
+
+export interface LookupInput {
+  projectId: string;
+  /** Any format; read in `defaultRegion` (else the project's region) when national. */
+  phone: string;
+  defaultRegion?: string | undefined;
+  /** Per-CRM deadline, clamped to deadlineBounds. */
+  deadlineMs?: number | undefined;
+}
+
+export class InvalidPhoneError extends Error {
+  constructor(readonly reason: string) {
+    super(`not a phone number the hub can use: ${reason}`);
+    this.name = 'InvalidPhoneError';
+  }
+}
+
+export class ProjectNotFoundError extends Error {}
+
+interface ProjectContext {
+  rules: ReconcileRules;
+  instances: (ConnectorInstanceRecord & SourceInstance)[];
+}
+
+/** A cached card and what it was built from, so a late CRM answer can rebuild it. */
+interface CardEntry {
+  key: string;
+  phone: string;
+  rules: ReconcileRules;
+  answers: SourceAnswer[];
+  fetchedAt: number;
+  expiresAt: number;
+  card: ScreenPopCard;
+}
+
+export class ScreenPopService {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly merge: MergeEngine;
+  private readonly ttlMs: number;
+  private readonly defaultDeadlineMs: number;
+  private readonly maxEntries: number;
+  private readonly entries = new Map<string, CardEntry>();
+  /** Lookups asking the CRMs now, per card key; `token` tells a lookup whether it is still the current one. */
+  private readonly inFlight = new Map<string, { token: object; entry: Promise<CardEntry> }>();
+  /** CRM requests still running per card key and instance, so a second miss does not ask a slow CRM again. */
+  private readonly asking = new Map<string, Promise<SourceOutcome>>();
+
+  constructor(private readonly deps: ScreenPopDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? createLogger('screenpop', 'warn');
+    this.merge = deps.merge ?? defaultMergeEngine;
+    this.ttlMs = deps.options?.ttlMs ?? 10_000;
+    this.defaultDeadlineMs = clampDeadline(deps.options?.defaultDeadlineMs ?? 1_000);
+    this.maxEntries = deps.options?.maxEntries ?? 10_000;
+  }
+
+  async lookup(input: LookupInput): Promise<ScreenPopAnswer> {
+    const startedAt = this.clock.now();
+    const phone = await this.normalize(input);
+    const key = `${input.projectId}/${phone}`;
+
+    const cached = this.entries.get(key);
+    if (cached && cached.expiresAt > startedAt) return this.answer(cached, 'hit', startedAt);
+    if (cached) this.entries.delete(key);
+
+    let flight = this.inFlight.get(key);
+    if (!flight) {
+      const token = {};
+      const entry = this.fetch(key, token, input.projectId, phone, clampDeadline(input.deadlineMs ?? this.defaultDeadlineMs), startedAt);
+      flight = { token, entry };
+      this.inFlight.set(key, flight);
+      const current = flight;
+      // Cleared whether the lookup worked or not; the caller sees the rejection through `entry` below.
+      void entry.then(
+        () => this.endFlight(key, current.token),
+        () => this.endFlight(key, current.token),
+      );
+    }
+    return this.answer(await flight.entry, 'miss', startedAt);
+  }
+
+  /** Forgets cards, e.g. after the hub wrote to a CRM or a CRM reported a change; no phone: the whole project. */
+  invalidate(projectId: string, e164?: string): void {
+    const prefix = e164 === undefined ? `${projectId}/` : `${projectId}/${e164}`;
+    const matches = (key: string) => (e164 === undefined ? key.startsWith(prefix) : key === prefix);
+    for (const key of [...this.entries.keys()]) if (matches(key)) this.entries.delete(key);
+    // Lookups and CRM requests under way may have read the old data: they must not store their card or be joined.
+    for (const key of [...this.inFlight.keys()]) if (matches(key)) this.inFlight.delete(key);
+    for (const key of [...this.asking.keys()]) if (matches(key.slice(0, key.lastIndexOf('|')))) this.asking.delete(key);
+  }
+
+  private endFlight(key: string, token: object): void {
+    if (this.inFlight.get(key)?.token === token) this.inFlight.delete(key);
+  }
+
+  private async normalize(input: LookupInput): Promise<string> {
+    const region = input.defaultRegion ?? (input.phone.trim().startsWith('+') ? undefined : await this.projectRegion(input.projectId));
+    const normalized = normalizePhone(input.phone, region);
+    if (!normalized.ok) throw new InvalidPhoneError(normalized.reason);
+    return normalized.e164;
+  }
+
+  private async projectRegion(projectId: string): Promise<string> {
+    const project = await this.deps.db.project.findUnique({ where: { id: projectId }, select: { defaultRegion: true } });
+    if (!project) throw new ProjectNotFoundError(`no project ${projectId}`);
+    return project.defaultRegion;
+  }
+
+  private answer(entry: CardEntry, cache: 'hit' | 'miss', startedAt: number): ScreenPopAnswer {
+    const now = this.clock.now();
+    return { ...entry.card, cache, ageMs: Math.max(0, now - entry.fetchedAt), tookMs: Math.max(0, now - startedAt) };
+  }
+
+  private async fetch(key: string, token: object, projectId: string, phone: string, deadlineMs: number, startedAt: number): Promise<CardEntry> {
+    const project = await this.loadProject(projectId);
+    const outcomes: (SourceOutcome | undefined)[] = project.instances.map(() => undefined);
+    const requests = project.instances.map((instance, index) =>
+      this.ask(key, instance, phone).then((outcome) => {
+        outcomes[index] = outcome;
+        return outcome;
+      }),
+    );
+
+    // The deadline counts from the start of the lookup, so loading the project is inside it.
+    const remainingMs = Math.max(0, startedAt + deadlineMs - this.clock.now());
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, remainingMs);
+    });
+    await Promise.race([Promise.all(requests), deadline]);
+    clearTimeout(timer);
+
+    const fetchedAt = this.clock.now();
+    const answers: SourceAnswer[] = project.instances.map((instance, index) => ({
+      instance: { id: instance.id, name: instance.name, kind: instance.kind },
+      outcome: outcomes[index] ?? { status: 'timeout', latencyMs: fetchedAt - startedAt },
+    }));
+    const entry: CardEntry = {
+      key,
+      phone,
+      rules: project.rules,
+      answers,
+      fetchedAt,
+      expiresAt: fetchedAt + this.ttlMs,
+      card: this.build(phone, fetchedAt, answers, project.rules),
+    };
+    if (this.inFlight.get(key)?.token === token) this.store(entry);
+
+    requests.forEach((request, index) => {
+      if (outcomes[index] !== undefined) return;
+      request
+        .then((outcome) => this.completeLate(entry, index, outcome))
+        .catch((error: unknown) => this.logger.error({ err: error, phone }, 'screen pop: could not complete a cached card with a late CRM answer'));
+    });
+    return entry;
+  }
+
+  /**
+   * A CRM that missed the deadline answered: its data completes the cached
+   * card, which keeps its expiry (the other CRMs' answers are no younger). A
+   * card already replaced, invalidated or expired is left alone: the next ring
+   * asks again, and that CRM's own read cache makes the repeat cheap.
+   */
+  private completeLate(entry: CardEntry, index: number, outcome: SourceOutcome): void {
+    if (this.entries.get(entry.key) !== entry || entry.expiresAt <= this.clock.now()) return;
+    // A new list: answers handed out earlier keep describing what they saw.
+    entry.answers = entry.answers.map((answer, position) => (position === index ? { ...answer, outcome } : answer));
+    entry.card = this.build(entry.phone, entry.fetchedAt, entry.answers, entry.rules);
+  }
+
+  private build(phone: string, fetchedAt: number, answers: SourceAnswer[], rules: ReconcileRules): ScreenPopCard {
+    return buildCard({ phone, fetchedAt: new Date(fetchedAt).toISOString(), answers, rules, reconcile: this.merge.reconcile });
+  }
+
+  private store(entry: CardEntry): void {
+    this.entries.delete(entry.key);
+    if (this.entries.size >= this.maxEntries) {
+      const now = this.clock.now();
+      for (const [key, old] of this.entries) if (old.expiresAt <= now) this.entries.delete(key);
+      // Still full of live cards: drop the oldest (Map keeps insertion order).
+      const oldest = this.entries.keys().next();
+      if (this.entries.size >= this.maxEntries && !oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(entry.key, entry);
+  }
+
+  /** One CRM's answer, shared by lookups that need it while it runs. */
+  private ask(key: string, instance: ConnectorInstanceRecord, phone: string): Promise<SourceOutcome> {
+    // Keyed by the instance's version too: after a configuration change the CRM is asked anew.
+    const askKey = `${key}|${instance.id}@${instance.updatedAt.toISOString()}`;
+    const running = this.asking.get(askKey);
+    if (running) return running;
+    const request: Promise<SourceOutcome> = this.askCrm(instance, phone).finally(() => {
+      if (this.asking.get(askKey) === request) this.asking.delete(askKey);
+    });
+    this.asking.set(askKey, request);
+    return request;
+  }
+
+  /** Never rejects: a failure is an outcome the card shows (and the log keeps). */
+  private async askCrm(instance: ConnectorInstanceRecord, phone: string): Promise<SourceOutcome> {
+    const startedAt = this.clock.now();
+    try {
+      const crm = await this.deps.runtime.get(instance);
+      const contacts = await crm.findContacts({ phone });
+      return { status: contacts.length > 0 ? 'ok' : 'not-found', latencyMs: this.clock.now() - startedAt, contacts };
+    } catch (error) {
+      this.logger.warn({ err: error, connectorInstanceId: instance.id, connector: instance.name }, 'screen pop: CRM lookup failed');
+      return { status: 'error', latencyMs: this.clock.now() - startedAt, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async loadProject(projectId: string): Promise<ProjectContext> {
+    const project = await this.deps.db.project.findUnique({
+      where: { id: projectId },
+      select: {
+        reconciliation: true,
+        // Primary first, then by age: the order sources are ranked in when the project sets no rules.
+        connectorInstances: {
+          orderBy: [{ isPrimary: 'desc' }, { createdAt: 'asc' }],
+          select: { id: true, kind: true, name: true, config: true, secrets: true, limits: true, updatedAt: true },
+        },
+      },
+    });
+    if (!project) throw new ProjectNotFoundError(`no project ${projectId}`);
+    const instances = project.connectorInstances;
+    const rules = this.merge.rulesFromProject(
+      project.reconciliation,
+      instances.map((instance) => instance.id),
+      {
+        // Saved rules are validated; ones that no longer parse (a hand edit) fall back to the defaults, loudly.
+        onInvalid: (errors) => this.logger.warn({ projectId, errors }, 'screen pop: the project\'s reconciliation rules are invalid; using the defaults'),
+      },
+    );
+    return { rules, instances };
+  }
+}
+
+function clampDeadline(ms: number): number {
+  return Math.min(deadlineBounds.maxMs, Math.max(deadlineBounds.minMs, Math.round(ms)));
+}
