@@ -26,6 +26,7 @@ interface LiveInstance {
   stamp: string;
   operations: ConnectorOperations;
   limiter: RequestLimiter;
+  cache: ReadCache;
 }
 
 export interface ConnectorRuntimeOptions {
@@ -69,14 +70,9 @@ export class ConnectorRuntime {
     const limits: DeclaredLimits = { ...declared, ...(instance.limits as DeclaredLimits | null) };
     const limiter = createRequestLimiter({ key: `crm:${instance.id}`, limits, redisUrl: this.options.redisUrl });
     const http = this.httpClient(instance, definition, config, limiter);
-    const operations = definition.create({
-      instanceId: instance.id,
-      config,
-      http,
-      limiter,
-      cache: new ReadCache(this.options.cacheTtlMs ?? 5_000),
-    });
-    this.live.set(instance.id, { stamp, operations, limiter });
+    const cache = new ReadCache(this.options.cacheTtlMs ?? 5_000);
+    const operations = definition.create({ instanceId: instance.id, config, http, limiter, cache });
+    this.live.set(instance.id, { stamp, operations, limiter, cache });
     return operations;
   }
 
@@ -90,6 +86,11 @@ export class ConnectorRuntime {
     const baseUrl = definition.baseUrl?.(config) ?? provider.baseUrl;
     if (!baseUrl) throw new ConnectorUnavailableError(`connector "${instance.name}" has no base URL`);
     return createCrmHttpClient({ baseUrl, provider, credential: definition.credential?.(config), limiter });
+  }
+
+  /** Forgets cached reads of an instance: a CRM said its record changed, the next read must see it. */
+  forgetReads(instanceId: string): void {
+    this.live.get(instanceId)?.cache.invalidate();
   }
 
   private async retire(id: string, instance: LiveInstance): Promise<void> {

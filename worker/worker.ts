@@ -5,6 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type W
 import type { Db } from '../core/db/client.js';
 import type { ConnectorRuntime } from '../connectors/runtime.js';
 import { createJourneyActivities } from '../workflows/journey/activities.js';
+import { createReconcileActivities } from '../workflows/journey/reconcile-activities.js';
 import { createCrmChangeActivities } from '../workflows/crm-changes/activities.js';
 
 export interface HubWorkerDeps {
@@ -29,7 +30,7 @@ export function installWorkerRuntime(level: LogLevel): void {
 }
 
 export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors'>) {
-  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps) };
+  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps), ...createReconcileActivities(deps) };
 }
 
 export async function createHubWorker(deps: HubWorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {

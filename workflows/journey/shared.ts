@@ -59,6 +59,11 @@ export interface JourneyState {
   crmChanges: CrmChangeView[];
   /** What the hub wrote to the contact's CRM records lately, to recognize their echoes. */
   hubWrites: HubWriteLedger;
+  /** The contact as reconciled across the project's CRMs (hub field -> surviving value). */
+  merged?: Record<string, unknown>;
+  /** Fields the CRMs disagreed on at the last reconciliation (see the conflict journal). */
+  conflictFields?: string[];
+  reconciliations?: number;
 }
 
 export const taskReceivedSignal = defineSignal<[TaskReceived]>('taskReceived');

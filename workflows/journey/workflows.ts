@@ -13,7 +13,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JourneyActivities } from './activities.js';
-import { classifyCrmChange } from '../../core/webhooks/echo.js';
+import { classifyCrmChange, rememberWrite } from '../../core/webhooks/echo.js';
+import type { ReconcileActivities } from './reconcile-activities.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
 import {
   crmChangedSignal,
@@ -33,6 +34,10 @@ const { deliverTaskToCrm } = proxyActivities<JourneyActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+const { reconcileContact } = proxyActivities<ReconcileActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 const { recordTaskFailure } = proxyActivities<JourneyActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -50,6 +55,8 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   };
   const queue: string[] = [];
   const known = new Set(state.tasks.map((task) => task.taskId));
+  /** Connector instances whose record of the contact changed since the last reconciliation. */
+  const changedSources = new Set<string>();
 
   setHandler(taskReceivedSignal, ({ taskId }) => {
     // The outbox delivers at least once; a task seen before is not handled again.
@@ -68,19 +75,29 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     const key = crmChangeKey(change);
     if (knownCrmChanges.has(key)) return;
     knownCrmChanges.add(key);
-    state.crmChanges.unshift({ ...change, origin: classifyCrmChange(state.hubWrites, change) });
+    const origin = classifyCrmChange(state.hubWrites, change);
+    state.crmChanges.unshift({ ...change, origin });
     if (state.crmChanges.length > MAX_CRM_CHANGES_IN_STATE) state.crmChanges.length = MAX_CRM_CHANGES_IN_STATE;
+    // The hub's own write coming back is not news; anything else is reconciled.
+    if (origin !== 'hub-echo') changedSources.add(change.connectorInstanceId);
   });
   setHandler(journeyStateQuery, () => state);
 
   for (;;) {
-    const hasWork = await condition(() => queue.length > 0, input.idleTimeoutMs);
+    const hasWork = await condition(() => queue.length > 0 || changedSources.size > 0, input.idleTimeoutMs);
     if (!hasWork) break;
-    const taskId = queue.shift() as string;
-    await handleTask(state, taskId);
+    const taskId = queue.shift();
+    if (taskId !== undefined) {
+      await handleTask(state, taskId);
+    } else {
+      // Changes that arrive while this runs are reconciled by the next pass.
+      const sources = [...changedSources];
+      changedSources.clear();
+      await reconcileAcrossCrms(state, sources);
+    }
     state.eventsHandled += 1;
 
-    if (workflowInfo().continueAsNewSuggested && queue.length === 0) {
+    if (workflowInfo().continueAsNewSuggested && queue.length === 0 && changedSources.size === 0) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof contactJourney>({ ...input, carried: state });
     }
@@ -102,6 +119,15 @@ async function handleTask(state: JourneyState, taskId: string): Promise<void> {
     await recordTaskFailure({ taskId, reason });
     remember(state, { taskId, status: 'failed', error: reason });
   }
+}
+
+async function reconcileAcrossCrms(state: JourneyState, changed: string[]): Promise<void> {
+  const outcome = await reconcileContact({ projectId: state.projectId, phone: state.phone, changedSources: changed });
+  state.merged = outcome.merged;
+  state.conflictFields = outcome.conflictFields;
+  state.reconciliations = (state.reconciliations ?? 0) + 1;
+  Object.assign(state.crmRecords, outcome.crmRecords);
+  for (const write of outcome.writes) rememberWrite(state.hubWrites, write.connectorInstanceId, write.externalId, write.fieldHashes, write.at);
 }
 
 function describeFailure(error: ActivityFailure): string {
