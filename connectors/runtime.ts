@@ -68,7 +68,10 @@ export class ConnectorRuntime {
     const { definition, config } = this.resolveConfig(instance);
     const declared = typeof definition.limits === 'function' ? definition.limits(config) : definition.limits;
     const limits: DeclaredLimits = { ...declared, ...(instance.limits as DeclaredLimits | null) };
-    const limiter = createRequestLimiter({ key: `crm:${instance.id}`, limits, redisUrl: this.options.redisUrl });
+    // Learning an undocumented limit needs "slow down" answers; SQL CRMs never give
+    // them, so they run at their declared limits (concurrency, quota) only.
+    const provider = this.options.registry.get(definition.id)?.provider;
+    const limiter = createRequestLimiter({ key: `crm:${instance.id}`, limits, redisUrl: this.options.redisUrl, adaptive: provider !== undefined });
     const http = this.httpClient(instance, definition, config, limiter);
     const cache = new ReadCache(this.options.cacheTtlMs ?? 5_000);
     const operations = definition.create({ instanceId: instance.id, config, http, limiter, cache });

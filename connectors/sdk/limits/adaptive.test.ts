@@ -115,9 +115,21 @@ describe('adaptive rate against a hidden limit (virtual time)', () => {
   it('finds a raised limit again by probing', () => {
     const tuning = defaultAdaptiveTuning;
     let state: AdaptiveState = { ...initialAdaptiveState({ now: 0, successes: 0, maxPerSecond: Infinity, tuning }, 9.5), learnedPerSecond: 10, phase: 'hold' };
-    // The CRM now allows more and never throttles: the rate climbs past the old limit.
-    for (let now = 0; now <= 10 * 60_000; now += 250) state = onTick(state, { now, successes: 0, maxPerSecond: Infinity, tuning }, true);
+    // The CRM now allows more and never throttles: every request allowed succeeds, and the rate climbs past the old limit.
+    let successes = 0;
+    for (let now = 0; now <= 10 * 60_000; now += 250) {
+      successes += allowedRate(state, now, Infinity) / 4;
+      state = onTick(state, { now, successes, maxPerSecond: Infinity, tuning }, true);
+    }
     expect(state.learnedPerSecond).toBeGreaterThan(15);
+  });
+
+  it('does not raise a rate that is not used, however long requests wait', () => {
+    const tuning = defaultAdaptiveTuning;
+    let state = initialAdaptiveState({ now: 0, successes: 0, maxPerSecond: Infinity, tuning }, 5);
+    // Requests wait on something else (a concurrency cap, a slow CRM): 1 per second gets through.
+    for (let now = 0; now <= 5 * 60_000; now += 250) state = onTick(state, { now, successes: Math.floor(now / 1000), maxPerSecond: Infinity, tuning }, true);
+    expect(state.ratePerSecond).toBe(5);
   });
 
   it('spends what the CRM says is left of its window evenly, and pauses when nothing is left', () => {

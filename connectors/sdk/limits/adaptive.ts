@@ -77,7 +77,9 @@ export interface AdaptiveState {
   learnedPerSecond: number | null;
   phase: AdaptivePhase;
   phaseSince: number;
-  lastIncreaseAt: number;
+  /** Start of the current increase interval, and the shared success count then: the rate actually used is measured over it. */
+  intervalStart: number;
+  successesAtIntervalStart: number;
   /** Throttles that counted as new evidence (the latest last, a few kept), with the shared success count then. */
   throttles: ThrottlePoint[];
   /** Step of the next probe above the learned limit. */
@@ -95,6 +97,8 @@ export interface ThrottlePoint {
 }
 
 const keptThrottlePoints = 6;
+/** Share of the allowed rate that must have succeeded over an interval for the rate to rise. */
+const usedShareToRise = 0.7;
 
 export interface AdaptiveContext {
   now: number;
@@ -112,7 +116,8 @@ export function initialAdaptiveState(context: AdaptiveContext, initialPerSecond:
     learnedPerSecond: null,
     phase: 'discovery',
     phaseSince: now,
-    lastIncreaseAt: now,
+    intervalStart: now,
+    successesAtIntervalStart: context.successes,
     throttles: [],
     probeStep: tuning.probeStep,
     nextProbeAt: now + tuning.probeIntervalMs,
@@ -174,7 +179,8 @@ export function onThrottle(state: AdaptiveState, context: AdaptiveContext, repor
     ratePerSecond: clamp(measured !== null ? learned * (1 - tuning.headroom) : learned, tuning.minPerSecond, maxPerSecond),
     phase: measured !== null ? 'hold' : 'discovery',
     phaseSince: now,
-    lastIncreaseAt: now,
+    intervalStart: now,
+    successesAtIntervalStart: successes,
     throttles: [...state.throttles, { at: now, successes }].slice(-keptThrottlePoints),
     probeStep: tuning.probeStep,
     nextProbeAt: now + tuning.probeIntervalMs,
@@ -203,18 +209,24 @@ function measureLimit(points: ThrottlePoint[], context: AdaptiveContext, wasBack
 
 /**
  * Called at least once per increase interval. `backlogged`: requests were
- * waiting for their turn, so the allowed rate is actually used and raising it
- * would be felt. Returns the same object when nothing changes.
+ * waiting for their turn. Returns the same object when nothing changes.
  */
 export function onTick(state: AdaptiveState, context: AdaptiveContext, backlogged: boolean): AdaptiveState {
-  const { now, maxPerSecond, tuning } = context;
-  if (!backlogged || now - state.lastIncreaseAt < tuning.increaseIntervalMs || now < state.pausedUntil) return state;
+  const { now, successes, maxPerSecond, tuning } = context;
+  const elapsedMs = now - state.intervalStart;
+  if (!backlogged || elapsedMs < tuning.increaseIntervalMs || now < state.pausedUntil) return state;
   // The CRM's headers are holding us back: it knows better than any probe.
   if (state.headerCap && state.headerCap.until > now && state.headerCap.perSecond < state.ratePerSecond) return state;
   if (state.ratePerSecond >= maxPerSecond) return state;
 
+  const stepped = { ...state, intervalStart: now, successesAtIntervalStart: successes };
+  // Only a rate that is used may rise. Requests can wait for something else
+  // (a concurrency cap, a slow or failing CRM, jobs that gave up waiting):
+  // raising the rate then proves nothing and would run away unchecked.
+  const usedPerSecond = ((successes - state.successesAtIntervalStart) * 1000) / elapsedMs;
+  if (usedPerSecond < allowedRate(state, now, maxPerSecond) * usedShareToRise) return stepped;
+
   const learned = state.learnedPerSecond;
-  const stepped = { ...state, lastIncreaseAt: now };
   if (state.phase === 'discovery' || learned === null) {
     const rate = learned === null ? state.ratePerSecond * tuning.discoveryFactor : state.ratePerSecond + learned * tuning.additiveStep;
     return { ...stepped, ratePerSecond: Math.min(maxPerSecond, rate) };

@@ -16,6 +16,8 @@ export interface Ticket {
   generation: number;
   /** Fails the ticket when it waited too long. */
   expiry: ReturnType<typeof setTimeout> | undefined;
+  /** Its wait was extended once because the pacer already held it (see AdaptiveRequestLimiter.giveUp). */
+  extended: boolean;
   /** Units of today's quota this ticket holds (reserved when handed to a pacer, given back if it never starts). */
   quotaReserved: number;
   /** Runs the job and settles the caller's promise with its outcome. Never rejects. */

@@ -70,18 +70,41 @@ describe('declared limits', () => {
     expect(limits.snapshot().dailyUsed).toBe(5);
   });
 
-  it('rejects a job that waited maxWaitMs as throttled, and never runs it', async () => {
+  it('rejects a job that waited maxWaitMs in the queue as throttled, and never runs it', async () => {
     const limits = limiter({ limits: { concurrency: 1 }, adaptive: false, maxWaitMs: 100 });
-    let lateRan = false;
+    const ran: string[] = [];
     const slow = limits.schedule(() => sleep(400));
-    const late = limits.schedule(async () => {
-      lateRan = true;
-    });
-    await expect(late).rejects.toMatchObject({ kind: 'throttled' });
-    await slow;
+    // Held by the pacer (two jobs at most), waiting for the slot: they run.
+    const held = [limits.schedule(async () => void ran.push('held 1')), limits.schedule(async () => void ran.push('held 2'))];
+    const queued = limits.schedule(async () => void ran.push('queued'));
+    const askedAt = Date.now();
+    await expect(queued).rejects.toMatchObject({ kind: 'throttled' });
+    expect(Date.now() - askedAt).toBeLessThan(300);
+    await Promise.all([slow, ...held]);
     await sleep(50);
-    expect(lateRan).toBe(false);
+    expect(ran).toEqual(['held 1', 'held 2']);
     expect(limits.snapshot().queued).toBe(0);
+  });
+
+  it('keeps the full rate under overload while waiting jobs give up', async () => {
+    // Far more demand than the limit: every job waits its full maxWaitMs at
+    // the head of the queue. Those already held by the pacer still run, so
+    // no pacer slot is wasted on a job nobody waits for any more.
+    const limits = limiter({ limits: { requests: { count: 20, windowMs: 1000 } }, maxWaitMs: 300 });
+    const starts: number[] = [];
+    let gaveUp = 0;
+    const until = Date.now() + 3000;
+    const client = async () => {
+      while (Date.now() < until) {
+        await limits.schedule(async () => void starts.push(Date.now())).catch((error: unknown) => {
+          if (!(error instanceof CrmError) || error.kind !== 'throttled') throw error;
+          gaveUp += 1;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, client));
+    expect(gaveUp).toBeGreaterThan(100);
+    expect(starts.length / 3 / 20).toBeGreaterThanOrEqual(0.9);
   });
 
   it('passes errors thrown by jobs through unchanged', async () => {
@@ -109,7 +132,7 @@ describe('declared limits', () => {
 
 describe('throttling', () => {
   it('honours Retry-After exactly: no job starts before it ends, the next starts right then', async () => {
-    const limits = limiter({ limits: {} });
+    const limits = limiter({ limits: {}, tuning: { initialPerSecond: 20 } });
     const starts: number[] = [];
     let pausedAt = 0;
     await Promise.all(

@@ -10,11 +10,10 @@
 // sending anything). Keeping the queue here, not in bottleneck, is what lets
 // a job time out, fail fast on a spent quota, or move to a rebuilt pacer.
 //
-// Modes: `shared` (bottleneck on Redis), `local` (no Redis configured, or
-// Redis lost: each process then takes 1/peers of the limits), `connecting`
-// (at start, up to `connectTimeoutMs`, jobs wait for Redis).
+// Modes (pacer-supervisor.ts): `shared` (bottleneck on Redis), `local` (no
+// Redis configured, or Redis lost: each process then takes 1/peers of the
+// limits), `connecting` (at start, up to 2 s, jobs wait for Redis).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import { createLogger } from '../../../core/logger.js';
 import { CrmError } from '../errors.js';
 import {
@@ -30,8 +29,9 @@ import {
 import { BacklogTracker } from './backlog.js';
 import { DailyQuota } from './daily-quota.js';
 import { normalizePriority, TicketQueue, type Ticket } from './job-queue.js';
-import { createLocalPacer, createSharedPacer, SlotExpiredError, type Pacer, type PacerSettings } from './pacer.js';
-import { describeRedisError, limiterRedisOptions, RedisLink } from './redis-link.js';
+import { SlotExpiredError, type Pacer, type PacerSettings } from './pacer.js';
+import { PacerSupervisor } from './pacer-supervisor.js';
+import { limiterRedisOptions, RedisLink } from './redis-link.js';
 import { LocalControllerStore, RedisControllerStore, type ControllerStore } from './shared-state.js';
 import type {
   DeclaredLimits,
@@ -51,16 +51,15 @@ import type {
 const declaredHeadroom = 0.02;
 /** "No rate limit" in a state that travels as JSON (where Infinity does not). */
 const unlimitedPerSecond = 1e9;
-/** Jobs handed to the pacer at once; the rest wait in our queue. */
+/**
+ * Jobs the pacer holds at once; the rest wait in our queue. A job that gives
+ * up while the pacer holds it still takes its pacer slot (bottleneck cannot
+ * cancel a job), so this also bounds what jobs giving up en masse can waste.
+ */
 const handoffLimit = 2;
 const tickMs = 250;
-const connectTimeoutMs = 2_000;
 const defaultMaxWaitMs = 60_000;
 const defaultJobTimeoutMs = 130_000;
-/** Longest the other processes may take to notice Redis is back (ioredis reconnects every 2 s at most) and switch to shared. */
-const restoreGraceMs = 3_000;
-
-type Mode = 'connecting' | 'local' | 'shared';
 
 /** Which limiter started the request running in this async context, and when. */
 const requestContext = new AsyncLocalStorage<{ limiter: RequestLimiter; startedAt: number }>();
@@ -85,13 +84,11 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   private readonly store: ControllerStore;
   private readonly quota: DailyQuota | null;
   private readonly queue = new TicketQueue();
-  /** Handed to the current pacer, not started yet. */
-  private readonly handed = new Set<Ticket>();
+  /** Tickets the current pacer holds a job for: not started yet, or given up while waiting there. */
+  private readonly inPacer = new Set<Ticket>();
   private readonly backlog = new BacklogTracker();
 
-  private mode: Mode;
-  private pacer: Pacer | null = null;
-  private generation = 0;
+  private readonly supervisor: PacerSupervisor;
   private appliedMinTimeMs = -1;
   /** Start times of this process's latest requests (one per unit of weight), oldest first, for the window guard. */
   private readonly recentStarts: number[] = [];
@@ -99,12 +96,6 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   private localPausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
   private readonly tickTimer: NodeJS.Timeout;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private restoreTimer: NodeJS.Timeout | null = null;
-  private restoring = false;
-  private restoreDelayMs = 250;
-  private sharedSince = 0;
-  private sharedGraceUntil = 0;
   private closed = false;
   private throttledResponses = 0;
   private succeeded = 0;
@@ -132,24 +123,22 @@ class AdaptiveRequestLimiter implements RequestLimiter {
 
     this.link = options.redisUrl ? new RedisLink(options.redisUrl, limiterRedisOptions(this.key), this.logger, this.logContext) : null;
     this.quota = this.limits.dailyQuota ? new DailyQuota(this.limits.dailyQuota, this.link, keyPrefix, this.logger, this.logContext) : null;
-    if (this.link) {
-      const link = this.link;
-      this.store = new RedisControllerStore(link, keyPrefix, initial, this.logger, this.logContext);
-      this.mode = 'connecting';
-      link.onReady(() => {
-        // After any reconnect: write back what changed locally, read what others did.
-        void this.store.resync();
-        this.restoreShared();
-      });
-      this.connectTimer = setTimeout(() => {
-        this.connectTimer = null;
-        if (this.mode === 'connecting') this.degrade(`Redis at ${redactUrl(options.redisUrl!)} not reachable within ${connectTimeoutMs} ms`);
-      }, connectTimeoutMs);
-    } else {
-      this.store = new LocalControllerStore(initial);
-      this.mode = 'local';
-      this.switchPacer(this.newLocalPacer());
-    }
+    this.store = this.link ? new RedisControllerStore(this.link, keyPrefix, initial, this.logger, this.logContext) : new LocalControllerStore(initial);
+    // After any reconnect: write back what changed locally, read what others did.
+    this.link?.onReady(() => void this.store.resync());
+    this.supervisor = new PacerSupervisor({
+      key: this.key,
+      limits: this.limits,
+      link: this.link,
+      jobTimeoutMs: this.jobTimeoutMs,
+      logger: this.logger,
+      logContext: this.logContext,
+      settingsFor: (mode) => this.pacerSettings(mode),
+      resyncSharedState: () => this.store.resync(),
+      peers: () => this.store.peers(),
+      onSwitch: () => this.takeBackUnstarted(),
+    });
+    this.supervisor.start();
     this.store.onChange(() => this.applyState());
     this.tickTimer = setInterval(() => this.tick(), tickMs);
     this.tickTimer.unref();
@@ -173,6 +162,7 @@ class AdaptiveRequestLimiter implements RequestLimiter {
         generation: -1,
         quotaReserved: 0,
         expiry: undefined,
+        extended: false,
         execute: async () => {
           try {
             resolve(await job());
@@ -241,8 +231,8 @@ class AdaptiveRequestLimiter implements RequestLimiter {
       allowedPerSecond: this.allowedPerSecond(now),
       throttledResponses: this.throttledResponses,
       succeeded: this.succeeded,
-      queued: this.queue.size + this.handed.size,
-      shared: this.mode === 'shared',
+      queued: this.waitingCount(),
+      shared: this.supervisor.mode === 'shared',
       learnedPerSecond: state.learnedPerSecond,
       phase: state.phase,
       pausedUntil: pausedUntil > now ? pausedUntil : 0,
@@ -254,14 +244,12 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of [this.tickTimer, this.resumeTimer, this.connectTimer, this.restoreTimer]) if (timer) clearTimeout(timer);
-    const waiting = [...this.handed, ...this.queue.drain()];
-    this.handed.clear();
+    for (const timer of [this.tickTimer, this.resumeTimer]) if (timer) clearTimeout(timer);
+    const waiting = [...[...this.inPacer].filter((ticket) => ticket.state === 'handed'), ...this.queue.drain()];
+    this.inPacer.clear();
     for (const ticket of waiting) this.settleUnsent(ticket, new CrmError('unavailable', `rate limiter for ${this.key} closed before the request was sent`));
-    const pacer = this.pacer;
-    this.pacer = null;
     try {
-      await pacer?.close();
+      await this.supervisor.close();
       await this.store.close();
     } finally {
       await this.link?.close();
@@ -271,35 +259,38 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   // --- the queue -----------------------------------------------------------
 
   private pump(): void {
-    if (this.closed || !this.pacer) return;
+    const pacer = this.supervisor.pacer;
+    if (this.closed || !pacer) return;
     const now = Date.now();
     const pausedUntil = this.pausedUntil();
     if (pausedUntil > now) {
       if (this.queue.size > 0) this.armResume(pausedUntil - now);
       return;
     }
-    while (this.handed.size < handoffLimit) {
+    while (this.inPacer.size < handoffLimit) {
       const ticket = this.queue.shift();
       if (!ticket) break;
-      this.handOff(ticket, this.pacer, this.generation);
+      this.handOff(ticket, pacer, this.supervisor.generation);
     }
   }
 
   private handOff(ticket: Ticket, pacer: Pacer, generation: number): void {
     ticket.state = 'handed';
     ticket.generation = generation;
-    this.handed.add(ticket);
+    this.inPacer.add(ticket);
     this.reserveQuota(ticket).then(
       (reserved) => {
-        if (!reserved || !this.ownsHandedTicket(ticket, generation)) return;
+        if (!reserved || !this.ownsHandedTicket(ticket, generation)) {
+          this.releaseFromPacer(ticket, generation);
+          return;
+        }
         pacer.run(ticket.weight, () => this.start(ticket, generation)).catch((error: unknown) => this.onRunRejected(ticket, generation, pacer, error));
       },
       (error: unknown) => {
         // Counting the quota failed in a way DailyQuota does not handle (a bug):
         // the caller gets the error rather than a job that never runs.
-        this.handed.delete(ticket);
         if (ticket.state === 'handed') this.settleUnsent(ticket, new CrmError('unavailable', `rate limiter for ${this.key} failed: ${String(error)}`, { cause: error }));
-        this.pump();
+        this.releaseFromPacer(ticket, generation);
       },
     );
   }
@@ -307,7 +298,10 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   /** Bottleneck's turn for the ticket: run it, unless it moved on or a pause began. */
   private async start(ticket: Ticket, generation: number): Promise<void> {
     // Moved to another pacer, or settled meanwhile: its slot passes unused.
-    if (!this.ownsHandedTicket(ticket, generation)) return;
+    if (!this.ownsHandedTicket(ticket, generation)) {
+      this.releaseFromPacer(ticket, generation);
+      return;
+    }
     // Bottleneck spaces the *planned* starts; a timer that fired late lets
     // the next start follow closer, and a CRM counting a strict sliding
     // window could see one request too many. So a start also waits until this
@@ -315,10 +309,13 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     // each wait: the other ticket handed out may have started meanwhile.
     for (let early = this.windowGuardWait(ticket.weight); early > 0; early = this.windowGuardWait(ticket.weight)) {
       await delay(early);
-      if (!this.ownsHandedTicket(ticket, generation)) return;
+      if (!this.ownsHandedTicket(ticket, generation)) {
+        this.releaseFromPacer(ticket, generation);
+        return;
+      }
     }
     const now = Date.now();
-    this.handed.delete(ticket);
+    this.inPacer.delete(ticket);
     if (this.pausedUntil() > now) {
       // Nothing is sent during a pause: back to the head of the line.
       this.queue.pushFront(ticket);
@@ -340,24 +337,48 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     } else if (this.ownsHandedTicket(ticket, generation)) {
       // The pacer dropped it without running it: it goes back in line, and a
       // pacer that drops jobs is replaced.
-      this.handed.delete(ticket);
+      this.inPacer.delete(ticket);
       this.queue.pushFront(ticket);
-      this.onPacerError(pacer, error);
+      this.supervisor.reportError(pacer, error);
       this.pump();
+    } else {
+      // The ticket gave up meanwhile, or the pacer was replaced (its jobs were
+      // taken back): a replaced pacer dropping its jobs is how it ends.
+      this.releaseFromPacer(ticket, generation);
     }
-    // Otherwise the pacer was replaced and the ticket moved on (or left the
-    // queue): a replaced pacer dropping its jobs is how it ends.
+  }
+
+  /** The current pacer no longer holds a job for the ticket: its slot is free for the next one. */
+  private releaseFromPacer(ticket: Ticket, generation: number): void {
+    if (generation === this.supervisor.generation && this.inPacer.delete(ticket)) this.pump();
+  }
+
+  /** Jobs not started yet: in our queue, or held by the pacer. */
+  private waitingCount(): number {
+    let held = 0;
+    for (const ticket of this.inPacer) if (ticket.state === 'handed') held += 1;
+    return this.queue.size + held;
   }
 
   private ownsHandedTicket(ticket: Ticket, generation: number): boolean {
-    return ticket.state === 'handed' && ticket.generation === generation && generation === this.generation;
+    return ticket.state === 'handed' && ticket.generation === generation && generation === this.supervisor.generation;
   }
 
   /** The ticket waited maxWaitMs without starting. */
   private giveUp(ticket: Ticket): void {
     if (ticket.state !== 'queued' && ticket.state !== 'handed') return;
+    if (ticket.state === 'handed' && !ticket.extended) {
+      // Under overload the head of a FIFO queue is always about to expire:
+      // giving up on what the pacer already holds would waste every pacer
+      // slot on a job nobody waits for, and nothing would get through. The
+      // pacer gets to it within a few slots; only a pacer that does not
+      // (a stuck one) makes it give up after all.
+      ticket.extended = true;
+      ticket.expiry = setTimeout(() => this.giveUp(ticket), Math.max(2_000, 4 * this.appliedMinTimeMs));
+      return;
+    }
+    // Held by the pacer: it keeps the slot until the pacer gets to it (see handoffLimit).
     this.queue.forget(ticket);
-    this.handed.delete(ticket);
     const pausedFor = this.pausedUntil() - Date.now();
     const rate = this.allowedPerSecond(Date.now());
     const retryAfterMs = Math.max(pausedFor, Number.isFinite(rate) ? Math.ceil(((this.queue.size + 1) * 1000) / rate) : 0, 1000);
@@ -387,7 +408,6 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     }
     // Spent for today: this job and everything behind it fail now, not at midnight.
     const error = this.quotaSpent(this.quota.exhaustedFor(Date.now()) ?? 0);
-    this.handed.delete(ticket);
     if (ticket.state === 'handed') this.settleUnsent(ticket, error);
     for (const waiting of this.queue.drain()) this.settleUnsent(waiting, error);
     return false;
@@ -401,7 +421,7 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   }
 
   private noteBacklog(): void {
-    this.backlog.update(this.queue.size + this.handed.size, Date.now());
+    this.backlog.update(this.waitingCount(), Date.now());
   }
 
   // --- rate and pause ------------------------------------------------------
@@ -425,7 +445,7 @@ class AdaptiveRequestLimiter implements RequestLimiter {
 
   /** The window this process enforces: the declared one, or its share of it while limiting locally without Redis. */
   private pacerWindow(): { count: number; windowMs: number } | null {
-    return this.pacerSettings().window;
+    return this.pacerSettings(this.supervisor.mode === 'local' ? 'local' : 'shared').window;
   }
 
   private pausedUntil(): number {
@@ -450,7 +470,8 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     // Local: this process's share. Just back to shared: the others may still
     // be limiting locally (they notice Redis is back up to a few seconds
     // later), so the shared pacer keeps to one share until they are all back.
-    return this.mode === 'local' || now < this.sharedGraceUntil ? rate / this.localShareDivisor() : rate;
+    const { mode, sharedGraceUntil } = this.supervisor;
+    return mode === 'local' || now < sharedGraceUntil ? rate / this.localShareDivisor() : rate;
   }
 
   /** Processes were sharing the limits through Redis: each takes its share while Redis is away. */
@@ -462,10 +483,10 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     if (this.closed) return;
     const rate = this.allowedPerSecond(Date.now());
     const minTimeMs = Number.isFinite(rate) ? 1000 / rate : 0;
-    const pacer = this.pacer;
+    const pacer = this.supervisor.pacer;
     if (pacer && Math.abs(minTimeMs - this.appliedMinTimeMs) > Math.max(0.01, this.appliedMinTimeMs * 0.005)) {
       this.appliedMinTimeMs = minTimeMs;
-      pacer.setMinTime(minTimeMs).catch((error: unknown) => this.onPacerError(pacer, error));
+      pacer.setMinTime(minTimeMs).catch((error: unknown) => this.supervisor.reportError(pacer, error));
     }
     this.pump();
   }
@@ -485,10 +506,14 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     return { now, successes, maxPerSecond: this.declaredPerSecond, tuning: this.tuning };
   }
 
-  // --- pacers: local, shared, and the way between them ------------------
+  // --- pacers ---------------------------------------------------------------
 
-  private pacerSettings(): PacerSettings {
-    const share = this.mode === 'local' ? this.localShareDivisor() : 1;
+  /**
+   * Local: this process's share of the declared limits (all of them without
+   * Redis). Shared: the full limits, held once in Redis for every process.
+   */
+  private pacerSettings(mode: 'local' | 'shared'): PacerSettings {
+    const share = mode === 'local' ? this.localShareDivisor() : 1;
     const { requests, concurrency } = this.limits;
     const rate = this.allowedPerSecond(Date.now());
     return {
@@ -498,112 +523,13 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     };
   }
 
-  private switchPacer(next: Pacer): void {
-    const previous = this.pacer;
-    this.pacer = next;
-    this.generation += 1;
+  /** A new pacer: jobs the previous one had not started come back to the head of the line, in their order. */
+  private takeBackUnstarted(): void {
     this.appliedMinTimeMs = -1;
-    // Jobs the previous pacer had not started come back to the head of the
-    // line, in their order; it never runs them (their generation is gone).
-    const unstarted = [...this.handed].reverse();
-    this.handed.clear();
+    const unstarted = [...this.inPacer].filter((ticket) => ticket.state === 'handed').reverse();
+    this.inPacer.clear();
     for (const ticket of unstarted) this.queue.pushFront(ticket);
-    if (previous) {
-      previous.close().catch((error: unknown) => {
-        this.logger.info({ ...this.logContext, error: describeRedisError(error) }, 'replaced rate limiter did not close cleanly');
-      });
-    }
     this.applyState();
-  }
-
-  private onPacerError(pacer: Pacer | null, error: unknown): void {
-    if (this.closed || !pacer || pacer !== this.pacer) return;
-    if (!pacer.shared) {
-      // A local pacer has no Redis to lose; an error there is a bug worth seeing.
-      this.logger.warn({ ...this.logContext, error: describeRedisError(error) }, 'local rate limiter reported an error');
-      return;
-    }
-    this.degrade(describeRedisError(error));
-  }
-
-  /** Shared limits are unusable: limit locally now, and rebuild the shared limiter as soon as Redis allows. */
-  private degrade(reason: string): void {
-    if (this.closed || this.mode === 'local') return;
-    this.logger.warn({ ...this.logContext, reason, peers: this.store.peers() }, "rate limits not shared through Redis; limiting locally to this process's share");
-    // Shared state that keeps breaking soon after a rebuild is rebuilt less eagerly.
-    this.restoreDelayMs = Date.now() - this.sharedSince < 30_000 ? Math.min(this.restoreDelayMs * 2, 30_000) : 250;
-    this.mode = 'local';
-    this.switchPacer(this.newLocalPacer());
-    this.scheduleRestore();
-  }
-
-  private newLocalPacer(): Pacer {
-    const pacer: Pacer = createLocalPacer(this.pacerSettings(), (error) => this.onPacerError(pacer, error));
-    return pacer;
-  }
-
-  private scheduleRestore(): void {
-    if (this.closed || this.restoreTimer) return;
-    this.restoreTimer = setTimeout(() => {
-      this.restoreTimer = null;
-      this.restoreShared();
-    }, this.restoreDelayMs);
-    this.restoreTimer.unref();
-  }
-
-  private restoreShared(): void {
-    const link = this.link;
-    if (!link || this.closed || this.mode === 'shared' || this.restoring) return;
-    if (!link.ready) {
-      if (this.mode === 'local') this.scheduleRestore();
-      return;
-    }
-    this.restoring = true;
-    void this.buildSharedPacer(link).finally(() => {
-      this.restoring = false;
-    });
-  }
-
-  private async buildSharedPacer(link: RedisLink): Promise<void> {
-    const { requests, concurrency } = this.limits;
-    const settingsHash = createHash('sha256').update(JSON.stringify({ requests, concurrency })).digest('hex').slice(0, 12);
-    const pacer: Pacer = createSharedPacer(
-      { ...this.pacerSettings(), ...this.sharedCaps() },
-      { id: `limits:${this.key}:${settingsHash}`, redisUrl: link.url, redisOptions: link.options, jobTimeoutMs: this.jobTimeoutMs },
-      (error) => this.onPacerError(pacer, error),
-    );
-    try {
-      await withTimeout(pacer.ready(), connectTimeoutMs, 'shared rate limiter not ready');
-      await this.store.resync();
-      if (this.closed) throw new Error('limiter closed while connecting');
-    } catch (error) {
-      pacer.close().catch((closeError: unknown) => {
-        this.logger.info({ ...this.logContext, error: describeRedisError(closeError) }, 'unfinished shared rate limiter did not close cleanly');
-      });
-      if (!this.closed) {
-        this.logger.warn({ ...this.logContext, error: describeRedisError(error), retryInMs: this.restoreDelayMs }, 'could not set up shared rate limits in Redis; retrying');
-        if (this.mode === 'connecting') this.degrade(describeRedisError(error));
-        else this.scheduleRestore();
-        this.restoreDelayMs = Math.min(this.restoreDelayMs * 2, 30_000);
-      }
-      return;
-    }
-    const wasDegraded = this.mode === 'local';
-    this.mode = 'shared';
-    this.sharedSince = Date.now();
-    if (wasDegraded) this.sharedGraceUntil = this.sharedSince + restoreGraceMs;
-    if (this.connectTimer) {
-      clearTimeout(this.connectTimer);
-      this.connectTimer = null;
-    }
-    this.switchPacer(pacer);
-    if (wasDegraded) this.logger.info({ ...this.logContext }, 'rate limits shared through Redis again');
-  }
-
-  /** The shared limiter holds the full declared limits, whatever this process's local share was. */
-  private sharedCaps(): Pick<PacerSettings, 'maxConcurrent' | 'window'> {
-    const { requests, concurrency } = this.limits;
-    return { maxConcurrent: concurrency ?? null, window: requests ? { count: requests.count, windowMs: requests.windowMs } : null };
   }
 
   private invalidWeight(weight: number): string | null {
@@ -634,30 +560,6 @@ function validDuration(ms: number | undefined): number | undefined {
   return ms !== undefined && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured URL';
-  }
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

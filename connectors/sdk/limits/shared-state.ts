@@ -3,8 +3,10 @@
 // "too many requests" slows them all, and a Retry-After pauses them all).
 //
 // Redis layout, per key (prefix `limits:<key>`):
-//   :state      hash { version, json } - the AdaptiveState, compare-and-set by version
-//   :events     channel - "<version>:<json>" after each change
+//   :state:v1   hash { version, json } - the AdaptiveState, compare-and-set by version
+//   :events:v1  channel - "<version>:<json>" after each change
+//               (v1: the shape of AdaptiveState; a new shape gets new names, so
+//               processes of two releases never read each other's state)
 //   :successes  counter of 2xx answers, the clock the limit is measured with
 //   :peers      zset of live processes (score: last seen), to share limits fairly
 //               among them when Redis goes away
@@ -81,6 +83,8 @@ redis.call('PUBLISH', ARGV[3], version .. ':' .. ARGV[2])
 return {1, version}
 `;
 
+/** Bump when AdaptiveState changes shape. */
+const stateSchema = 'v1';
 /** Shared state is forgotten a week after its last change (a removed connector instance). */
 const stateTtlMs = 7 * 24 * 60 * 60 * 1000;
 /** A process not seen for this long no longer counts as a peer. */
@@ -112,8 +116,8 @@ export class RedisControllerStore implements ControllerStore {
   ) {
     this.state = initial;
     this.keys = {
-      state: `${keyPrefix}:state`,
-      events: `${keyPrefix}:events`,
+      state: `${keyPrefix}:state:${stateSchema}`,
+      events: `${keyPrefix}:events:${stateSchema}`,
       successes: `${keyPrefix}:successes`,
       peers: `${keyPrefix}:peers`,
     };
