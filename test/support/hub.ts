@@ -26,6 +26,8 @@ export interface TestHub {
   crmUrl: string;
   projectId: string;
   apiKey: string;
+  /** CONNECTOR_SECRET_KEY that sealed the hub's connector credentials (for worker processes). */
+  secretKey: string;
   taskQueue: string;
   temporal: TemporalGateway;
   dispatcher: OutboxDispatcher;
@@ -82,7 +84,8 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     defaultRegion: options.defaultRegion ?? 'US',
   });
   const registry = defaultRegistry();
-  const secretBox = new SecretBox(SecretBox.generateKey());
+  const secretKey = SecretBox.generateKey();
+  const secretBox = new SecretBox(secretKey);
   const instances = new ConnectorInstances(db, registry, secretBox);
   await instances.create(projectId, { kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } });
 
@@ -116,6 +119,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     crmUrl,
     projectId,
     apiKey,
+    secretKey,
     taskQueue,
     temporal,
     dispatcher,

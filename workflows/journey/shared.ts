@@ -12,6 +12,8 @@ export interface JourneyInput {
   idleTimeoutMs: number;
   /** Carried over by continueAsNew. */
   carried?: JourneyState;
+  /** Work taken in but not done yet when the previous run continued as new. */
+  pending?: { taskIds: string[]; changedSources: string[] };
 }
 
 export interface TaskReceived {
@@ -57,6 +59,8 @@ export interface JourneyState {
   eventsHandled: number;
   /** Most recent first, bounded; also what redelivered changes are recognized by. */
   crmChanges: CrmChangeView[];
+  /** CRM changes taken in over the journey's life (redeliveries of a remembered event not counted). */
+  crmChangesReceived: number;
   /** What the hub wrote to the contact's CRM records lately, to recognize their echoes. */
   hubWrites: HubWriteLedger;
   /** The contact as reconciled across the project's CRMs (hub field -> surviving value). */

@@ -51,12 +51,13 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     crmRecords: {},
     eventsHandled: 0,
     crmChanges: [],
+    crmChangesReceived: 0,
     hubWrites: {},
   };
-  const queue: string[] = [];
+  const queue: string[] = [...(input.pending?.taskIds ?? [])];
   const known = new Set(state.tasks.map((task) => task.taskId));
   /** Connector instances whose record of the contact changed since the last reconciliation. */
-  const changedSources = new Set<string>();
+  const changedSources = new Set<string>(input.pending?.changedSources);
 
   setHandler(taskReceivedSignal, ({ taskId }) => {
     // The outbox delivers at least once; a task seen before is not handled again.
@@ -69,12 +70,14 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   // Runs carried over (continueAsNew) from before CRM changes existed have neither field.
   state.crmChanges ??= [];
   state.hubWrites ??= {};
+  state.crmChangesReceived ??= 0;
   const knownCrmChanges = new Set(state.crmChanges.map(crmChangeKey));
   setHandler(crmChangedSignal, (change) => {
     // Delivered at least once (outbox, resolver retries); an event seen before is not recorded again.
     const key = crmChangeKey(change);
     if (knownCrmChanges.has(key)) return;
     knownCrmChanges.add(key);
+    state.crmChangesReceived += 1;
     const origin = classifyCrmChange(state.hubWrites, change);
     state.crmChanges.unshift({ ...change, origin });
     if (state.crmChanges.length > MAX_CRM_CHANGES_IN_STATE) state.crmChanges.length = MAX_CRM_CHANGES_IN_STATE;
@@ -84,8 +87,15 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   setHandler(journeyStateQuery, () => state);
 
   for (;;) {
-    const hasWork = await condition(() => queue.length > 0 || changedSources.size > 0, input.idleTimeoutMs);
+    const hasWork = await condition(() => queue.length > 0 || changedSources.size > 0 || workflowInfo().continueAsNewSuggested, input.idleTimeoutMs);
     if (!hasWork) break;
+    // Temporal suggests continuing once the history passes 4 Ki events or 4 MB and refuses
+    // the 10,001st signal of a run. A contact under a steady stream of events never has a
+    // quiet moment, so the run continues as new with its pending work rather than wait for one.
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources] } });
+    }
     const taskId = queue.shift();
     if (taskId !== undefined) {
       await handleTask(state, taskId);
@@ -96,11 +106,6 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
       await reconcileAcrossCrms(state, sources);
     }
     state.eventsHandled += 1;
-
-    if (workflowInfo().continueAsNewSuggested && queue.length === 0 && changedSources.size === 0) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof contactJourney>({ ...input, carried: state });
-    }
   }
   await condition(allHandlersFinished);
   return state;
