@@ -77,6 +77,9 @@ describe('/v1/connectors', () => {
     const demo = listed.body.connectors.find((instance: Json) => instance.name === 'demo-crm');
     expect((await call('GET', `/v1/connectors/${demo.id}`)).body.isPrimary).toBe(false);
 
+    // A patch that does not name isPrimary leaves it alone.
+    expect((await call('PATCH', `/v1/connectors/${created.body.id}`, { limits: { concurrency: 3 } })).body.isPrimary).toBe(true);
+
     const badPatch = await call('PATCH', `/v1/connectors/${created.body.id}`, { config: { table: 'drop table x;' } });
     expect(badPatch.status).toBe(422);
     expect(badPatch.body.errors[0].field).toBe('config.table');

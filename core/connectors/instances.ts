@@ -25,7 +25,16 @@ export const instanceInputSchema = z
   })
   .strict();
 
-export const instancePatchSchema = instanceInputSchema.omit({ kind: true }).partial().strict();
+// Spelled out rather than .partial(): zod keeps isPrimary's default(false) in a partial
+// schema, so a patch that leaves isPrimary out would demote the primary CRM.
+export const instancePatchSchema = z
+  .object({
+    name: instanceInputSchema.shape.name.optional(),
+    config: z.record(z.string(), z.unknown()).optional(),
+    isPrimary: z.boolean().optional(),
+    limits: declaredLimitsSchema.nullable().optional(),
+  })
+  .strict();
 
 export class InstanceValidationError extends Error {
   constructor(readonly errors: FieldError[]) {
