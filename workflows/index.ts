@@ -1,3 +1,4 @@
 // Every workflow the worker registers. Workflow code only: the worker bundles this file.
 export { contactJourney } from './journey/workflows.js';
 export { resolveCrmContact } from './crm-changes/workflows.js';
+export { noopJourney } from './bench/workflows.js';
