@@ -55,7 +55,8 @@ import { noopJourney } from '../workflows/bench/workflows.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
 import { resolveCrmContactWorkflowId } from '../workflows/crm-changes/shared.js';
 import { firstActivity, firstCompletion, StageDurations, temporalWork, timelineOf, type WorkflowTimeline } from './journeys-timeline.js';
-import { log, percentile, startBenchStack, waitForUrl, withDatabase, type BenchStack } from './support/stack.js';
+import { log, percentile, startBenchStack, waitForUrl, type BenchStack } from './support/stack.js';
+import { withDatabase } from '../core/db/admin.js';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 200);
 const SCREENPOP_PHONES = Math.min(CONTACTS, Number(process.env.BENCH_SCREENPOP_PHONES ?? 100));

@@ -6,9 +6,9 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../core/config.js';
+import { runAdminSql, withDatabase } from '../core/db/admin.js';
 import { startEmbeddedMariaDb } from '../embedded/mariadb.js';
 import { startEmbeddedPostgres } from '../embedded/postgres.js';
 import { startEmbeddedRedis } from '../embedded/redis.js';
@@ -49,9 +49,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if ('stop' in postgres) stops.push(() => postgres.stop());
 
   const templateDatabase = `hub_template_${process.pid}_${Date.now()}`;
-  await execute(postgres.url, `CREATE DATABASE ${templateDatabase}`);
+  await runAdminSql(postgres.url, `CREATE DATABASE ${templateDatabase}`);
   await applyMigrations(withDatabase(postgres.url, templateDatabase));
-  stops.push(() => execute(postgres.url, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`));
+  stops.push(() => runAdminSql(postgres.url, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`));
 
   const temporalBinary = await ensureTemporalBinary(repoRoot);
   let temporalAddress = config.TEMPORAL_ADDRESS;
@@ -97,21 +97,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
 
-async function execute(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 const quietBundlerLogger = {
   trace: () => undefined,

@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
 import { loadConfig } from '../../core/config.js';
+import { runAdminSql, withDatabase } from '../../core/db/admin.js';
 import { createDb, type Db } from '../../core/db/client.js';
 import { defaultRegistry } from '../../connectors/registry.js';
 import { ConnectorInstances } from '../../core/connectors/instances.js';
@@ -52,8 +52,8 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     log(`bench: embedded PostgreSQL at ${server.url}`);
   }
   const database = `bench_${name}_${Date.now()}`;
-  await execute(serverUrl, `CREATE DATABASE ${database}`);
-  stops.push(() => execute(serverUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+  await runAdminSql(serverUrl, `CREATE DATABASE ${database}`);
+  stops.push(() => runAdminSql(serverUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
   const databaseUrl = withDatabase(serverUrl, database);
   await applyMigrations(databaseUrl);
 
@@ -73,7 +73,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   stops.push(() => db.$disconnect());
   const { id: projectId, apiKey } = await createProject(db, { slug: `bench-${name}`, name: `Bench ${name}`, defaultRegion: 'US' });
   const crmUrl = await ensureDemoCrm(serverUrl, `${database}_crm`);
-  stops.push(() => execute(serverUrl, `DROP DATABASE IF EXISTS ${database}_crm WITH (FORCE)`));
+  stops.push(() => runAdminSql(serverUrl, `DROP DATABASE IF EXISTS ${database}_crm WITH (FORCE)`));
   const secretKey = SecretBox.generateKey();
   await new ConnectorInstances(db, defaultRegistry(), new SecretBox(secretKey)).create(projectId, {
     kind: 'sql-crm',
@@ -118,21 +118,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
 
-async function execute(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 export async function waitForUrl(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,8 +3,8 @@
 // real PostgreSQL and MariaDB servers of the test machine.
 import { randomUUID } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import pg from 'pg';
 import { inject } from 'vitest';
+import { runAdminSql } from '../../core/db/admin.js';
 import { ReadCache } from '../sdk/cache.js';
 import type { ConnectorContext } from '../sdk/define.js';
 import type { CrmHttpClient } from '../sdk/http.js';
@@ -72,7 +72,7 @@ export async function createTestCrmDatabase(dialect: TestDialect): Promise<TestC
   if (dialect === 'postgres') {
     const admin = inject('postgresUrl');
     const name = `sqlcrm_${suffix}`;
-    await adminQuery(admin, `CREATE DATABASE ${name}`);
+    await runAdminSql(admin, `CREATE DATABASE ${name}`);
     const parsed = new URL(admin);
     parsed.pathname = `/${name}`;
     const url = parsed.toString();
@@ -85,7 +85,7 @@ export async function createTestCrmDatabase(dialect: TestDialect): Promise<TestC
       unreachableUrl: unreachable(url),
       async drop() {
         await db.destroy();
-        await adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await runAdminSql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       },
     };
   }
@@ -108,12 +108,3 @@ export async function createTestCrmDatabase(dialect: TestDialect): Promise<TestC
   };
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}

@@ -12,6 +12,7 @@ import { ConnectorRuntime } from '../../connectors/runtime.js';
 import { ConnectorInstances } from '../../core/connectors/instances.js';
 import { SecretBox } from '../../core/secrets/secret-box.js';
 import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
+import { runAdminSql } from '../../core/db/admin.js';
 import { createDb, type Db } from '../../core/db/client.js';
 import { createLogger } from '../../core/logger.js';
 import { OutboxDispatcher } from '../../core/outbox/dispatcher.js';
@@ -55,14 +56,8 @@ export function databaseUrl(database: string): string {
   return url.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject('postgresUrl') });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+function adminQuery(sql: string): Promise<void> {
+  return runAdminSql(inject('postgresUrl'), sql);
 }
 
 /** A fresh hub database with every migration applied. */
