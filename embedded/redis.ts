@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findFreePort, isPortAccepting } from './ports.js';
-import { OutputTail } from './processes.js';
+import { hasExited, OutputTail, settlesWithin, waitForChildExit } from './processes.js';
 
 export interface EmbeddedRedisOptions {
   /**
@@ -205,28 +205,6 @@ async function terminateChild(child: ChildProcess): Promise<void> {
   if (await settlesWithin(exited, STOP_GRACE_MS)) return;
   child.kill('SIGKILL');
   if (!(await settlesWithin(exited, STOP_GRACE_MS))) throw new Error(`redis-server (pid ${String(child.pid)}) did not exit after SIGTERM and SIGKILL`);
-}
-
-/** Unlike racing a sleep, leaves no timer behind that would keep Node alive after a quick exit. */
-async function settlesWithin(promise: Promise<void>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
-}
-
-function waitForChildExit(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return Promise.resolve();
-  return new Promise<void>((resolve) => child.once('exit', () => resolve()));
 }
 
 /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { findFreePort, isPortAccepting } from './ports.js';
-import { OutputTail, readCommandLine, terminateProcess } from './processes.js';
+import { hasExited, OutputTail, readCommandLine, settlesWithin, terminateProcess, waitForChildExit } from './processes.js';
 
 export type SearchAttributeType = 'Keyword' | 'KeywordList' | 'Text' | 'Int' | 'Datetime' | 'Bool' | 'Double';
 
@@ -166,28 +166,6 @@ async function terminateChild(child: ChildProcess): Promise<void> {
   if (await settlesWithin(exited, STOP_GRACE_MS)) return;
   child.kill('SIGKILL');
   await exited;
-}
-
-/** Unlike racing a sleep, leaves no timer behind that would keep Node alive after a quick exit. */
-async function settlesWithin(promise: Promise<void>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
-}
-
-function waitForChildExit(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return Promise.resolve();
-  return new Promise<void>((resolve) => child.once('exit', () => resolve()));
 }
 
 async function closeLogStream(stream: WriteStream): Promise<void> {
