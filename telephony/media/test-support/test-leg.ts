@@ -6,14 +6,19 @@ import type { CallEvent, CallLeg } from '../../call-control.js';
 
 export class TestLeg implements CallLeg {
   readonly id = randomUUID();
-  readonly sipCallId = `${randomUUID()}@127.0.0.1`;
+  readonly sipCallId: string;
   readonly direction = 'inbound' as const;
   readonly from = 'sip:+14155550100@127.0.0.1';
   readonly to = 'sip:ivr@127.0.0.1';
   state: CallLeg['state'] = 'answered';
   private readonly listeners = new Set<(event: CallEvent) => void>();
 
-  constructor(readonly remoteSdp: string | undefined) {}
+  constructor(
+    readonly remoteSdp: string | undefined,
+    sipCallId = `${randomUUID()}@127.0.0.1`,
+  ) {
+    this.sipCallId = sipCallId;
+  }
 
   on(listener: (event: CallEvent) => void): () => void {
     this.listeners.add(listener);
