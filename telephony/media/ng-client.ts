@@ -15,7 +15,7 @@ export class MediaServerError extends Error {
   }
 }
 
-type CommandName = 'ping' | 'offer' | 'answer' | 'delete' | 'playMedia' | 'stopMedia' | 'blockMedia';
+type CommandName = 'ping' | 'offer' | 'answer' | 'delete' | 'query' | 'playMedia' | 'stopMedia' | 'blockMedia';
 
 export class NgClient {
   private readonly client: Client;

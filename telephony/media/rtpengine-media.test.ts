@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaServerError, NgClient } from './ng-client.js';
 import { startEmbeddedMedia, type EmbeddedMedia } from './embedded-media.js';
 import { buildPrompts, loadPromptCatalog, promptFile } from './prompts.js';
 import { LegEndedError, MediaUsageError, UnacceptableSdpError, type DigitEvent, type RtpengineMediaControl } from './rtpengine-media.js';
@@ -44,6 +46,20 @@ afterAll(async () => {
 afterEach(() => {
   for (const caller of callers.splice(0)) caller.close();
 });
+
+/** Asks rtpengine itself, over its own ng port, whether it still holds the leg's call. */
+async function callKnownToRtpengine(leg: TestLeg): Promise<boolean> {
+  const ng = new NgClient(stack.rtpengine.ng, 2_000, pino({ level: 'silent' }));
+  try {
+    await ng.command('query', { 'call-id': leg.sipCallId });
+    return true;
+  } catch (error) {
+    if (error instanceof MediaServerError && /unknown call/i.test(error.reason)) return false;
+    throw error;
+  } finally {
+    ng.close();
+  }
+}
 
 async function answeredCall(): Promise<{ caller: RtpCaller; leg: TestLeg }> {
   const caller = await RtpCaller.open();
@@ -172,9 +188,20 @@ describe('RtpengineMediaControl with a real rtpengine', () => {
     const { leg } = await answeredCall();
     const collecting = media.playAndCollect(leg, { wavPath: menuPrompt, maxDigits: 4, timeoutMs: 4_000 });
     await sleep(300);
+    expect(await callKnownToRtpengine(leg)).toBe(true);
     leg.hangUp('remote');
     await expect(collecting).rejects.toBeInstanceOf(LegEndedError);
     await expect(media.play(leg, shortPrompt)).rejects.toBeInstanceOf(MediaUsageError);
+    // The ended leg's call is deleted in rtpengine, so its ports are free again.
+    await expect.poll(() => callKnownToRtpengine(leg), { timeout: 2_000 }).toBe(false);
+  });
+
+  it('rejects a running play() when the caller hangs up', async () => {
+    const { leg } = await answeredCall();
+    const playing = media.play(leg, menuPrompt);
+    await sleep(200);
+    leg.hangUp('remote');
+    await expect(playing).rejects.toBeInstanceOf(LegEndedError);
   });
 
   it('refuses an offer without audio with 488, and invalid collect options by name', async () => {
