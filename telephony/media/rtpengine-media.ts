@@ -163,9 +163,12 @@ export class RtpengineMediaControl implements MediaControl {
     const anchored = this.anchoredLeg(leg);
     if (anchored.collection !== undefined && !anchored.collection.isSettled) throw new MediaUsageError(`Leg ${leg.id} is already collecting digits`);
     let promptPlaying = false;
-    const collection = new DigitCollection(parsedRules.data, () => {
-      if (promptPlaying) void this.stopPrompt(anchored);
-    });
+    const silencePrompt = async (): Promise<void> => {
+      if (!promptPlaying) return;
+      promptPlaying = false;
+      await this.stopPrompt(anchored);
+    };
+    const collection = new DigitCollection(parsedRules.data, () => void silencePrompt());
     anchored.collection = collection;
     try {
       const durationMs = await this.startPrompt(anchored, wavPath);
@@ -173,7 +176,7 @@ export class RtpengineMediaControl implements MediaControl {
       setTimeout(() => (promptPlaying = false), durationMs).unref();
       collection.promptStarted(durationMs);
       // Digits that came while "play media" was on its way: the caller already answered, so the prompt stops at once.
-      if (collection.hasDigits) void this.stopPrompt(anchored);
+      if (collection.hasDigits) void silencePrompt();
     } catch (error) {
       collection.fail(error as Error);
     }
@@ -182,7 +185,7 @@ export class RtpengineMediaControl implements MediaControl {
     } finally {
       if (anchored.collection === collection) anchored.collection = undefined;
       // A turn ended by digits while the prompt still plays: silence it before the next step speaks.
-      if (promptPlaying) await this.stopPrompt(anchored);
+      await silencePrompt();
     }
   }
 
