@@ -1,5 +1,6 @@
 // Real rtpengine (user space), real RTP over loopback: prompts reach the
 // caller's port, RFC 2833 key presses and SIP INFO bodies become digits.
+import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,6 +170,18 @@ describe('RtpengineMediaControl with a real rtpengine', () => {
     expect(media.receiveSipInfo(leg, 'Application/DTMF-Relay; charset=utf-8', 'signal= 11')).toMatchObject({ ok: true, digit: '#' });
     expect(await collecting).toEqual({ digits: '9*#', timedOut: false, endedBy: 'max-digits' });
     expect(digitEvents.filter((event) => event.legId === leg.id).map((event) => event.source)).toEqual(['sip-info', 'sip-info', 'sip-info']);
+    await media.release(leg);
+  });
+
+  it('takes DTMF log datagrams from rtpengine only, not from anyone who can reach the port', async () => {
+    const { leg } = await answeredCall();
+    const collecting = media.playAndCollect(leg, { wavPath: shortPrompt, maxDigits: 1, timeoutMs: 300 });
+    const forger = createSocket('udp4');
+    await new Promise<void>((resolve) => forger.bind(0, '127.0.0.2', () => resolve()));
+    const forged = JSON.stringify({ callid: leg.sipCallId, source_tag: `${leg.id}-far`, type: 'DTMF', event: 7, duration: 100 });
+    await new Promise<void>((resolve) => forger.send(forged, media.dtmfLogAddress.port, media.dtmfLogAddress.host, () => resolve()));
+    forger.close();
+    expect(await collecting).toEqual({ digits: '', timedOut: true, endedBy: 'timeout' });
     await media.release(leg);
   });
 

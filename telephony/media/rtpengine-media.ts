@@ -3,6 +3,7 @@
 // rtpengine's DTMF log (RFC 4733/2833 events in the RTP stream) and SIP INFO
 // bodies that the SIP adapter hands over.
 import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { pino } from 'pino';
 import type { CallEvent, CallLeg, DtmfSource, MediaControl } from '../call-control.js';
 import type { Logger } from '../../core/logger.js';
@@ -25,6 +26,12 @@ export interface RtpengineMediaOptions {
    * Port 0 picks a free one; read it back from `dtmfLogAddress`.
    */
   listen: { host: string; port: number };
+  /**
+   * Addresses DTMF log datagrams are accepted from; the ng host when omitted
+   * (and it is an IP address). Anyone else who could send to the port could
+   * otherwise type digits (a PIN, a menu choice) into any call.
+   */
+  dtmfLogSources?: readonly string[];
   /** Per-command answer deadline; 3 s when omitted. */
   ngTimeoutMs?: number;
   logger?: Logger;
@@ -85,8 +92,9 @@ export class RtpengineMediaControl implements MediaControl {
     private readonly dtmfSocket: Socket,
     private readonly sinkSocket: Socket,
     private readonly logger: Logger,
+    private readonly dtmfLogSources: ReadonlySet<string> | undefined,
   ) {
-    dtmfSocket.on('message', (datagram) => this.onDtmfLog(datagram));
+    dtmfSocket.on('message', (datagram, from) => this.onDtmfLog(datagram, from.address));
     // The sink exists so that the hub side of a leg has a real address; what arrives there is not needed.
     sinkSocket.on('message', () => undefined);
     for (const socket of [dtmfSocket, sinkSocket]) socket.on('error', (error) => logger.error({ err: error }, 'media socket error'));
@@ -100,7 +108,9 @@ export class RtpengineMediaControl implements MediaControl {
       throw error;
     });
     const ng = new NgClient(options.ng, options.ngTimeoutMs ?? DEFAULT_NG_TIMEOUT_MS, logger);
-    return new RtpengineMediaControl(ng, dtmfSocket, sinkSocket, logger);
+    const sources = options.dtmfLogSources ?? (isIP(options.ng.host) ? [options.ng.host] : undefined);
+    if (sources === undefined) logger.warn({ ng: options.ng.host }, 'DTMF log accepted from any address: set dtmfLogSources to the rtpengine address');
+    return new RtpengineMediaControl(ng, dtmfSocket, sinkSocket, logger, sources === undefined ? undefined : new Set(sources));
   }
 
   /** Where rtpengine must send its DTMF log (`--dtmf-log-dest`). */
@@ -284,7 +294,11 @@ export class RtpengineMediaControl implements MediaControl {
     }
   }
 
-  private onDtmfLog(datagram: Buffer): void {
+  private onDtmfLog(datagram: Buffer, source: string): void {
+    if (this.dtmfLogSources !== undefined && !this.dtmfLogSources.has(source)) {
+      this.logger.warn({ source }, 'DTMF log datagram from an address that is not rtpengine: dropped');
+      return;
+    }
     const parsed = parseDtmfLogDatagram(datagram);
     if (!parsed.ok) {
       this.logger.warn({ error: parsed.error }, 'unreadable DTMF log datagram from rtpengine');
