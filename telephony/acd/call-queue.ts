@@ -19,7 +19,18 @@ export interface OfferRecord {
 }
 
 export type QueueOutcome =
-  | { outcome: 'connected'; agentId: string; agentLeg: CallLeg; waitedMs: number; offers: OfferRecord[] }
+  | {
+      outcome: 'connected';
+      agentId: string;
+      agentLeg: CallLeg;
+      waitedMs: number;
+      offers: OfferRecord[];
+      /**
+       * Release the agent (hang up their leg, wrap-up) and leave the caller's leg to someone else:
+       * a transfer, or another queue. Without it, either side hanging up ends both.
+       */
+      releaseAgent: () => void;
+    }
   | { outcome: 'abandoned' | 'timed-out'; waitedMs: number; offers: OfferRecord[] };
 
 export interface EnqueueOptions {
@@ -243,6 +254,14 @@ export class CallQueue {
     };
     const offCaller = entry.call.on((event) => event.type === 'ended' && endBoth());
     const offAgent = agentLeg.on((event) => event.type === 'ended' && endBoth());
+    const releaseAgent = () => {
+      if (ended) return;
+      ended = true;
+      offCaller();
+      offAgent();
+      roster.callEnded(agentId, this.config.wrapUpMs);
+      void agentLeg.hangup().catch((error: unknown) => console.error('agent leg hangup failed', error));
+    };
     if (entry.call.state === 'ended' || agentLeg.state === 'ended') {
       endBoth();
       entry.resolve({ outcome: 'abandoned', waitedMs, offers: entry.offers });
@@ -255,7 +274,7 @@ export class CallQueue {
       entry.resolve({ outcome: 'abandoned', waitedMs, offers: [...entry.offers, { agentId, at: this.now(), outcome: 'failed', reason: `bridge failed: ${String(error)}` }] });
       return;
     }
-    entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers });
+    entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent });
   }
 
   private finish(entry: Waiting, outcome: 'abandoned' | 'timed-out'): void {
