@@ -6,7 +6,7 @@
  * transfer calls to its extensions, and its health decides whether a transfer is tried at all.
  */
 import { z } from 'zod';
-import { billingIncrementSchema, priceSchema } from '../cdr/billing.js';
+import { billingIncrementSchema, formatBillingIncrement, formatMicros, priceSchema } from '../cdr/billing.js';
 
 const routeSchema = z.object({
   /** Digits the dialed number (E.164 without "+") starts with; "" is the default route. */
@@ -87,4 +87,16 @@ export const trunkSetSchema = z.array(trunkConfigSchema).superRefine((trunks, ct
 export function trunkUri(trunk: TrunkConfig, user: string): string {
   const transport = trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`;
   return `sip:${user}@${trunk.host}${transport}`;
+}
+
+/** Back to the input form (prices and increments as text): what is stored and shown. */
+export function toTrunkInput(trunk: TrunkConfig): TrunkConfigInput {
+  return {
+    ...trunk,
+    routes: trunk.routes.map((route) => ({
+      ...route,
+      pricePerMinute: formatMicros(route.pricePerMinute),
+      billingIncrement: formatBillingIncrement(route.billingIncrement),
+    })),
+  };
 }
