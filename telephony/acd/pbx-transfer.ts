@@ -33,7 +33,8 @@ export interface PbxTransferDeps {
 export interface PbxTransferRequest {
   callId: string;
   callerLeg: CallLeg;
-  agentId: string;
+  /** The agent transferring, told if it fails; absent when the IVR transfers. */
+  agentId?: string;
   /** Releases the transferring agent (from the queue's `connected` outcome), if they are on the call. */
   releaseAgent?: () => void;
   extension: string;
@@ -95,9 +96,11 @@ export async function transferToPbxExtension(deps: PbxTransferDeps, request: Pbx
 function fallback(deps: PbxTransferDeps, request: PbxTransferRequest, reason: string): PbxTransferResult {
   request.releaseAgent?.();
   const queued = deps.fallbackQueue.enqueue(request.callerLeg, { callId: request.callId, reason });
-  deps.notifyAgent(request.agentId, {
-    kind: 'transfer-failed', callId: request.callId, extension: request.extension, trunk: request.trunk, reason,
-    fallbackQueue: deps.fallbackQueue.name,
-  });
+  if (request.agentId !== undefined) {
+    deps.notifyAgent(request.agentId, {
+      kind: 'transfer-failed', callId: request.callId, extension: request.extension, trunk: request.trunk, reason,
+      fallbackQueue: deps.fallbackQueue.name,
+    });
+  }
   return { outcome: 'fallback', reason, queued };
 }
