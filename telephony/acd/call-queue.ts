@@ -7,6 +7,7 @@
  *
  * Agents are rung only through offers from the roster (see roster.ts), never by extension lists.
  */
+import type { Logger } from '../../core/logger.js';
 import type { CallControl, CallEvent, CallLeg, OriginateResult } from '../call-control.js';
 import type { QueueConfig } from './queue-config.js';
 import type { AgentOffer, AgentRoster } from './roster.js';
@@ -68,6 +69,7 @@ export interface CallQueueDeps {
   now?: () => Date;
   /** The SDP offered to the agent's phone; by default the caller's (a B2BUA re-INVITEs on bridge anyway). */
   offerSdp?: (call: CallLeg) => string;
+  logger?: Pick<Logger, 'error'>;
 }
 
 const holdSdp = 'v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=inactive\r\n';
@@ -191,7 +193,7 @@ export class CallQueue {
       )
       .catch((error: unknown) => {
         // A bug in our own bookkeeping must not leave the caller waiting forever.
-        console.error('ACD ring bookkeeping failed', error);
+        this.logError(error, 'ACD ring bookkeeping failed; caller released from the queue');
         this.finish(entry, 'timed-out');
       });
   }
@@ -260,7 +262,7 @@ export class CallQueue {
       offCaller();
       offAgent();
       roster.callEnded(agentId, this.config.wrapUpMs);
-      void agentLeg.hangup().catch((error: unknown) => console.error('agent leg hangup failed', error));
+      void agentLeg.hangup().catch((error: unknown) => this.logError(error, 'agent leg hangup failed'));
     };
     if (entry.call.state === 'ended' || agentLeg.state === 'ended') {
       endBoth();
@@ -275,6 +277,11 @@ export class CallQueue {
       return;
     }
     entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent });
+  }
+
+  private logError(error: unknown, message: string): void {
+    if (this.deps.logger) this.deps.logger.error({ err: error, queue: this.name }, message);
+    else console.error(message, error);
   }
 
   private finish(entry: Waiting, outcome: 'abandoned' | 'timed-out'): void {

@@ -4,6 +4,7 @@
  * selection and PBX transfers, so one dead carrier or an FXO gateway without power costs a caller
  * nothing but the failed attempt that found out.
  */
+import type { Logger } from '../../core/logger.js';
 import type { CallControl } from '../call-control.js';
 import type { TrunkConfig } from './config.js';
 
@@ -113,6 +114,7 @@ export class TrunkProbeScheduler {
     private readonly trunks: readonly TrunkConfig[],
     private readonly health: TrunkHealth,
     private readonly clock: () => number = Date.now,
+    private readonly logger?: Pick<Logger, 'error'>,
   ) {}
 
   /** Probes every trunk that is due; one round at a time. */
@@ -129,7 +131,8 @@ export class TrunkProbeScheduler {
     this.timer = setInterval(() => {
       this.probeDue().catch((error: unknown) => {
         // probe() reports unreachability as a result; a throw is a bug in the adapter, keep probing.
-        console.error('trunk probe round failed', error);
+        if (this.logger) this.logger.error({ err: error }, 'trunk probe round failed');
+        else console.error('trunk probe round failed', error);
       });
     }, tickMs);
     this.timer.unref();
