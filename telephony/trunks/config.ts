@@ -83,10 +83,10 @@ export const trunkSetSchema = z.array(trunkConfigSchema).superRefine((trunks, ct
   });
 });
 
-/** Request-URI for a number or extension through this trunk. */
-export function trunkUri(trunk: TrunkConfig, user: string): string {
+/** Request-URI for a number or extension through this trunk; without a user, the trunk itself (OPTIONS). */
+export function trunkUri(trunk: TrunkConfig, user?: string): string {
   const transport = trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`;
-  return `sip:${user}@${trunk.host}${transport}`;
+  return `sip:${user === undefined ? '' : `${user}@`}${trunk.host}${transport}`;
 }
 
 /** Back to the input form (prices and increments as text): what is stored and shown. */

@@ -45,4 +45,21 @@ describe('TrunkProbeScheduler', () => {
     await scheduler.probeDue();
     expect(health.state('office')).toMatchObject({ status: 'down', lastFailure: 'no answer to OPTIONS' });
   });
+
+  it('runs on its own once started, over the trunk\'s transport', async () => {
+    const carrier = trunk({ name: 'carrier', transport: 'tls', health: { failuresBeforeDown: 1, probeIntervalMs: 100 } });
+    const health = new TrunkHealth([carrier]);
+    health.recordFailure('carrier', '503 Service Unavailable');
+    const sip = new FakeCallControl();
+    const scheduler = new TrunkProbeScheduler(sip, [carrier], health);
+    scheduler.start(10);
+    try {
+      const deadline = Date.now() + 2_000;
+      while (!health.isUp('carrier') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      scheduler.stop();
+    }
+    expect(health.isUp('carrier')).toBe(true);
+    expect(sip.probes[0]?.uri).toBe('sip:carrier.example:5060;transport=tls');
+  });
 });

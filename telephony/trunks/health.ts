@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../core/logger.js';
 import type { CallControl } from '../call-control.js';
-import type { TrunkConfig } from './config.js';
+import { trunkUri, type TrunkConfig } from './config.js';
 
 export type TrunkStatus = 'up' | 'down';
 
@@ -153,7 +153,7 @@ export class TrunkProbeScheduler {
     await Promise.all(
       due.map(async (trunk) => {
         this.lastProbeAt.set(trunk.name, now);
-        const result = await this.callControl.probe(`sip:${trunk.host}`, trunk.health.probeTimeoutMs);
+        const result = await this.callControl.probe(trunkUri(trunk), trunk.health.probeTimeoutMs);
         this.health.recordProbe(trunk.name, result);
       }),
     );
