@@ -173,6 +173,26 @@ describe('CallQueue', () => {
     });
   });
 
+  it('a bridge that fails releases the agent (not-ready, with the reason) and the caller gets the next agent', async () => {
+    const { sip, callQueue, ready, advance, caller, roster } = setup({ agents: ['ann', 'bob'] });
+    sip.script('agents.test', { kind: 'answer' });
+    ready('ann');
+    advance(10);
+    ready('bob');
+    const realBridge = sip.bridge.bind(sip);
+    let failures = 1;
+    sip.bridge = async (a, b) => {
+      if (failures-- > 0) throw new Error('re-INVITE refused with 488');
+      return realBridge(a, b);
+    };
+    const leg = caller();
+    const outcome = await callQueue.enqueue(leg, { callId: 'c1' }).result;
+    expect(outcome).toMatchObject({ outcome: 'connected', agentId: 'bob' });
+    expect(outcome.offers.map((o) => [o.agentId, o.outcome])).toEqual([['ann', 'answered'], ['ann', 'failed'], ['bob', 'answered']]);
+    expect(roster.view('ann')).toMatchObject({ status: 'not-ready', notReadyReason: 'bridge failed: re-INVITE refused with 488' });
+    expect(leg.state).toBe('answered');
+  });
+
   it('a caller nobody takes leaves after maxWaitMs', async () => {
     const { callQueue, caller, roster } = setup({ agents: ['ann'], maxWaitMs: 30 });
     roster.add('ann');

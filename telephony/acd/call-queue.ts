@@ -52,11 +52,14 @@ interface Waiting {
   call: CallLeg;
   options: EnqueueOptions;
   enqueuedAt: number;
+  /** Monotonic, for the max-wait check (the injected clock is for timestamps). */
+  enqueuedAtMono: number;
   offers: OfferRecord[];
   tried: Set<string>;
   ringing: { offer: AgentOffer; cancel: AbortController } | undefined;
   /** While true, only the preferred agent may take this caller. */
   preferredWindowOpen: boolean;
+  bridging: boolean;
   done: boolean;
   resolve: (outcome: QueueOutcome) => void;
   timers: NodeJS.Timeout[];
@@ -104,8 +107,8 @@ export class CallQueue {
     let resolve!: (outcome: QueueOutcome) => void;
     const result = new Promise<QueueOutcome>((r) => (resolve = r));
     const entry: Waiting = {
-      call, options, enqueuedAt: this.now().getTime(), offers: [], tried: new Set(), ringing: undefined, done: false,
-      preferredWindowOpen: options.preferredAgentId !== undefined && this.config.preferredAgentWindowMs > 0,
+      call, options, enqueuedAt: this.now().getTime(), enqueuedAtMono: performance.now(), offers: [], tried: new Set(), ringing: undefined, done: false,
+      preferredWindowOpen: options.preferredAgentId !== undefined && this.config.preferredAgentWindowMs > 0, bridging: false,
       resolve, timers: [], unsubscribe: () => undefined,
     };
     entry.unsubscribe = call.on((event: CallEvent) => {
@@ -206,7 +209,10 @@ export class CallQueue {
     } finally {
       entry.ringing = undefined;
     }
-    if (!entry.done) this.dispatch();
+    if (entry.done) return;
+    // The max-wait timer may have fired while a bridge was being set up and failed.
+    if (performance.now() - entry.enqueuedAtMono >= this.config.maxWaitMs) this.finish(entry, 'timed-out');
+    else this.dispatch();
   }
 
   private async bookRing(entry: Waiting, offer: AgentOffer, at: Date, result: OriginateResult): Promise<void> {
@@ -242,41 +248,45 @@ export class CallQueue {
 
   private async connect(entry: Waiting, agentId: string, agentLeg: CallLeg): Promise<void> {
     const { roster, callControl } = this.deps;
-    this.settle(entry);
-    const waitedMs = this.now().getTime() - entry.enqueuedAt;
-    let ended = false;
-    const endBoth = () => {
-      if (ended) return;
-      ended = true;
-      offCaller();
-      offAgent();
-      roster.callEnded(agentId, this.config.wrapUpMs);
-      // Whoever hung up, the other side goes too; an already-ended leg ignores it.
-      void Promise.allSettled([entry.call.hangup(), agentLeg.hangup()]);
-    };
-    const offCaller = entry.call.on((event) => event.type === 'ended' && endBoth());
-    const offAgent = agentLeg.on((event) => event.type === 'ended' && endBoth());
-    const releaseAgent = () => {
-      if (ended) return;
-      ended = true;
-      offCaller();
-      offAgent();
-      roster.callEnded(agentId, this.config.wrapUpMs);
-      void agentLeg.hangup().catch((error: unknown) => this.logError(error, 'agent leg hangup failed'));
-    };
-    if (entry.call.state === 'ended' || agentLeg.state === 'ended') {
-      endBoth();
-      entry.resolve({ outcome: 'abandoned', waitedMs, offers: entry.offers });
-      return;
-    }
+    // The caller stays in the queue (and `ringing`) until the bridge holds: if it fails, the agent
+    // is released and the caller waits for the next agent instead of being hung up on.
+    entry.bridging = true;
     try {
       await callControl.bridge(entry.call, agentLeg);
     } catch (error) {
-      endBoth();
-      entry.resolve({ outcome: 'abandoned', waitedMs, offers: [...entry.offers, { agentId, at: this.now(), outcome: 'failed', reason: `bridge failed: ${String(error)}` }] });
+      const reason = `bridge failed: ${error instanceof Error ? error.message : String(error)}`;
+      entry.offers.push({ agentId, at: this.now(), outcome: 'failed', reason });
+      await agentLeg.hangup().catch((hangupError: unknown) => this.logError(hangupError, 'agent leg hangup failed'));
+      roster.callEnded(agentId, this.config.wrapUpMs);
+      roster.setNotReady(agentId, reason);
+      return;
+    } finally {
+      entry.bridging = false;
+    }
+    if (entry.done || entry.call.state === 'ended' || agentLeg.state === 'ended') {
+      // One side hung up while the bridge was set up.
+      this.finish(entry, 'abandoned');
+      await Promise.allSettled([entry.call.hangup(), agentLeg.hangup()]);
+      roster.callEnded(agentId, this.config.wrapUpMs);
       return;
     }
-    entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent });
+    this.settle(entry);
+    const waitedMs = this.now().getTime() - entry.enqueuedAt;
+    let ended = false;
+    const release = (hangUpCaller: boolean) => {
+      if (ended) return;
+      ended = true;
+      offCaller();
+      offAgent();
+      roster.callEnded(agentId, this.config.wrapUpMs);
+      // An already-ended leg ignores the hangup.
+      const legs = hangUpCaller ? [entry.call, agentLeg] : [agentLeg];
+      void Promise.allSettled(legs.map((leg) => leg.hangup()));
+    };
+    // Whoever hangs up, the other side goes too.
+    const offCaller = entry.call.on((event) => event.type === 'ended' && release(true));
+    const offAgent = agentLeg.on((event) => event.type === 'ended' && release(true));
+    entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent: () => release(false) });
   }
 
   private logError(error: unknown, message: string): void {
@@ -286,6 +296,8 @@ export class CallQueue {
 
   private finish(entry: Waiting, outcome: 'abandoned' | 'timed-out'): void {
     if (entry.done) return;
+    // An agent has answered and the bridge is being set up: too late to give up waiting.
+    if (outcome === 'timed-out' && entry.bridging) return;
     this.settle(entry);
     entry.ringing?.cancel.abort();
     entry.resolve({ outcome, waitedMs: this.now().getTime() - entry.enqueuedAt, offers: entry.offers });
