@@ -17,6 +17,7 @@ import { mountDocs } from './openapi.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
+import { telephonyRoutes, type TelephonyRoutesDeps } from './routes/telephony.js';
 
 export interface AppDeps {
   db: Db;
@@ -27,6 +28,8 @@ export interface AppDeps {
   /** Told when new work is in the outbox. */
   onQueued?: () => void;
   connectors: ConnectorRoutesDeps;
+  /** Trunks, queues, IVR menus and CDRs under /v1/telephony. */
+  telephony?: Omit<TelephonyRoutesDeps, 'db'>;
 }
 
 const maxBodyBytes = 8 * 1024 * 1024;
@@ -74,6 +77,7 @@ export function createApp(deps: AppDeps) {
   );
   app.route('/v1', conflictRoutes({ db: deps.db }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
+  if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
 
   app.doc31('/openapi.json', {

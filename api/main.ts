@@ -12,6 +12,8 @@ import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
 import { createApp } from './app.js';
+import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
+import { TrunkStore } from '../telephony/trunks/store.js';
 
 const config = loadConfig();
 const logger = createLogger('api', config.LOG_LEVEL);
@@ -29,6 +31,7 @@ const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
 const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.REDIS_URL });
 const app = createApp({
   connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
+  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db) },
   db,
   temporal,
   logger,

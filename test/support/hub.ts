@@ -20,6 +20,8 @@ import { createProject } from '../../core/projects/projects.js';
 import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
 import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
+import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
+import { TrunkStore } from '../../telephony/trunks/store.js';
 
 export interface TestHub {
   db: Db;
@@ -97,6 +99,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
     connectors: { registry, runtime: connectors, instances },
+    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db) },
     db,
     temporal,
     logger,

@@ -1,0 +1,78 @@
+// The agent roster's state machine and its single door to an agent's phone.
+import { describe, expect, it } from 'vitest';
+import { AgentOffer, AgentRoster, AgentStateError } from './roster.js';
+
+function roster() {
+  let clock = Date.parse('2026-01-01T09:00:00Z');
+  const r = new AgentRoster(() => new Date(clock));
+  return { r, advance: (ms: number) => (clock += ms) };
+}
+
+describe('AgentRoster', () => {
+  it('offers only a logged-in, registered, ready agent, once', () => {
+    const { r } = roster();
+    r.add('ann');
+    expect(r.claimForOffer('ann', 'c1')).toBeUndefined(); // logged out
+    r.login('ann');
+    r.setReady('ann');
+    expect(r.claimForOffer('ann', 'c1')).toBeUndefined(); // no registration
+    r.register('ann', 'sip:ann@desk.test', 60_000);
+    const offer = r.claimForOffer('ann', 'c1');
+    expect(offer).toMatchObject({ agentId: 'ann', contactUri: 'sip:ann@desk.test' });
+    expect(r.view('ann').status).toBe('ringing');
+    expect(r.claimForOffer('ann', 'c2')).toBeUndefined(); // already ringing for c1
+    expect(r.claimForOffer('nobody', 'c3')).toBeUndefined();
+  });
+
+  it('an expired registration is no registration', () => {
+    const { r, advance } = roster();
+    r.add('ann');
+    r.login('ann');
+    r.register('ann', 'sip:ann@desk.test', 1_000);
+    r.setReady('ann');
+    advance(1_000);
+    expect(r.view('ann').registered).toBe(false);
+    expect(r.claimForOffer('ann', 'c1')).toBeUndefined();
+  });
+
+  it('offers cannot be forged', () => {
+    const forge = AgentOffer as unknown as new (token: symbol, agentId: string, callId: string, uri: string) => AgentOffer;
+    expect(() => new forge(Symbol('agent-offer'), 'ann', 'c1', 'sip:ann@desk.test')).toThrow(/claimForOffer/);
+  });
+
+  it('logging out or unregistering while ringing aborts the offer', () => {
+    const { r } = roster();
+    for (const agent of ['ann', 'bob']) {
+      r.add(agent);
+      r.login(agent);
+      r.register(agent, `sip:${agent}@desk.test`, 60_000);
+      r.setReady(agent);
+    }
+    const annOffer = r.claimForOffer('ann', 'c1');
+    const bobOffer = r.claimForOffer('bob', 'c2');
+    r.logout('ann');
+    r.unregister('bob');
+    expect(annOffer?.signal.aborted).toBe(true);
+    expect(bobOffer?.signal.aborted).toBe(true);
+    expect(r.view('ann').status).toBe('logged-out');
+  });
+
+  it('busy agents can neither log out nor be set not-ready; a call ends in wrap-up, then ready at the back', async () => {
+    const { r, advance } = roster();
+    r.add('ann');
+    r.login('ann');
+    r.register('ann', 'sip:ann@desk.test', 60_000);
+    r.setReady('ann');
+    const firstIdle = r.view('ann').idleSince;
+    const offer = r.claimForOffer('ann', 'c1') as AgentOffer;
+    r.offerAnswered(offer);
+    expect(() => r.logout('ann')).toThrow(AgentStateError);
+    expect(() => r.setNotReady('ann', 'lunch')).toThrow(AgentStateError);
+    advance(60_000);
+    r.callEnded('ann', 5);
+    expect(r.view('ann').status).toBe('wrap-up');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(r.view('ann').status).toBe('ready');
+    expect(r.view('ann').idleSince?.getTime()).toBeGreaterThan(firstIdle?.getTime() ?? Infinity);
+  });
+});

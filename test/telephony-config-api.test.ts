@@ -1,0 +1,119 @@
+// Telephony configuration through the API: trunks (password sealed, write-only), queues and IVR
+// menus validated by the telephony schemas, references checked, CDRs listed with exact costs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveCallDetailRecords } from '../telephony/cdr/store.js';
+import { TrunkStore } from '../telephony/trunks/store.js';
+import { SecretBox } from '../core/secrets/secret-box.js';
+import { startTestHub, type TestHub } from './support/hub.js';
+
+let hub: TestHub;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+beforeAll(async () => {
+  hub = await startTestHub({ worker: false });
+});
+afterAll(async () => {
+  await hub?.close();
+});
+
+async function call(method: string, path: string, json?: unknown) {
+  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
+  const text = await response.text();
+  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+}
+
+const carrier = {
+  kind: 'carrier', host: 'sbc.carrier.example:5060',
+  auth: { mode: 'registration', username: 'hub-01', password: 'very-secret-pw' },
+  routes: [{ prefix: '49', pricePerMinute: '0.0125', billingIncrement: '30/6' }, { prefix: '', pricePerMinute: 0.1 }],
+};
+
+describe('/v1/telephony', () => {
+  it('stores a trunk with its password sealed and never returned; an update without password keeps it', async () => {
+    const created = await call('PUT', '/v1/telephony/trunks/main-carrier', carrier);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      name: 'main-carrier', kind: 'carrier', auth: { mode: 'registration', username: 'hub-01', password: 'set' },
+      routes: [{ prefix: '49', pricePerMinute: '0.012500', billingIncrement: '30/6' }, { prefix: '', pricePerMinute: '0.100000', billingIncrement: '60/60' }],
+    });
+    const row = await hub.db.trunk.findFirstOrThrow({ where: { projectId: hub.projectId, name: 'main-carrier' } });
+    expect(JSON.stringify(row)).not.toContain('very-secret-pw');
+
+    const replaced = await call('PUT', '/v1/telephony/trunks/main-carrier', { ...carrier, priority: 5, auth: { mode: 'registration', username: 'hub-01' } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.priority).toBe(5);
+    const [loaded] = await new TrunkStore(hub.db, new SecretBox(hub.secretKey)).load(hub.projectId);
+    expect(loaded?.auth).toEqual({ mode: 'registration', username: 'hub-01', password: 'very-secret-pw' });
+    expect(loaded?.routes[0]).toMatchObject({ pricePerMinute: 12_500, billingIncrement: { firstSeconds: 30, nextSeconds: 6 } });
+  });
+
+  it('refuses bad trunk configs with 422 naming the fields', async () => {
+    const bad = await call('PUT', '/v1/telephony/trunks/bad', { kind: 'carrier', host: 'x y', auth: { mode: 'registration', username: 'u' }, routes: [{ prefix: '+49', pricePerMinute: 'cheap' }] });
+    expect(bad.status).toBe(422);
+    expect(bad.type).toBe('application/problem+json');
+    expect(bad.body.errors.map((e: Json) => e.field)).toEqual(expect.arrayContaining(['host', 'auth.password', 'routes.0.prefix', 'routes.0.pricePerMinute']));
+    const badName = await call('PUT', '/v1/telephony/trunks/Bad_Name', carrier);
+    expect(badName.status).toBe(422);
+    expect(badName.body.errors[0].field).toBe('path.name');
+    expect((await call('GET', '/v1/telephony/trunks/nope')).status).toBe(404);
+  });
+
+  it('an IVR menu may name only existing queues and pbx trunks; a used queue cannot be removed', async () => {
+    expect((await call('PUT', '/v1/telephony/queues/front-desk', { agents: ['ann', 'bob'] })).status).toBe(201);
+    const menu = {
+      start: 'welcome', fallbackQueue: 'front-desk',
+      nodes: {
+        welcome: { kind: 'menu', prompt: 'welcome', options: { '1': 'sales', '2': 'accounting' } },
+        sales: { kind: 'queue', queue: 'sales' },
+        accounting: { kind: 'transfer', trunk: 'main-carrier', extension: '204' },
+      },
+    };
+    const refused = await call('PUT', '/v1/telephony/ivr-menus/main', menu);
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([
+      { field: 'nodes.sales.queue', message: 'queue "sales" does not exist' },
+      { field: 'nodes.accounting.trunk', message: 'trunk "main-carrier" is a carrier trunk; transfers go through a pbx trunk' },
+    ]);
+
+    const dangling = await call('PUT', '/v1/telephony/ivr-menus/main', { ...menu, nodes: { ...menu.nodes, welcome: { kind: 'menu', prompt: 'welcome', options: { '1': 'nowhere' } } } });
+    expect(dangling.status).toBe(422);
+    expect(dangling.body.errors).toContainEqual({ field: 'nodes.welcome.options.1', message: 'node "nowhere" does not exist' });
+
+    expect((await call('PUT', '/v1/telephony/queues/sales', { agents: ['ann'], ringTimeoutMs: 12_000 })).status).toBe(201);
+    expect((await call('PUT', '/v1/telephony/trunks/office', { kind: 'pbx', host: '10.0.0.9', auth: { mode: 'ip' } })).status).toBe(201);
+    const accepted = await call('PUT', '/v1/telephony/ivr-menus/main', { ...menu, nodes: { ...menu.nodes, accounting: { kind: 'transfer', trunk: 'office', extension: '204' } } });
+    expect(accepted.status).toBe(201);
+    expect(accepted.body).toMatchObject({ maxVisitsPerNode: 3, maxDurationMs: 180_000 });
+
+    const inUse = await call('DELETE', '/v1/telephony/queues/sales');
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.detail).toMatch(/IVR menu\(s\) main/);
+    expect((await call('DELETE', '/v1/telephony/trunks/office')).status).toBe(409);
+    expect((await call('DELETE', '/v1/telephony/ivr-menus/main')).status).toBe(204);
+    expect((await call('DELETE', '/v1/telephony/queues/sales')).status).toBe(204);
+    expect((await call('GET', '/v1/telephony/queues')).body.queues.map((q: Json) => q.name)).toEqual(['front-desk']);
+  });
+
+  it('lists CDRs in a time range with exact decimal costs', async () => {
+    const at = new Date('2026-05-01T10:00:00Z');
+    await saveCallDetailRecords(hub.db, hub.projectId, [{
+      callId: 'api-call', attempt: 1, direction: 'outbound', trunk: 'main-carrier', routePrefix: '49', sipCallId: 'x@y', from: '+4940', to: '+4930',
+      outcome: 'answered', hangupCause: 'normal', sipStatus: 200, reason: undefined, startedAt: at, answeredAt: at, endedAt: new Date(at.getTime() + 61_000),
+      durationMs: 61_000, billableSeconds: 66, billingIncrement: '30/6', pricePerMinuteMicros: 12_500, costMicros: 13_750, currency: 'EUR',
+    }]);
+    const listed = await call('GET', '/v1/telephony/cdrs?from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z');
+    expect(listed.status).toBe(200);
+    expect(listed.body.records).toEqual([expect.objectContaining({ callId: 'api-call', billableSeconds: 66, cost: '0.013750', pricePerMinute: '0.012500', currency: 'EUR' })]);
+    const bad = await call('GET', '/v1/telephony/cdrs?from=yesterday&to=2026-05-02T00:00:00Z');
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors[0].field).toBe('query.from');
+  });
+
+  it('documents the routes in the OpenAPI document', async () => {
+    const response = await hub.app.request('/openapi.json');
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as Json;
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/telephony/trunks/{name}', '/v1/telephony/ivr-menus/{name}', '/v1/telephony/cdrs']));
+  });
+});
