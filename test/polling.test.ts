@@ -7,6 +7,7 @@
 // Real Temporal, PostgreSQL, MariaDB.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestCrmDatabase, type TestCrmDatabase } from '../connectors/sql-crm/test-support.js';
+import { ensureCrmPollers } from '../workflows/crm-polling/client.js';
 import { crmPollerWorkflowId } from '../workflows/crm-polling/shared.js';
 import { journeyStateQuery, journeyWorkflowId, type CrmChangeView, type JourneyState } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
@@ -83,13 +84,13 @@ describe('polling CRMs without webhooks', () => {
       polling: { intervalSeconds: 1 },
     });
     expect(created.status).toBe(201);
-    expect(created.body.polling).toEqual({ intervalSeconds: 1, enabled: true });
+    expect(created.body.polling).toEqual({ intervalSeconds: 1, enabled: true, lastPolledAt: null, lastError: null });
     legacyId = created.body.id;
     demoId = (await api('GET', '/v1/connectors')).body.connectors.find((c: { name: string }) => c.name === 'demo-crm').id;
     // The demo CRM gets polling by a patch, the way an existing instance is switched over.
     const patched = await api('PATCH', `/v1/connectors/${demoId}`, { polling: { intervalSeconds: 1 } });
     expect(patched.status).toBe(200);
-    expect(patched.body.polling).toEqual({ intervalSeconds: 1, enabled: true });
+    expect(patched.body.polling).toMatchObject({ intervalSeconds: 1, enabled: true });
     // Names are kept right in the legacy CRM; the demo CRM owns the field and is written.
     const rules = await api('PUT', '/v1/reconciliation', { fields: { name: { rule: { kind: 'ranked', ranking: [legacyId, demoId] }, owner: demoId } } });
     expect(rules.status).toBe(200);
@@ -188,6 +189,8 @@ describe('polling CRMs without webhooks', () => {
     const attempt = (await poller.describe()).raw.pendingActivities?.[0]?.attempt ?? 0;
     expect(attempt).toBeGreaterThanOrEqual(2);
     expect(attempt).toBeLessThanOrEqual(4);
+    // Whoever looks at the connector sees why.
+    expect((await api('GET', `/v1/connectors/${legacyId}`)).body.polling.lastError).toMatch(/SQL CRM unavailable/);
     expect(await cursorOf(legacyId)).toBe(cursorBefore);
     expect(changesFrom(await journey(), legacyId).some((change) => change.changes?.['fields.status'] === 'review')).toBe(false);
 
@@ -197,7 +200,17 @@ describe('polling CRMs without webhooks', () => {
       return current.merged?.['fields.status'] === 'review' ? current : undefined;
     }, 60_000, 'the change once the CRM is back');
     expect(changesFrom(state, legacyId).filter((change) => change.changes?.['fields.status'] === 'review')).toHaveLength(1);
+    expect((await api('GET', `/v1/connectors/${legacyId}`)).body.polling).toMatchObject({ lastError: null, lastPolledAt: expect.any(String) });
   }, 120_000);
+
+  it('at worker start, brings back every enabled poller whose workflow is gone', async () => {
+    const client = await hub.temporal.client();
+    await client.workflow.getHandle(crmPollerWorkflowId(demoId)).terminate('lost, as if Temporal never got the start');
+    expect(await pollerStatus(demoId)).toBe('TERMINATED');
+    expect(await ensureCrmPollers({ db: hub.db, client, taskQueue: hub.taskQueue })).toBe(2);
+    expect(await pollerStatus(demoId)).toBe('RUNNING');
+    expect(await pollerStatus(legacyId)).toBe('RUNNING');
+  });
 
   // Stopped either way: terminated by the outbox, or ended by its own poll that found polling off first.
   it('stops the poller when polling is disabled and when the connector is deleted', async () => {

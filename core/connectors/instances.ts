@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { pollingSettingsSchema, savePollingSettings, stopPollingOf, type PollingSettings } from '../polling/settings.js';
+import { pollingSettingsSchema, pollingView, savePollingSettings, stopPollingOf, type PollingView } from '../polling/settings.js';
 import { fieldErrorsFrom, type FieldError } from '../validation.js';
 
 export const declaredLimitsSchema = z
@@ -58,7 +58,7 @@ export interface InstanceView {
   /** Which credentials are set; their values never leave the hub. */
   secrets: Record<string, 'set'>;
   limits: unknown;
-  polling: PollingSettings | null;
+  polling: PollingView | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -185,7 +185,7 @@ export class ConnectorInstances {
       config: row.config as Record<string, unknown>,
       secrets: row.secrets ? Object.fromEntries(secretKeys.map((key) => [key, 'set' as const])) : {},
       limits: row.limits ?? null,
-      polling: row.poller ? { intervalSeconds: row.poller.intervalSeconds, enabled: row.poller.enabled } : null,
+      polling: pollingView(row.poller),
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
     };

@@ -68,7 +68,7 @@ export async function storePolledPage(db: Db, checkpoint: Pick<PollerCheckpoint,
     await rememberStates(tx, connectorInstanceId, states);
     await tx.$executeRaw`
       UPDATE connector_pollers
-      SET cursor = ${page.cursor}, last_polled_at = now(), updated_at = now(),
+      SET cursor = ${page.cursor}, last_polled_at = now(), last_error = NULL, updated_at = now(),
           changes_stored = changes_stored + ${stored.received - stored.duplicates}
       WHERE connector_instance_id = ${connectorInstanceId}::uuid`;
     return { stored: true, changes: events.length, unchanged: contacts.length - events.length, duplicates: stored.duplicates, queued: stored.queued };
@@ -77,7 +77,12 @@ export async function storePolledPage(db: Db, checkpoint: Pick<PollerCheckpoint,
 
 /** Notes a poll that found nothing, for whoever looks at the poller. */
 export async function touchCheckpoint(db: Db, connectorInstanceId: string): Promise<void> {
-  await db.$executeRaw`UPDATE connector_pollers SET last_polled_at = now() WHERE connector_instance_id = ${connectorInstanceId}::uuid`;
+  await db.$executeRaw`UPDATE connector_pollers SET last_polled_at = now(), last_error = NULL WHERE connector_instance_id = ${connectorInstanceId}::uuid`;
+}
+
+/** Keeps why a poll failed on the poller (shown with the connector), until a poll succeeds. */
+export async function recordPollFailure(db: Db, connectorInstanceId: string, reason: string): Promise<void> {
+  await db.$executeRaw`UPDATE connector_pollers SET last_error = ${reason.slice(0, 1000)} WHERE connector_instance_id = ${connectorInstanceId}::uuid`;
 }
 
 function changeEvent(contact: ChangedContact, changes: Record<string, unknown>): WebhookEvent {

@@ -18,6 +18,17 @@ export const pollingSettingsSchema = z
 
 export type PollingSettings = z.output<typeof pollingSettingsSchema>;
 
+/** The settings and how polling goes, as the API shows them. */
+export interface PollingView extends PollingSettings {
+  lastPolledAt: string | null;
+  lastError: string | null;
+}
+
+export function pollingView(poller: { intervalSeconds: number; enabled: boolean; lastPolledAt: Date | null; lastError: string | null } | null): PollingView | null {
+  if (!poller) return null;
+  return { intervalSeconds: poller.intervalSeconds, enabled: poller.enabled, lastPolledAt: poller.lastPolledAt?.toISOString() ?? null, lastError: poller.lastError };
+}
+
 /** Outbox rows that start (settings) or stop (null) an instance's poller workflow. */
 export const CRM_POLLER_OUTBOX_KIND = 'crm-poller.sync';
 
@@ -57,11 +68,6 @@ export async function savePollingSettings(tx: OutboxTx, ref: PolledInstanceRef, 
 export async function stopPollingOf(tx: OutboxTx, ref: PolledInstanceRef): Promise<void> {
   const poller = await tx.connectorPoller.findUnique({ where: { connectorInstanceId: ref.connectorInstanceId }, select: { enabled: true } });
   if (poller) await queuePollerSync(tx, { ...ref, run: null });
-}
-
-export async function pollingSettingsOf(db: Pick<OutboxTx, 'connectorPoller'>, connectorInstanceId: string): Promise<PollingSettings | null> {
-  const poller = await db.connectorPoller.findUnique({ where: { connectorInstanceId }, select: { intervalSeconds: true, enabled: true } });
-  return poller ? { intervalSeconds: poller.intervalSeconds, enabled: poller.enabled } : null;
 }
 
 async function queuePollerSync(tx: OutboxTx, payload: CrmPollerSyncPayload): Promise<void> {

@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { Db } from '../../core/db/client.js';
-import { loadCheckpoint, storePolledPage, touchCheckpoint } from '../../core/polling/checkpoint.js';
+import { loadCheckpoint, recordPollFailure, storePolledPage, touchCheckpoint } from '../../core/polling/checkpoint.js';
 import { toActivityFailure } from '../journey/activities.js';
 import type { PollOutcome } from './shared.js';
 
@@ -28,17 +28,24 @@ export function createCrmPollingActivities({ db, connectors }: CrmPollingActivit
       const instance = await db.connectorInstance.findUnique({ where: { id: connectorInstanceId } });
       if (!instance) return { stop: 'the connector was deleted', more: false, changes: 0 };
       // A connector that cannot start (bad stored config, missing key) is retried: fixing it resumes polling.
-      const crm = await connectors.get(instance).catch((error: unknown) => {
-        throw ApplicationFailure.retryable(`connector "${instance.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`, 'ConnectorUnavailable');
+      const crm = await connectors.get(instance).catch(async (error: unknown) => {
+        const reason = `connector "${instance.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`;
+        await recordPollFailure(db, connectorInstanceId, reason);
+        throw ApplicationFailure.retryable(reason, 'ConnectorUnavailable');
       });
-      if (!crm.listChangedContacts) return { stop: `connector "${instance.name}" (${instance.kind}) cannot list changes`, more: false, changes: 0 };
+      if (!crm.listChangedContacts) {
+        const reason = `connector "${instance.name}" (${instance.kind}) cannot list changes`;
+        await recordPollFailure(db, connectorInstanceId, reason);
+        return { stop: reason, more: false, changes: 0 };
+      }
 
       let cursor = checkpoint.cursor;
       let changes = 0;
       for (let page = 0; page < pagesPerPoll; page += 1) {
         const read = await crm
           .listChangedContacts({ since: cursor, limit: pageSize, ...(cursor === null ? { startAt: checkpoint.startAt } : {}) })
-          .catch((error: unknown) => {
+          .catch(async (error: unknown) => {
+            await recordPollFailure(db, connectorInstanceId, error instanceof Error ? error.message : String(error));
             throw toActivityFailure(error);
           });
         if (read.contacts.length === 0 && read.cursor === cursor) {

@@ -7,6 +7,7 @@ CREATE TABLE "connector_pollers" (
     "cursor" TEXT,
     "start_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "last_polled_at" TIMESTAMPTZ(3),
+    "last_error" TEXT,
     "changes_stored" BIGINT NOT NULL DEFAULT 0,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
