@@ -2,7 +2,7 @@
 // each page with its cursor in one transaction (core/polling/checkpoint.ts).
 // An unreachable CRM throws a retryable failure before anything moves, so the
 // workflow's retry policy paces it and the next attempt starts from the same cursor.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { Db } from '../../core/db/client.js';
 import { loadCheckpoint, recordPollFailure, storePolledPage, touchCheckpoint } from '../../core/polling/checkpoint.js';
@@ -42,6 +42,7 @@ export function createCrmPollingActivities({ db, connectors }: CrmPollingActivit
       let cursor = checkpoint.cursor;
       let changes = 0;
       for (let page = 0; page < pagesPerPoll; page += 1) {
+        heartbeat(page);
         const read = await crm
           .listChangedContacts({ since: cursor, limit: pageSize, ...(cursor === null ? { startAt: checkpoint.startAt } : {}) })
           .catch(async (error: unknown) => {

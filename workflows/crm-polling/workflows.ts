@@ -15,6 +15,8 @@ import { pollerSettingsSignal, type CrmPollerInput } from './shared.js';
 
 const { pollCrmChanges } = proxyActivities<CrmPollingActivities>({
   startToCloseTimeout: '2 minutes',
+  // A poll beats per page: a worker killed mid-poll is noticed in seconds, not after the whole timeout.
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
