@@ -106,6 +106,16 @@ describe('polling CRMs without webhooks', () => {
     const bad = await api('PATCH', `/v1/connectors/${demoId}`, { polling: { intervalSeconds: 0 } });
     expect(bad.status).toBe(422);
     expect(bad.body.errors.map((error: { field: string }) => error.field)).toContain('polling.intervalSeconds');
+    // A mapping with only a version column cannot order changes: refused when polling is asked for, nothing created.
+    const unpollable = await api('POST', '/v1/connectors', {
+      kind: 'sql-crm',
+      name: 'no-stamp',
+      config: { connectionString: hub.crmUrl, columns: { updatedAt: null, version: 'id' } },
+      polling: { intervalSeconds: 5 },
+    });
+    expect(unpollable.status).toBe(422);
+    expect(unpollable.body.errors).toEqual([{ field: 'config.columns.updatedAt', message: expect.stringContaining('updated-at column') }]);
+    expect((await api('GET', '/v1/connectors')).body.connectors.map((c: { name: string }) => c.name)).not.toContain('no-stamp');
   });
 
   it('a row changed in the legacy CRM reaches the journey; the hub\'s write-back comes back as an echo', async () => {

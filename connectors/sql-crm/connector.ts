@@ -35,6 +35,10 @@ export const sqlCrm = defineConnector({
     ...(config.limits.dailyQuota ? { dailyQuota: config.limits.dailyQuota } : {}),
   }),
   create: ({ config, limiter, cache }) => createSqlCrmOperations(config, { limiter, cache }),
+  pollingProblem: (config) =>
+    config.columns.updatedAt
+      ? undefined
+      : { field: 'columns.updatedAt', message: 'polling orders changes by an updated-at column; a version column counts per row and cannot' },
 });
 
 export function createSqlCrmOperations(config: SqlCrmConfig, context: { limiter: RequestLimiter; cache: ReadCache }): ConnectorOperations {

@@ -3,6 +3,7 @@
 // at first use), credentials sealed at rest and never returned.
 import { z } from 'zod';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
+import type { ConnectorDefinition } from '../../connectors/sdk/define.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { pollingSettingsSchema, pollingView, savePollingSettings, stopPollingOf, type PollingView } from '../polling/settings.js';
@@ -81,6 +82,7 @@ export class ConnectorInstances {
       throw new InstanceValidationError([{ field: 'kind', message: `no connector "${parsed.kind}"; installed: ${[...this.registry.keys()].join(', ')}` }]);
     }
     const config = parseOrThrow(registered.definition.configSchema, parsed.config, ['config']) as Record<string, unknown>;
+    if (parsed.polling?.enabled) refuseUnpollable(registered.definition, config);
     const id = crypto.randomUUID();
     const { plain, sealed } = this.split(id, registered.definition.secrets ?? [], config);
     try {
@@ -119,6 +121,8 @@ export class ConnectorInstances {
     const config = patch.config
       ? (parseOrThrow(registered.definition.configSchema, { ...current, ...patch.config }, ['config']) as Record<string, unknown>)
       : current;
+    const polling = patch.polling === undefined ? await this.db.connectorPoller.findUnique({ where: { connectorInstanceId: id } }) : patch.polling;
+    if (polling?.enabled) refuseUnpollable(registered.definition, config);
     const { plain, sealed } = this.split(row.id, secretKeys, config);
     const updated = await this.db.$transaction(async (tx) => {
       if (patch.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } });
@@ -190,6 +194,12 @@ export class ConnectorInstances {
       updatedAt: row.updatedAt.toISOString(),
     };
   }
+}
+
+/** Polling switched on for a configuration the connector says cannot be polled: a 422 naming what is missing. */
+function refuseUnpollable(definition: ConnectorDefinition, config: Record<string, unknown>): void {
+  const problem = definition.pollingProblem?.(config);
+  if (problem) throw new InstanceValidationError([{ field: `config.${problem.field}`, message: problem.message }]);
 }
 
 function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.output<S> {
