@@ -25,7 +25,9 @@ installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace
 const admin = await Connection.connect({ address: temporalAddress });
 await ensureSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
 // Pollers of CRMs without webhooks run whether or not their start ever reached Temporal.
-await ensureCrmPollers({ db, client: new Client({ connection: admin, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+await ensureCrmPollers({ db, client: new Client({ connection: admin, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE }).catch((error: unknown) =>
+  logger.warn({ err: error }, 'worker: could not start the CRM pollers now; the next worker start or polling change starts them'),
+);
 await admin.close();
 
 const { worker, connection } = await createHubWorker({
