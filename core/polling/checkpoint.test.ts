@@ -69,9 +69,11 @@ describe('poller checkpoint', () => {
 
   it('stores nothing twice when a page is read again, even without the remembered states', async () => {
     await storePolledPage(db, { connectorInstanceId, projectId }, null, page('c1', contact('1', 'Ada', 'm1')));
-    // Replayed from the start: the state is known, nothing is reported.
+    // Replayed from the start: the state is known, nothing is reported, not even the remembered state is rewritten.
+    const seenAt = (await db.polledRecord.findFirstOrThrow({ where: { connectorInstanceId } })).seenAt;
     await db.connectorPoller.update({ where: { connectorInstanceId }, data: { cursor: null } });
     expect(await storePolledPage(db, { connectorInstanceId, projectId }, null, page('c1', contact('1', 'Ada', 'm1')))).toMatchObject({ stored: true, changes: 0 });
+    expect((await db.polledRecord.findFirstOrThrow({ where: { connectorInstanceId } })).seenAt).toEqual(seenAt);
     // The remembered states lost too: the change is reported again, and the inbox recognizes it by (record, marker, values).
     await db.polledRecord.deleteMany({ where: { connectorInstanceId } });
     await db.connectorPoller.update({ where: { connectorInstanceId }, data: { cursor: null } });

@@ -58,10 +58,14 @@ export async function storePolledPage(db: Db, checkpoint: Pick<PollerCheckpoint,
     const events: WebhookEvent[] = [];
     const states: { externalId: string; marker: string; hashes: Record<string, string> }[] = [];
     for (const contact of contacts) {
-      const delta = fieldDelta(previous.get(contact.externalId), polledValues(contact));
+      const seen = previous.get(contact.externalId);
+      const delta = fieldDelta(seen?.fieldHashes, polledValues(contact));
+      const unchanged = Object.keys(delta.changes).length === 0;
+      // Read again as it was (the settle window, a re-polled page): nothing to store at all.
+      if (unchanged && seen?.modifiedMarker === contact.modifiedMarker) continue;
       states.push({ externalId: contact.externalId, marker: contact.modifiedMarker, hashes: delta.hashes });
-      // Read again unchanged (the settle window, a re-polled page) or changed only outside the hub's fields.
-      if (Object.keys(delta.changes).length === 0) continue;
+      // Changed only outside the hub's fields: remembered, not reported.
+      if (unchanged) continue;
       events.push(changeEvent(contact, delta.changes));
     }
     const stored = await storeWebhookEventsIn(tx, { id: connectorInstanceId, projectId }, events);
@@ -108,12 +112,17 @@ function latestPerRecord(contacts: ChangedContact[]): ChangedContact[] {
   return [...byId.values()];
 }
 
-async function previousStates(tx: OutboxTx, connectorInstanceId: string, externalIds: string[]): Promise<Map<string, Record<string, string>>> {
+interface SeenState {
+  modifiedMarker: string;
+  fieldHashes: Record<string, string>;
+}
+
+async function previousStates(tx: OutboxTx, connectorInstanceId: string, externalIds: string[]): Promise<Map<string, SeenState>> {
   if (externalIds.length === 0) return new Map();
-  const rows = await tx.$queryRaw<{ externalId: string; fieldHashes: Record<string, string> }[]>`
-    SELECT external_id AS "externalId", field_hashes AS "fieldHashes" FROM polled_records
+  const rows = await tx.$queryRaw<(SeenState & { externalId: string })[]>`
+    SELECT external_id AS "externalId", modified_marker AS "modifiedMarker", field_hashes AS "fieldHashes" FROM polled_records
     WHERE connector_instance_id = ${connectorInstanceId}::uuid AND external_id = ANY(${externalIds}::text[])`;
-  return new Map(rows.map((row) => [row.externalId, row.fieldHashes]));
+  return new Map(rows.map((row) => [row.externalId, { modifiedMarker: row.modifiedMarker, fieldHashes: row.fieldHashes }]));
 }
 
 async function rememberStates(tx: OutboxTx, connectorInstanceId: string, states: { externalId: string; marker: string; hashes: Record<string, string> }[]): Promise<void> {
