@@ -7,6 +7,7 @@ import { createLogger } from '../core/logger.js';
 import { OutboxDispatcher } from '../core/outbox/dispatcher.js';
 import { TemporalGateway } from '../core/temporal/gateway.js';
 import { journeyDeliverers } from '../workflows/journey/outbox.js';
+import { crmPollerDeliverers } from '../workflows/crm-polling/client.js';
 import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
@@ -24,7 +25,10 @@ const dispatcher = new OutboxDispatcher({
   temporal,
   logger,
   pollMs: config.OUTBOX_POLL_MS,
-  deliverers: journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
+  deliverers: {
+    ...journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
+    ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
+  },
 });
 const registry = defaultRegistry();
 const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));

@@ -1,5 +1,5 @@
 // The worker process: runs contact journeys and their activities.
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig, requireSetting } from '../core/config.js';
 import { createDb } from '../core/db/client.js';
 import { createLogger } from '../core/logger.js';
@@ -7,6 +7,7 @@ import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
 import { ensureSearchAttributes } from './search-attributes.js';
+import { ensureCrmPollers } from '../workflows/crm-polling/client.js';
 import { createHubWorker, installWorkerRuntime } from './worker.js';
 
 const config = loadConfig();
@@ -23,6 +24,10 @@ installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace
 
 const admin = await Connection.connect({ address: temporalAddress });
 await ensureSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
+// Pollers of CRMs without webhooks run whether or not their start ever reached Temporal.
+await ensureCrmPollers({ db, client: new Client({ connection: admin, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE }).catch((error: unknown) =>
+  logger.warn({ err: error }, 'worker: could not start the CRM pollers now; the next worker start or polling change starts them'),
+);
 await admin.close();
 
 const { worker, connection } = await createHubWorker({

@@ -7,6 +7,7 @@ import type { ConnectorRuntime } from '../connectors/runtime.js';
 import { createJourneyActivities } from '../workflows/journey/activities.js';
 import { createReconcileActivities } from '../workflows/journey/reconcile-activities.js';
 import { createCrmChangeActivities } from '../workflows/crm-changes/activities.js';
+import { createCrmPollingActivities } from '../workflows/crm-polling/activities.js';
 
 export interface HubWorkerDeps {
   temporalAddress: string;
@@ -30,7 +31,7 @@ export function installWorkerRuntime(level: LogLevel): void {
 }
 
 export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors'>) {
-  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps), ...createReconcileActivities(deps) };
+  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps), ...createReconcileActivities(deps), ...createCrmPollingActivities(deps) };
 }
 
 export async function createHubWorker(deps: HubWorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {

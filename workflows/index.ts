@@ -1,4 +1,5 @@
 // Every workflow the worker registers. Workflow code only: the worker bundles this file.
 export { contactJourney } from './journey/workflows.js';
 export { resolveCrmContact } from './crm-changes/workflows.js';
+export { crmPoller } from './crm-polling/workflows.js';
 export { noopJourney } from './bench/workflows.js';

@@ -30,6 +30,10 @@ const instanceViewSchema = z
     config: z.record(z.string(), z.unknown()).describe('Configuration without credentials'),
     secrets: z.record(z.string(), z.literal('set')).describe('Which credentials are stored; values are never returned'),
     limits: z.unknown(),
+    polling: z
+      .object({ intervalSeconds: z.number().int(), enabled: z.boolean(), lastPolledAt: z.string().nullable(), lastError: z.string().nullable() })
+      .nullable()
+      .describe('Polling for changes (CRMs without webhooks) and how it goes'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -6,6 +6,7 @@
 import { defineConnector } from '../sdk/define.js';
 import { createActivityOperations } from './activities.js';
 import { BitrixClient, maxBatchCalls } from './bitrix-client.js';
+import { createChangeOperations } from './changes.js';
 import { bitrix24ConfigSchema, declaredLimits } from './config.js';
 import { createContactOperations } from './contacts.js';
 import { bitrix24Webhook } from './webhook.js';
@@ -34,6 +35,7 @@ export const bitrix24 = defineConnector({
     return {
       ...createContactOperations(client, context.cache, context.config),
       ...createActivityOperations(client, context.config),
+      ...createChangeOperations(client, context.config),
       // The HTTP client holds no connections of its own and the limiter belongs to the instance.
       close: async () => undefined,
     };

@@ -37,6 +37,12 @@ export interface ConnectorDefinition<Schema extends z.ZodType = z.ZodType> {
   /** What the CRM documents; adaptive limiting learns the rest. */
   limits?: DeclaredLimits | ((config: z.output<Schema>) => DeclaredLimits);
   create(context: ConnectorContext<z.output<Schema>>): ConnectorOperations;
+  /**
+   * For connectors with `listChangedContacts` whose configuration may rule polling out:
+   * what is missing (a config field and why), so switching polling on is refused with a 422
+   * instead of a poller that can only fail. Undefined: this configuration can be polled.
+   */
+  pollingProblem?(config: z.output<Schema>): { field: string; message: string } | undefined;
   webhook?: WebhookHandler<z.output<Schema>>;
 }
 

@@ -78,6 +78,37 @@ export interface WebhookEvent {
   changes?: Record<string, unknown> | undefined;
 }
 
+/** What a poll asks for: records changed after a cursor (CRMs without webhooks are polled). */
+export interface ChangedContactsQuery {
+  /** A cursor from an earlier page; null on the first poll. Opaque: only the connector reads it. */
+  since: string | null;
+  /** First poll only (no cursor): report records changed at or after this instant (ISO); absent: every record. */
+  startAt?: string | undefined;
+  /** Records wanted at most in this page. */
+  limit: number;
+}
+
+export interface ChangedContact extends CrmContact {
+  /**
+   * What identifies this state of the record: the CRM's modification stamp (and version), so
+   * the hub stores one event per (record, marker) however often a poll reads the same state.
+   */
+  modifiedMarker: string;
+}
+
+export interface ChangedContactsPage {
+  /** Oldest change first, in the order of the cursor (modification time, then id). */
+  contacts: ChangedContact[];
+  /**
+   * Where the next poll continues. Never past a change that may still be joined by an
+   * older-stamped one (an open transaction, a clock's resolution): records near the end
+   * can be reported again, and the hub recognizes them by their marker.
+   */
+  cursor: string;
+  /** Another page is ready now (the page was full and the cursor moved). */
+  more: boolean;
+}
+
 export interface ConnectorOperations {
   findContacts(query: ContactQuery): Promise<CrmContact[]>;
   getContact(externalId: string): Promise<CrmContact | null>;
@@ -87,6 +118,11 @@ export interface ConnectorOperations {
   upsertContacts?(contacts: ContactInput[]): Promise<UpsertResult[]>;
   logActivity(activity: ActivityInput): Promise<{ externalId: string }>;
   updateDealStatus(input: DealStatusInput): Promise<void>;
+  /**
+   * Records changed since the cursor, for CRMs the hub polls. Ties on the modification
+   * time are ordered by id, so a cursor is (time, id) and no record is skipped or lost.
+   */
+  listChangedContacts?(query: ChangedContactsQuery): Promise<ChangedContactsPage>;
   /** Releases pools, sockets and limiter state. */
   close(): Promise<void>;
 }

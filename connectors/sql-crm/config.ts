@@ -66,6 +66,12 @@ export const sqlCrmConfigSchema = z
         dailyQuota: z.number().int().min(1).optional(),
       })
       .prefault({}),
+    /**
+     * Polling: how long a transaction of the CRM's own programs may stay open between
+     * stamping a row and committing it. The change cursor stays this far behind the
+     * database's clock, so such rows are not passed over (see changes.ts).
+     */
+    changeSettleSeconds: z.number().min(0).max(3600).default(10),
     table: sqlTableName.default('clients'),
     columns: contactColumnsSchema,
     /** Fields kept in their own columns instead of the fields column, e.g. { "applicationNumber": "app_no" }. */

@@ -11,6 +11,7 @@ import { CrmError, VersionConflictError } from '../sdk/errors.js';
 import type { RequestLimiter } from '../sdk/limits/types.js';
 import { createCrmSqlClient, isUniqueViolation, type SqlDialect } from '../sdk/sql.js';
 import type { ActivityInput, ConnectorOperations, ContactInput, ContactQuery, CrmContact, UpsertResult } from '../sdk/types.js';
+import { readChangedContacts } from './changes.js';
 import { dialectOf, sqlCrmConfigSchema, type SqlCrmConfig } from './config.js';
 import { phoneKey, phoneSuffixCondition, storedPhoneMatches, type PhoneKey } from './phones.js';
 import { asRowId, contactSelection, readStoredFields, rowFields, rowId, rowPhone, rowToContact, rowVersion, splitFields, versionAlias, type ContactRow, type RowId } from './records.js';
@@ -34,6 +35,10 @@ export const sqlCrm = defineConnector({
     ...(config.limits.dailyQuota ? { dailyQuota: config.limits.dailyQuota } : {}),
   }),
   create: ({ config, limiter, cache }) => createSqlCrmOperations(config, { limiter, cache }),
+  pollingProblem: (config) =>
+    config.columns.updatedAt
+      ? undefined
+      : { field: 'columns.updatedAt', message: 'polling orders changes by an updated-at column; a version column counts per row and cannot' },
 });
 
 export function createSqlCrmOperations(config: SqlCrmConfig, context: { limiter: RequestLimiter; cache: ReadCache }): ConnectorOperations {
@@ -123,6 +128,11 @@ export function createSqlCrmOperations(config: SqlCrmConfig, context: { limiter:
         return db(mapping.table).where(dc.id, input.dealExternalId).update(assignments);
       });
       if (changed === 0) throw new CrmError('rejected', `SQL CRM has no deal ${input.dealExternalId} in ${mapping.table}`);
+    },
+
+    async listChangedContacts(query) {
+      // Never cached: a poll asks what is new.
+      return sql.query((db) => readChangedContacts(db, { config, dialect, source, settleSeconds: config.changeSettleSeconds }, query));
     },
 
     async close() {

@@ -3,8 +3,10 @@
 // at first use), credentials sealed at rest and never returned.
 import { z } from 'zod';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
+import type { ConnectorDefinition } from '../../connectors/sdk/define.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { pollingSettingsSchema, pollingView, savePollingSettings, stopPollingOf, type PollingView } from '../polling/settings.js';
 import { fieldErrorsFrom, type FieldError } from '../validation.js';
 
 export const declaredLimitsSchema = z
@@ -22,6 +24,8 @@ export const instanceInputSchema = z
     config: z.record(z.string(), z.unknown()),
     isPrimary: z.boolean().default(false),
     limits: declaredLimitsSchema.nullable().optional(),
+    /** Poll the CRM for changes (CRMs without webhooks); null or absent: no polling. */
+    polling: pollingSettingsSchema.nullable().optional(),
   })
   .strict();
 
@@ -33,6 +37,8 @@ export const instancePatchSchema = z
     config: z.record(z.string(), z.unknown()).optional(),
     isPrimary: z.boolean().optional(),
     limits: declaredLimitsSchema.nullable().optional(),
+    /** Settings replace the poller's (its checkpoint stays); null removes polling and its checkpoint. */
+    polling: pollingSettingsSchema.nullable().optional(),
   })
   .strict();
 
@@ -53,11 +59,14 @@ export interface InstanceView {
   /** Which credentials are set; their values never leave the hub. */
   secrets: Record<string, 'set'>;
   limits: unknown;
+  polling: PollingView | null;
   createdAt: string;
   updatedAt: string;
 }
 
 type InstanceRow = Prisma.ConnectorInstanceGetPayload<object>;
+type InstanceWithPoller = Prisma.ConnectorInstanceGetPayload<{ include: { poller: true } }>;
+const withPoller = { poller: true } as const;
 
 export class ConnectorInstances {
   constructor(
@@ -73,12 +82,13 @@ export class ConnectorInstances {
       throw new InstanceValidationError([{ field: 'kind', message: `no connector "${parsed.kind}"; installed: ${[...this.registry.keys()].join(', ')}` }]);
     }
     const config = parseOrThrow(registered.definition.configSchema, parsed.config, ['config']) as Record<string, unknown>;
+    if (parsed.polling?.enabled) refuseUnpollable(registered.definition, config);
     const id = crypto.randomUUID();
     const { plain, sealed } = this.split(id, registered.definition.secrets ?? [], config);
     try {
       const row = await this.db.$transaction(async (tx) => {
         if (parsed.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true }, data: { isPrimary: false } });
-        return tx.connectorInstance.create({
+        const created = await tx.connectorInstance.create({
           data: {
             id,
             projectId,
@@ -90,6 +100,8 @@ export class ConnectorInstances {
             isPrimary: parsed.isPrimary,
           },
         });
+        await savePollingSettings(tx, { projectId, connectorInstanceId: id }, parsed.polling);
+        return tx.connectorInstance.findUniqueOrThrow({ where: { id: created.id }, include: withPoller });
       });
       return this.view(row);
     } catch (error) {
@@ -109,10 +121,14 @@ export class ConnectorInstances {
     const config = patch.config
       ? (parseOrThrow(registered.definition.configSchema, { ...current, ...patch.config }, ['config']) as Record<string, unknown>)
       : current;
+    const polling = patch.polling === undefined ? await this.db.connectorPoller.findUnique({ where: { connectorInstanceId: id } }) : patch.polling;
+    if (polling?.enabled) refuseUnpollable(registered.definition, config);
     const { plain, sealed } = this.split(row.id, secretKeys, config);
     const updated = await this.db.$transaction(async (tx) => {
       if (patch.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } });
+      await savePollingSettings(tx, { projectId, connectorInstanceId: id }, patch.polling);
       return tx.connectorInstance.update({
+        include: withPoller,
         where: { id },
         data: {
           ...(patch.name !== undefined ? { name: patch.name } : {}),
@@ -127,17 +143,23 @@ export class ConnectorInstances {
   }
 
   async list(projectId: string): Promise<InstanceView[]> {
-    const rows = await this.db.connectorInstance.findMany({ where: { projectId }, orderBy: { createdAt: 'asc' } });
+    const rows = await this.db.connectorInstance.findMany({ where: { projectId }, orderBy: { createdAt: 'asc' }, include: withPoller });
     return rows.map((row) => this.view(row));
   }
 
   async get(projectId: string, id: string): Promise<InstanceView> {
-    return this.view(await this.find(projectId, id));
+    const row = await this.db.connectorInstance.findFirst({ where: { projectId, id }, include: withPoller });
+    if (!row) throw new InstanceNotFoundError(`no connector ${id} in this project`);
+    return this.view(row);
   }
 
   async remove(projectId: string, id: string): Promise<void> {
-    const deleted = await this.db.connectorInstance.deleteMany({ where: { projectId, id } });
-    if (deleted.count === 0) throw new InstanceNotFoundError(`no connector ${id} in this project`);
+    await this.db.$transaction(async (tx) => {
+      // The poller row goes with the instance; its workflow is stopped through the outbox.
+      await stopPollingOf(tx, { projectId, connectorInstanceId: id });
+      const deleted = await tx.connectorInstance.deleteMany({ where: { projectId, id } });
+      if (deleted.count === 0) throw new InstanceNotFoundError(`no connector ${id} in this project`);
+    });
   }
 
   async find(projectId: string, id: string): Promise<InstanceRow> {
@@ -157,7 +179,7 @@ export class ConnectorInstances {
     return { plain, sealed: this.secretBox.seal(secret, id) };
   }
 
-  private view(row: InstanceRow): InstanceView {
+  private view(row: InstanceWithPoller): InstanceView {
     const secretKeys = this.registry.get(row.kind)?.definition.secrets ?? [];
     return {
       id: row.id,
@@ -167,10 +189,17 @@ export class ConnectorInstances {
       config: row.config as Record<string, unknown>,
       secrets: row.secrets ? Object.fromEntries(secretKeys.map((key) => [key, 'set' as const])) : {},
       limits: row.limits ?? null,
+      polling: pollingView(row.poller),
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
     };
   }
+}
+
+/** Polling switched on for a configuration the connector says cannot be polled: a 422 naming what is missing. */
+function refuseUnpollable(definition: ConnectorDefinition, config: Record<string, unknown>): void {
+  const problem = definition.pollingProblem?.(config);
+  if (problem) throw new InstanceValidationError([{ field: `config.${problem.field}`, message: problem.message }]);
 }
 
 function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: string[] = []): z.output<S> {

@@ -75,32 +75,39 @@ interface OutboxRowInput {
  */
 export async function storeWebhookEvents(db: Db, target: WebhookTarget, events: WebhookEvent[]): Promise<StoredWebhook> {
   if (events.length === 0) return { received: 0, duplicates: 0, queued: 0 };
-  const rows = events.map((event) => ({ id: randomUUID(), event }));
-  return db.$transaction(async (tx) => {
-    // The raw body is not stored: it may carry the CRM's shared secret (Bitrix24 does).
-    const inserted = await tx.$queryRaw<{ id: string; receivedAt: Date }[]>`
-      INSERT INTO webhook_events (id, project_id, connector_instance_id, event_id, kind, external_id, payload)
-      SELECT t.id, ${target.projectId}::uuid, ${target.id}::uuid, t.event_id, t.kind, t.external_id, t.payload::jsonb
-      FROM unnest(${rows.map((row) => row.id)}::uuid[], ${rows.map((row) => row.event.eventId)}::text[],
-                  ${rows.map((row) => row.event.kind)}::text[], ${rows.map((row) => row.event.externalId)}::text[],
-                  ${rows.map((row) => JSON.stringify(row.event))}::text[])
-        AS t(id, event_id, kind, external_id, payload)
-      ON CONFLICT (connector_instance_id, event_id) DO NOTHING
-      RETURNING id::text AS id, received_at AS "receivedAt"`;
-    const receivedAt = new Map(inserted.map((row) => [row.id, row.receivedAt.toISOString()]));
-    const fresh = rows.filter((row) => receivedAt.has(row.id));
+  return db.$transaction((tx) => storeWebhookEventsIn(tx, target, events));
+}
 
-    const phones = await linkedPhones(tx, target.projectId, target.id, [...new Set(fresh.map((row) => row.event.externalId))]);
-    const outbox = fresh.map(({ id, event }): OutboxRowInput => {
-      const change: CrmChange = { ...event, connectorInstanceId: target.id, receivedAt: receivedAt.get(id) as string };
-      const phone = phones.get(event.externalId);
-      return phone === undefined
-        ? { kind: RESOLVE_CRM_CONTACT_OUTBOX_KIND, workflowId: resolveCrmContactWorkflowId(id), payload: { projectId: target.projectId, webhookEventId: id, change } }
-        : journeyRow({ projectId: target.projectId, phone, webhookEventId: id, change });
-    });
-    await insertOutboxRows(tx, target.projectId, outbox);
-    return { received: events.length, duplicates: events.length - fresh.length, queued: outbox.length };
+/**
+ * The same in the caller's transaction: a poller stores the changes it read and
+ * moves its checkpoint in one commit (core/polling).
+ */
+export async function storeWebhookEventsIn(tx: OutboxTx, target: WebhookTarget, events: WebhookEvent[]): Promise<StoredWebhook> {
+  if (events.length === 0) return { received: 0, duplicates: 0, queued: 0 };
+  const rows = events.map((event) => ({ id: randomUUID(), event }));
+  // The raw body is not stored: it may carry the CRM's shared secret (Bitrix24 does).
+  const inserted = await tx.$queryRaw<{ id: string; receivedAt: Date }[]>`
+    INSERT INTO webhook_events (id, project_id, connector_instance_id, event_id, kind, external_id, payload)
+    SELECT t.id, ${target.projectId}::uuid, ${target.id}::uuid, t.event_id, t.kind, t.external_id, t.payload::jsonb
+    FROM unnest(${rows.map((row) => row.id)}::uuid[], ${rows.map((row) => row.event.eventId)}::text[],
+                ${rows.map((row) => row.event.kind)}::text[], ${rows.map((row) => row.event.externalId)}::text[],
+                ${rows.map((row) => JSON.stringify(row.event))}::text[])
+      AS t(id, event_id, kind, external_id, payload)
+    ON CONFLICT (connector_instance_id, event_id) DO NOTHING
+    RETURNING id::text AS id, received_at AS "receivedAt"`;
+  const receivedAt = new Map(inserted.map((row) => [row.id, row.receivedAt.toISOString()]));
+  const fresh = rows.filter((row) => receivedAt.has(row.id));
+
+  const phones = await linkedPhones(tx, target.projectId, target.id, [...new Set(fresh.map((row) => row.event.externalId))]);
+  const outbox = fresh.map(({ id, event }): OutboxRowInput => {
+    const change: CrmChange = { ...event, connectorInstanceId: target.id, receivedAt: receivedAt.get(id) as string };
+    const phone = phones.get(event.externalId);
+    return phone === undefined
+      ? { kind: RESOLVE_CRM_CONTACT_OUTBOX_KIND, workflowId: resolveCrmContactWorkflowId(id), payload: { projectId: target.projectId, webhookEventId: id, change } }
+      : journeyRow({ projectId: target.projectId, phone, webhookEventId: id, change });
   });
+  await insertOutboxRows(tx, target.projectId, outbox);
+  return { received: events.length, duplicates: events.length - fresh.length, queued: outbox.length };
 }
 
 /** Queues a change whose contact was just resolved for its journey (in the caller's transaction). */

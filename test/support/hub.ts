@@ -19,6 +19,7 @@ import { OutboxDispatcher } from '../../core/outbox/dispatcher.js';
 import { createProject } from '../../core/projects/projects.js';
 import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
+import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
 import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
 import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import { TrunkStore } from '../../telephony/trunks/store.js';
@@ -94,7 +95,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     temporal,
     logger,
     pollMs: options.pollMs ?? 200,
-    deliverers: journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+    deliverers: { ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }), ...crmPollerDeliverers({ taskQueue }) },
   });
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({

@@ -75,7 +75,12 @@ function like(pattern: string, text: string): boolean {
   return new RegExp(`^${escaped}$`, 'i').test(text);
 }
 
+/** Datetimes as the portal prints them and as filters send them (ISO 8601, any offset). */
+const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
 function compare(left: string, right: string): number {
+  // The portal compares datetime filters as instants, whatever offset each side was written with.
+  if (isoDateTime.test(left) && isoDateTime.test(right)) return Date.parse(left) - Date.parse(right);
   const a = Number(left);
   const b = Number(right);
   if (left !== '' && right !== '' && Number.isFinite(a) && Number.isFinite(b)) return a - b;
