@@ -6,6 +6,7 @@ import type { ConnectorRegistry } from '../../connectors/registry.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { fieldErrorsFrom, type FieldError } from '../validation.js';
+import { announceProjectSettingsChanged } from './project-settings.js';
 
 export const declaredLimitsSchema = z
   .object({
@@ -78,6 +79,7 @@ export class ConnectorInstances {
     try {
       const row = await this.db.$transaction(async (tx) => {
         if (parsed.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true }, data: { isPrimary: false } });
+        await announceProjectSettingsChanged(tx, projectId);
         return tx.connectorInstance.create({
           data: {
             id,
@@ -112,6 +114,8 @@ export class ConnectorInstances {
     const { plain, sealed } = this.split(row.id, secretKeys, config);
     const updated = await this.db.$transaction(async (tx) => {
       if (patch.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } });
+      // Delivered at commit: workers drop their cached copy of the project's connectors.
+      await announceProjectSettingsChanged(tx, projectId);
       return tx.connectorInstance.update({
         where: { id },
         data: {
@@ -138,6 +142,7 @@ export class ConnectorInstances {
   async remove(projectId: string, id: string): Promise<void> {
     const deleted = await this.db.connectorInstance.deleteMany({ where: { projectId, id } });
     if (deleted.count === 0) throw new InstanceNotFoundError(`no connector ${id} in this project`);
+    await announceProjectSettingsChanged(this.db, projectId);
   }
 
   async find(projectId: string, id: string): Promise<InstanceRow> {
