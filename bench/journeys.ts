@@ -31,6 +31,11 @@
 // dispatcher's delivery concurrency) on the same worker / (first start -> last close).
 // temporal_tasks_per_*: workflow + activity tasks per contact (per workflow for
 // bare), counted in the histories; stderr breaks each wave down stage by stage.
+// The short CRM activities run as local activities (inside workflow tasks): their
+// markers count as completions when the history records them, and
+// local_activities_per_journey says how many ran. worker_cpu_ms_per_* and
+// api_cpu_ms_per_* are the processes' CPU time (/proc, Linux) per contact / per
+// no-op workflow: unlike the rates, they barely move with the machine's other load.
 // screenpop_*: M phones (BENCH_SCREENPOP_PHONES, 100), BENCH_SCREENPOP_CONCURRENCY
 // (4) lines ringing at once: a cold GET /v1/contacts/lookup (default deadline),
 // then the same phone again right away (the next ring, served from the card cache).
