@@ -10,6 +10,8 @@ type Timestamp = HistoryEvent['eventTime'];
 
 export interface ActivitySpan {
   name: string;
+  /** Ran as a local activity: inside a workflow task, recorded as a marker, no activity task. */
+  local?: boolean;
   scheduledAt: number;
   startedAt?: number;
   completedAt?: number;
@@ -38,6 +40,19 @@ function epochMs(ts: Timestamp): number | undefined {
 
 const idOf = (value: unknown): string => String(value ?? '');
 
+/** The SDK's record of a finished local activity: its name and when it was scheduled (JSON in the marker's `data`). */
+function localActivityOf(marker: NonNullable<HistoryEvent['markerRecordedEventAttributes']>): { name: string; scheduledAt?: number } | undefined {
+  if (marker.markerName !== 'core_local_activity') return undefined;
+  const data = marker.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  const parsed = JSON.parse(new TextDecoder().decode(data)) as { activity_type?: string; original_schedule_time?: { seconds?: number; nanos?: number } };
+  const scheduled = parsed.original_schedule_time;
+  return {
+    name: parsed.activity_type ?? '?',
+    ...(scheduled ? { scheduledAt: (scheduled.seconds ?? 0) * 1000 + Math.floor((scheduled.nanos ?? 0) / 1e6) } : {}),
+  };
+}
+
 export function timelineOf(history: History): WorkflowTimeline {
   const timeline: WorkflowTimeline = { signals: new Map(), activities: [], workflowTasks: [], workflowTaskSpans: [], eventTimes: [] };
   const byScheduledId = new Map<string, ActivitySpan>();
@@ -64,6 +79,14 @@ export function timelineOf(history: History): WorkflowTimeline {
       byScheduledId.set(idOf(event.eventId), span);
       timeline.activities.push(span);
     }
+    const marker = event.markerRecordedEventAttributes;
+    const localActivity = marker ? localActivityOf(marker) : undefined;
+    if (localActivity) {
+      // Durable once its marker is in the history: that is when it counts as completed
+      // (a marker with a failure is local attempts that gave up: no completion).
+      const ranFrom = localActivity.scheduledAt ?? lastTask?.startedAt ?? at;
+      timeline.activities.push({ name: localActivity.name, local: true, scheduledAt: ranFrom, startedAt: ranFrom, ...(marker?.failure ? {} : { completedAt: at }) });
+    }
     const started = event.activityTaskStartedEventAttributes;
     if (started) {
       const span = byScheduledId.get(idOf(started.scheduledEventId));
@@ -78,21 +101,23 @@ export function timelineOf(history: History): WorkflowTimeline {
   return timeline;
 }
 
-/** The first activity of that name scheduled at or after `since`. */
+/** The first activity of that name scheduled at or after `since` (a local one that failed included). */
 export function firstActivity(timeline: WorkflowTimeline, activity: string, since = 0): ActivitySpan | undefined {
   return timeline.activities.find((span) => span.name === activity && span.scheduledAt >= since);
 }
 
-/** When the first activity of that name scheduled at or after `since` completed, if it has. */
+/** When the first activity of that name scheduled at or after `since` completed, if one has. */
 export function firstCompletion(timeline: WorkflowTimeline, activity: string, since = 0): number | undefined {
-  return firstActivity(timeline, activity, since)?.completedAt;
+  return timeline.activities.find((span) => span.name === activity && span.scheduledAt >= since && span.completedAt !== undefined)?.completedAt;
 }
 
 /** The Temporal work a timeline holds from `since` on. */
-export function temporalWork(timeline: WorkflowTimeline, since = 0): { workflowTasks: number; activityTasks: number; events: number } {
+export function temporalWork(timeline: WorkflowTimeline, since = 0): { workflowTasks: number; activityTasks: number; localActivities: number; events: number } {
+  const activities = timeline.activities.filter((span) => span.scheduledAt >= since);
   return {
     workflowTasks: timeline.workflowTasks.filter((at) => at >= since).length,
-    activityTasks: timeline.activities.filter((span) => span.scheduledAt >= since).length,
+    activityTasks: activities.filter((span) => !span.local).length,
+    localActivities: activities.filter((span) => span.local).length,
     events: timeline.eventTimes.filter((at) => at >= since).length,
   };
 }

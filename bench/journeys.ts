@@ -31,6 +31,11 @@
 // dispatcher's delivery concurrency) on the same worker / (first start -> last close).
 // temporal_tasks_per_*: workflow + activity tasks per contact (per workflow for
 // bare), counted in the histories; stderr breaks each wave down stage by stage.
+// The short CRM activities run as local activities (inside workflow tasks): their
+// markers count as completions when the history records them, and
+// local_activities_per_journey says how many ran. worker_cpu_ms_per_* and
+// api_cpu_ms_per_* are the processes' CPU time (/proc, Linux) per contact / per
+// no-op workflow: unlike the rates, they barely move with the machine's other load.
 // screenpop_*: M phones (BENCH_SCREENPOP_PHONES, 100), BENCH_SCREENPOP_CONCURRENCY
 // (4) lines ringing at once: a cold GET /v1/contacts/lookup (default deadline),
 // then the same phone again right away (the next ring, served from the card cache).
@@ -43,6 +48,7 @@
 // Final line: {"journeys_per_s","bare_workflows_per_s","screenpop_p95_ms",
 //              "screenpop_cached_p95_ms","slowest_crm_ms",...}; about a minute.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import pg from 'pg';
@@ -90,6 +96,32 @@ interface Hub {
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux, 100
+ * ticks a second); NaN elsewhere. On a shared machine wall-clock rates swing with
+ * the neighbours' load; a process's CPU per journey does not, so it shows where
+ * a change helped.
+ */
+async function cpuMsOf(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return Number.NaN;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU the worker and the API used between two calls, per item. */
+function cpuMeter(pids: { worker?: number | undefined; api?: number | undefined }) {
+  const read = async () => ({ worker: await cpuMsOf(pids.worker), api: await cpuMsOf(pids.api) });
+  return async () => {
+    const before = await read();
+    return async (items: number) => {
+      const after = await read();
+      return { worker: round((after.worker - before.worker) / items, 2), api: round((after.api - before.api) / items, 2) };
+    };
+  };
+}
 
 /** Valid US numbers, distinct per index: +1 415 3xx-xxxx. */
 function phoneOf(index: number): string {
@@ -250,6 +282,8 @@ async function verifyJourneyStates(hub: Hub, wave: Wave): Promise<void> {
 interface TemporalWork {
   workflowTasks: number;
   activityTasks: number;
+  /** Run inside workflow tasks (no task of their own); their CPU is in the worker all the same. */
+  localActivities: number;
   events: number;
   workflows: number;
 }
@@ -268,7 +302,7 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
   const taskCreated = new Map(tasks.map((task) => [task.phone, task.createdAt.getTime()]));
   const eventOf = new Map(events.map((event) => [event.externalId, event]));
   const stages = new StageDurations();
-  const work: TemporalWork = { workflowTasks: 0, activityTasks: 0, events: 0, workflows: 0 };
+  const work: TemporalWork = { workflowTasks: 0, activityTasks: 0, localActivities: 0, events: 0, workflows: 0 };
   const count = (timeline: WorkflowTimeline, since: number) => {
     for (const task of timeline.workflowTaskSpans.filter((span) => span.scheduledAt >= since)) {
       stages.add('all workflow tasks: scheduled -> started (worker poll backlog)', task.scheduledAt, task.startedAt);
@@ -277,6 +311,7 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
     const done = temporalWork(timeline, since);
     work.workflowTasks += done.workflowTasks;
     work.activityTasks += done.activityTasks;
+    work.localActivities += done.localActivities;
     work.events += done.events;
   };
   await lanes(contacts, 16, async (contact) => {
@@ -314,7 +349,7 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
       stages.add('webhook: resolve started -> routeCrmChangeToJourney scheduled', resolve.startedAt, route?.scheduledAt);
       stages.add('webhook: routeCrmChangeToJourney scheduled -> started', route?.scheduledAt, route?.startedAt);
       stages.add('webhook: routeCrmChangeToJourney started -> completed', route?.startedAt, route?.completedAt);
-      stages.add('webhook: route completed -> crmChanged signal (outbox row from the worker: poll)', route?.completedAt, crmSignal);
+      stages.add('webhook: route completed -> crmChanged signal', route?.completedAt, crmSignal);
     } else {
       stages.add('webhook: stored -> crmChanged signal (API outbox dispatcher)', received, crmSignal);
     }
@@ -328,7 +363,7 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
   const per = (value: number) => round(value / contacts.length);
   log(
     `journeys ${wave.tag}: Temporal work per contact: ${per(work.workflows)} workflow starts, ${per(work.workflowTasks)} workflow tasks, ` +
-      `${per(work.activityTasks)} activity tasks, ${per(work.events)} history events, 2 signals`,
+      `${per(work.activityTasks)} activity tasks, ${per(work.localActivities)} local activities, ${per(work.events)} history events, 2 signals`,
   );
   return work;
 }
@@ -363,7 +398,7 @@ async function measureBareWorkflows(hub: Hub, count: number, tag: string): Promi
   });
   const seconds = (closedAt - startedAt) / 1000;
   const stages = new StageDurations();
-  const work = { workflowTasks: 0, activityTasks: 0, events: 0 };
+  const work = { workflowTasks: 0, activityTasks: 0, localActivities: 0, events: 0 };
   await lanes(ids, 16, async (workflowId) => {
     const timeline = timelineOf(await hub.client.workflow.getHandle(workflowId).fetchHistory());
     const done = temporalWork(timeline);
@@ -377,7 +412,11 @@ async function measureBareWorkflows(hub: Hub, count: number, tag: string): Promi
     }
   });
   if (tag !== 'warmup') for (const line of stages.lines(percentile)) log(line);
-  return { perSecond: count / seconds, seconds, work: { workflowTasks: round(work.workflowTasks), activityTasks: round(work.activityTasks), events: round(work.events) } };
+  return {
+    perSecond: count / seconds,
+    seconds,
+    work: { workflowTasks: round(work.workflowTasks), activityTasks: round(work.activityTasks), localActivities: round(work.localActivities), events: round(work.events) },
+  };
 }
 
 /** The Bitrix connector's own phone lookup, no hub: what the screen pop waits on. */
@@ -455,8 +494,9 @@ async function main(): Promise<void> {
   let connection: Connection | undefined;
   try {
     const port = await findFreePort();
-    stack.spawnService('api/main.ts', { API_PORT: String(port), API_HOST: '127.0.0.1' });
-    stack.spawnService('worker/main.ts');
+    const api = stack.spawnService('api/main.ts', { API_PORT: String(port), API_HOST: '127.0.0.1' });
+    const worker = stack.spawnService('worker/main.ts');
+    const startCpuMeter = cpuMeter({ worker: worker.pid, api: api.pid });
     const base = `http://127.0.0.1:${port}`;
     await waitForUrl(`${base}/healthz`);
     connection = await Connection.connect({ address: stack.temporalAddress });
@@ -483,15 +523,19 @@ async function main(): Promise<void> {
     await measureJourneys(hub, warmup, 'WARM', 1);
     log('journeys: warmed up');
 
+    const bareCpu = await startCpuMeter();
     const bare = await measureBareWorkflows(hub, CONTACTS, 'run');
-    log(`bare: ${CONTACTS} no-op workflows in ${round(bare.seconds, 2)} s = ${round(bare.perSecond)} /s`);
+    const bareCpuMs = await bareCpu(CONTACTS);
+    log(`bare: ${CONTACTS} no-op workflows in ${round(bare.seconds, 2)} s = ${round(bare.perSecond)} /s; CPU per workflow: worker ${bareCpuMs.worker} ms, API ${bareCpuMs.api} ms`);
     log(`bare: Temporal work per workflow: 1 workflow start, ${bare.work.workflowTasks} workflow task, ${bare.work.activityTasks} activity tasks, ${bare.work.events} history events`);
 
     // Wave 1: the contacts' first events. Their CRM records are not linked yet, so each webhook is resolved first.
     const statsBefore = sandbox.stats();
+    const journeysCpu = await startCpuMeter();
     const journeys = await measureJourneys(hub, contacts, 'JRN', 1);
+    const journeyCpuMs = await journeysCpu(CONTACTS);
     const statsAfter = sandbox.stats();
-    log(`journeys JRN: ${CONTACTS} contacts in ${round(journeys.seconds, 2)} s = ${round(journeys.perSecond)} /s`);
+    log(`journeys JRN: ${CONTACTS} contacts in ${round(journeys.seconds, 2)} s = ${round(journeys.perSecond)} /s; CPU per contact: worker ${journeyCpuMs.worker} ms, API ${journeyCpuMs.api} ms`);
     await verifyJourneyStates(hub, journeys.wave);
     const conflicts = await stack.db.conflict.findMany({ where: { projectId: stack.projectId }, select: { contactPhone: true }, distinct: ['contactPhone'] });
     const bitrixRequests = statsAfter.accepted - statsBefore.accepted;
@@ -536,6 +580,11 @@ async function main(): Promise<void> {
         temporal_tasks_per_journey: round((work.workflowTasks + work.activityTasks) / CONTACTS),
         temporal_tasks_per_linked_journey: round((linkedWork.workflowTasks + linkedWork.activityTasks) / CONTACTS),
         temporal_tasks_per_bare_workflow: bare.work.workflowTasks + bare.work.activityTasks,
+        worker_cpu_ms_per_journey: journeyCpuMs.worker,
+        worker_cpu_ms_per_bare_workflow: bareCpuMs.worker,
+        api_cpu_ms_per_journey: journeyCpuMs.api,
+        api_cpu_ms_per_bare_workflow: bareCpuMs.api,
+        local_activities_per_journey: round(work.localActivities / CONTACTS),
         bare_seconds: round(bare.seconds, 2),
         bitrix_requests_per_contact: round(bitrixRequests / CONTACTS, 2),
         screenpop_phones: SCREENPOP_PHONES,

@@ -14,7 +14,22 @@ const reasons: Record<string, string> = {
   INVALID_LENGTH: 'wrong number of digits',
 };
 
+/** Results kept for numbers seen lately: the same phones come back on every CRM read and webhook. */
+const recentlyNormalized = new Map<string, PhoneResult>();
+const MAX_REMEMBERED = 10_000;
+
 export function normalizePhone(input: string, defaultRegion?: string): PhoneResult {
+  const key = `${defaultRegion ?? ''}|${input}`;
+  const known = recentlyNormalized.get(key);
+  if (known) return known;
+  const result = parsePhone(input, defaultRegion);
+  // Oldest first in a Map: when full, forget the oldest entry.
+  if (recentlyNormalized.size >= MAX_REMEMBERED) recentlyNormalized.delete(recentlyNormalized.keys().next().value as string);
+  recentlyNormalized.set(key, Object.freeze(result));
+  return result;
+}
+
+function parsePhone(input: string, defaultRegion?: string): PhoneResult {
   const trimmed = input.trim();
   if (trimmed === '') return { ok: false, reason: 'empty' };
   try {

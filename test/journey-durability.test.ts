@@ -209,13 +209,25 @@ describe('a worker killed in the middle of a CRM write', () => {
     expect(writes['crm.contact.update'] ?? 0).toBe(0);
     expect(task.result).toMatchObject({ crmRecords: { portal: contactId }, created: false });
 
-    // The journey took the retried attempt's answer: attempt 2 delivered the task.
+    // The journey took the retried attempt's answer. The delivery runs as a local
+    // activity, inside the first worker's workflow task: that task timed out with
+    // its worker, and the second worker ran the delivery again and recorded it.
     const client = await hub.temporal.client();
     const journey = client.workflow.getHandle(journeyWorkflowId(hub.projectId, phone));
     const state = await journey.query(journeyStateQuery);
     expect(state.tasks).toEqual([{ taskId, status: 'done', crmRecords: { portal: contactId } }]);
-    const history = await journey.fetchHistory();
-    const attempts = (history.events ?? []).flatMap((event) => (event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes.attempt] : []));
-    expect(attempts).toEqual([2]);
+    const events = (await journey.fetchHistory()).events ?? [];
+    const timedOut = events.findIndex((event) => event.workflowTaskTimedOutEventAttributes);
+    const delivered = events.findIndex((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity' && !event.markerRecordedEventAttributes.failure);
+    expect(timedOut).toBeGreaterThan(-1);
+    expect(delivered).toBeGreaterThan(timedOut);
+    const workerOf = (range: typeof events) => new Set(range.flatMap((event) => (event.workflowTaskStartedEventAttributes ? [event.workflowTaskStartedEventAttributes.identity] : [])));
+    const before = workerOf(events.slice(0, timedOut));
+    const after = workerOf(events.slice(timedOut, delivered));
+    expect(before.size).toBe(1);
+    expect(after.size).toBe(1);
+    expect([...after][0]).not.toBe([...before][0]);
+    // Nothing needed the normal-activity fallback.
+    expect(events.filter((event) => event.activityTaskScheduledEventAttributes)).toEqual([]);
   }, 90_000);
 });

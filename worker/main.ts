@@ -6,6 +6,7 @@ import { createLogger } from '../core/logger.js';
 import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
+import { ProjectSettingsCache } from '../core/connectors/project-settings.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { ensureCrmPollers } from '../workflows/crm-polling/client.js';
 import { createHubWorker, installWorkerRuntime } from './worker.js';
@@ -13,7 +14,10 @@ import { createHubWorker, installWorkerRuntime } from './worker.js';
 const config = loadConfig();
 const logger = createLogger('worker', config.LOG_LEVEL);
 const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
-const db = createDb(requireSetting(config, 'DATABASE_URL'));
+const databaseUrl = requireSetting(config, 'DATABASE_URL');
+const db = createDb(databaseUrl);
+const settings = new ProjectSettingsCache(db);
+const stopListening = settings.listen(databaseUrl, logger);
 const connectors = new ConnectorRuntime({
   registry: defaultRegistry(),
   secretBox: new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY')),
@@ -36,9 +40,10 @@ const { worker, connection } = await createHubWorker({
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   db,
   connectors,
+  settings,
 });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: temporalAddress }, 'worker polling');
 // Worker.run resolves after SIGINT/SIGTERM (the SDK installs those handlers) once in-flight work is drained.
 await worker.run();
-await Promise.allSettled([connectors.closeAll(), db.$disconnect(), connection.close()]);
+await Promise.allSettled([stopListening(), connectors.closeAll(), db.$disconnect(), connection.close()]);
 logger.info('worker stopped');

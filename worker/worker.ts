@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import type { Db } from '../core/db/client.js';
 import type { ConnectorRuntime } from '../connectors/runtime.js';
+import { ProjectSettingsCache } from '../core/connectors/project-settings.js';
 import { createJourneyActivities } from '../workflows/journey/activities.js';
 import { createReconcileActivities } from '../workflows/journey/reconcile-activities.js';
 import { createCrmChangeActivities } from '../workflows/crm-changes/activities.js';
@@ -15,6 +16,12 @@ export interface HubWorkerDeps {
   taskQueue: string;
   db: Db;
   connectors: ConnectorRuntime;
+  /**
+   * Project settings cache shared by the activities; it should be listening for
+   * change notifications (ProjectSettingsCache.listen). Without one, activities
+   * read the settings on every call.
+   */
+  settings?: ProjectSettingsCache;
   /** Prebuilt workflow bundle (tests reuse one across workers). */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -30,8 +37,9 @@ export function installWorkerRuntime(level: LogLevel): void {
   runtimeInstalled = true;
 }
 
-export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors'>) {
-  return { ...createJourneyActivities(deps), ...createCrmChangeActivities(deps), ...createReconcileActivities(deps), ...createCrmPollingActivities(deps) };
+export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors' | 'settings'>) {
+  const withSettings = { ...deps, settings: deps.settings ?? new ProjectSettingsCache(deps.db, { ttlMs: 0 }) };
+  return { ...createJourneyActivities(withSettings), ...createCrmChangeActivities(withSettings), ...createReconcileActivities(withSettings), ...createCrmPollingActivities(withSettings) };
 }
 
 export async function createHubWorker(deps: HubWorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {

@@ -90,7 +90,9 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     projectId,
     apiKey,
     spawnService(entry, env = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+      // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in DevTools).
+      const profile = process.env.BENCH_CPU_PROF && entry === 'worker/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+      const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, entry)], {
         cwd: repoRoot,
         env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, CONNECTOR_SECRET_KEY: secretKey, LOG_LEVEL: 'warn', ...env },
         stdio: ['ignore', 'ignore', 'inherit'],

@@ -8,6 +8,7 @@ import type { Db, Prisma } from '../db/client.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { pollingSettingsSchema, pollingView, savePollingSettings, stopPollingOf, type PollingView } from '../polling/settings.js';
 import { fieldErrorsFrom, type FieldError } from '../validation.js';
+import { announceProjectSettingsChanged } from './project-settings.js';
 
 export const declaredLimitsSchema = z
   .object({
@@ -88,6 +89,7 @@ export class ConnectorInstances {
     try {
       const row = await this.db.$transaction(async (tx) => {
         if (parsed.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true }, data: { isPrimary: false } });
+        await announceProjectSettingsChanged(tx, projectId);
         const created = await tx.connectorInstance.create({
           data: {
             id,
@@ -127,6 +129,8 @@ export class ConnectorInstances {
     const updated = await this.db.$transaction(async (tx) => {
       if (patch.isPrimary) await tx.connectorInstance.updateMany({ where: { projectId, isPrimary: true, id: { not: id } }, data: { isPrimary: false } });
       await savePollingSettings(tx, { projectId, connectorInstanceId: id }, patch.polling);
+      // Delivered at commit: workers drop their cached copy of the project's connectors.
+      await announceProjectSettingsChanged(tx, projectId);
       return tx.connectorInstance.update({
         include: withPoller,
         where: { id },
@@ -159,6 +163,7 @@ export class ConnectorInstances {
       await stopPollingOf(tx, { projectId, connectorInstanceId: id });
       const deleted = await tx.connectorInstance.deleteMany({ where: { projectId, id } });
       if (deleted.count === 0) throw new InstanceNotFoundError(`no connector ${id} in this project`);
+      await announceProjectSettingsChanged(tx, projectId);
     });
   }
 

@@ -111,6 +111,13 @@ export class ConflictJournal {
     const settled = (options.settledFields ?? []).filter((field) => !latest.has(field));
     const fields = [...latest.keys(), ...settled];
     if (fields.length === 0) return { opened: [], unchanged: [], closed: [] };
+    // Most reconciliations find the sources agreeing and nothing open to close: one
+    // read says so, without a transaction and its lock. The locked re-read below
+    // decides whenever there is something to write.
+    if (latest.size === 0) {
+      const anyOpen = await this.db.conflict.findFirst({ where: { projectId, contactPhone, status: 'open', field: { in: fields } }, select: { id: true } });
+      if (!anyOpen) return { opened: [], unchanged: [], closed: [] };
+    }
 
     return this.db.$transaction(async (tx) => {
       // Two reconciliations of one contact (an activity and its retry) must not

@@ -1,6 +1,7 @@
 // A project's survivorship rules in the database (`Project.reconciliation`):
 // read, validated against the project's connector instances, saved, and turned
 // into the rules a journey runs.
+import { announceProjectSettingsChanged } from '../connectors/project-settings.js';
 import type { Db, Prisma } from '../db/client.js';
 import { fieldErrorsFrom, type FieldError } from '../validation.js';
 import { reconcileRulesSchema, rulesFromProject, sourceReferenceErrors, type RulesFromProjectOptions, type StoredReconcileRules } from './rules.js';
@@ -52,6 +53,7 @@ export class ProjectReconciliation {
     const errors = sourceReferenceErrors(parsed.data, sources.map((source) => source.id));
     if (errors.length > 0) throw new RulesValidationError(errors);
     await this.db.project.update({ where: { id: projectId }, data: { reconciliation: parsed.data as Prisma.InputJsonValue } });
+    await announceProjectSettingsChanged(this.db, projectId);
     return { rules: parsed.data, sources };
   }
 

@@ -33,11 +33,21 @@ export async function linkedPhone(db: Queryable, record: CrmRecordRef): Promise<
  * it with more care (match rules, an ambiguity flag) than a webhook's lookup.
  */
 export async function linkCrmRecord(tx: Queryable, record: CrmRecordRef, phone: string): Promise<string> {
-  await tx.$executeRaw`
-    INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
-    VALUES (${randomUUID()}::uuid, ${record.projectId}::uuid, ${phone}, ${record.connectorInstanceId}::uuid, ${record.externalId})
-    ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING`;
-  const linked = await linkedPhone(tx, record);
+  // One round trip: the inserted row, or else the one that was there.
+  const rows = await tx.$queryRaw<{ phone: string }[]>`
+    WITH inserted AS (
+      INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
+      VALUES (${randomUUID()}::uuid, ${record.projectId}::uuid, ${phone}, ${record.connectorInstanceId}::uuid, ${record.externalId})
+      ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING
+      RETURNING contact_phone)
+    SELECT contact_phone AS phone FROM inserted
+    UNION ALL
+    SELECT contact_phone FROM contact_links
+    WHERE project_id = ${record.projectId}::uuid AND connector_instance_id = ${record.connectorInstanceId}::uuid AND external_id = ${record.externalId}
+    LIMIT 1`;
+  // A link committed by a concurrent transaction after this statement's snapshot
+  // makes the insert do nothing and stays invisible to it: read it afresh.
+  const linked = rows[0]?.phone ?? (await linkedPhone(tx, record));
   if (linked === undefined) throw new Error(`contact link for ${record.connectorInstanceId}/${record.externalId} vanished after it was written`);
   return linked;
 }

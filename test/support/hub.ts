@@ -10,6 +10,7 @@ import { createApp } from '../../api/app.js';
 import { defaultRegistry } from '../../connectors/registry.js';
 import { ConnectorRuntime } from '../../connectors/runtime.js';
 import { ConnectorInstances } from '../../core/connectors/instances.js';
+import { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
 import { SecretBox } from '../../core/secrets/secret-box.js';
 import { ensureDemoCrm } from '../../connectors/sql-crm/demo/crm.js';
 import { runAdminSql } from '../../core/db/admin.js';
@@ -145,16 +146,20 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     async startWorker() {
       if (running) return;
       installWorkerRuntime('WARN');
+      // As in worker/main.ts: the activities' settings cache hears the API's changes.
+      const settings = new ProjectSettingsCache(db);
+      const stopListening = settings.listen(hubDb.url, logger);
       const { worker, connection } = await createHubWorker({
         temporalAddress,
         namespace: 'default',
         taskQueue,
         db,
         connectors,
+        settings,
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       const done = worker.run();
-      running = { worker, done, close: () => connection.close() };
+      running = { worker, done, close: async () => void (await Promise.all([connection.close(), stopListening()])) };
     },
     async stopWorker() {
       if (!running) return;

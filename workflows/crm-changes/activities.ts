@@ -1,26 +1,30 @@
 // Activities of contact resolution: find which contact a changed CRM record
 // belongs to (link table first, else the CRM itself), link it, and queue the
 // change for that contact's journey.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
 import { linkCrmRecord, linkedPhone, type CrmRecordRef } from '../../core/webhooks/contact-links.js';
 import { queueCrmChangeForJourney } from '../../core/webhooks/inbox.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
-import { toActivityFailure } from '../journey/activities.js';
+import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
+import { toActivityFailure, whileHeartbeating } from '../journey/activities.js';
+import { deliverCrmChangeToJourney } from '../journey/client.js';
 import type { CrmChangeRouting, ResolveCrmContactInput } from './shared.js';
 
 export interface CrmChangeActivityDeps {
   db: Db;
   connectors: ConnectorRuntime;
+  settings: ProjectSettingsCache;
 }
 
 type PhoneLookup = { phone: string } | { unroutable: string };
 
-export function createCrmChangeActivities({ db, connectors }: CrmChangeActivityDeps) {
+export function createCrmChangeActivities({ db, connectors, settings }: CrmChangeActivityDeps) {
   /** Asks the CRM for the record's phone. CRM outages throw retryable failures. */
   async function phoneFromCrm(record: CrmRecordRef): Promise<PhoneLookup> {
-    const instance = await db.connectorInstance.findFirst({ where: { id: record.connectorInstanceId, projectId: record.projectId } });
+    const project = await settings.get(record.projectId);
+    const instance = project.instances.find((candidate) => candidate.id === record.connectorInstanceId);
     if (!instance) return { unroutable: `connector instance ${record.connectorInstanceId} no longer exists` };
     // A connector that cannot start (bad stored config, missing key) is retried: fixing
     // the configuration lets the waiting changes through, none is lost.
@@ -35,7 +39,6 @@ export function createCrmChangeActivities({ db, connectors }: CrmChangeActivityD
     });
     if (!contact) return { unroutable: `"${instance.name}" has no record ${record.externalId}` };
     if (!contact.phone) return { unroutable: `"${instance.name}" record ${record.externalId} has no phone` };
-    const project = await db.project.findUniqueOrThrow({ where: { id: record.projectId }, select: { defaultRegion: true } });
     const phone = normalizePhone(contact.phone, project.defaultRegion);
     if (!phone.ok) return { unroutable: `"${instance.name}" record ${record.externalId} has phone "${contact.phone}": ${phone.reason}` };
     return { phone: phone.e164 };
@@ -46,18 +49,29 @@ export function createCrmChangeActivities({ db, connectors }: CrmChangeActivityD
      * Queues the change for its contact's journey. Safe to repeat: a second run
      * finds the link and queues the change again, which the journey ignores by event id.
      */
-    async routeCrmChangeToJourney({ projectId, webhookEventId, change }: ResolveCrmContactInput): Promise<CrmChangeRouting> {
-      const record: CrmRecordRef = { projectId, connectorInstanceId: change.connectorInstanceId, externalId: change.externalId };
-      // Another event for the same record may have linked it since this one was stored.
-      const known = await linkedPhone(db, record);
-      const lookup: PhoneLookup = known === undefined ? await phoneFromCrm(record) : { phone: known };
-      if ('unroutable' in lookup) return { routed: false, reason: lookup.unroutable };
-      const phone = await db.$transaction(async (tx) => {
-        const linked = await linkCrmRecord(tx, record, lookup.phone);
-        await queueCrmChangeForJourney(tx, { projectId, phone: linked, webhookEventId, change });
-        return linked;
+    async routeCrmChangeToJourney({ projectId, webhookEventId, change, journey }: ResolveCrmContactInput): Promise<CrmChangeRouting> {
+      return whileHeartbeating(async () => {
+        const record: CrmRecordRef = { projectId, connectorInstanceId: change.connectorInstanceId, externalId: change.externalId };
+        // Another event for the same record may have linked it since this one was stored.
+        const known = await linkedPhone(db, record);
+        const lookup: PhoneLookup = known === undefined ? await phoneFromCrm(record) : { phone: known };
+        if ('unroutable' in lookup) return { routed: false, reason: lookup.unroutable };
+        if (journey) {
+          // Straight to the journey: no outbox row for the API's dispatcher to poll
+          // for. A retry after a crash links nothing new and signals an event id the
+          // journey already has, so each step is safe to repeat.
+          const phone = known ?? (await linkCrmRecord(db, record, lookup.phone));
+          await deliverCrmChangeToJourney(Context.current().client, { projectId, phone, change }, journey);
+          await db.$executeRaw`UPDATE webhook_events SET processed_at = now() WHERE id = ${webhookEventId}::uuid AND processed_at IS NULL`;
+          return { routed: true, phone };
+        }
+        const phone = await db.$transaction(async (tx) => {
+          const linked = await linkCrmRecord(tx, record, lookup.phone);
+          await queueCrmChangeForJourney(tx, { projectId, phone: linked, webhookEventId, change });
+          return linked;
+        });
+        return { routed: true, phone };
       });
-      return { routed: true, phone };
     },
 
     /** Keeps on the stored event why it reached no journey, for whoever looks at the inbox. */

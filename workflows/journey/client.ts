@@ -4,7 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
-import { journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type JourneyState } from './shared.js';
+import { crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CrmChange, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
   projectId: string;
@@ -12,9 +12,12 @@ export interface JourneyTaskDelivery {
   taskId: string;
 }
 
-export interface JourneyOptions {
-  taskQueue: string;
-  idleTimeoutMs: number;
+export type { JourneyOptions };
+
+export interface JourneyCrmChangeDelivery {
+  projectId: string;
+  phone: string;
+  change: CrmChange;
 }
 
 /**
@@ -32,6 +35,24 @@ export async function deliverTaskToJourney(client: Client, delivery: JourneyTask
       { key: ProjectIdKey, value: delivery.projectId },
       { key: ContactPhoneKey, value: delivery.phone },
       { key: TaskIdsKey, value: [delivery.taskId] },
+    ]),
+  });
+}
+
+/**
+ * Hands a CRM change to its contact's journey, starting the journey if it is not
+ * running. Safe to repeat: the journey ignores an event id it has seen.
+ */
+export async function deliverCrmChangeToJourney(client: Client, delivery: JourneyCrmChangeDelivery, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, {
+    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
+    taskQueue: options.taskQueue,
+    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
+    signal: crmChangedSignal,
+    signalArgs: [delivery.change],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ProjectIdKey, value: delivery.projectId },
+      { key: ContactPhoneKey, value: delivery.phone },
     ]),
   });
 }

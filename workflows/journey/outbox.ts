@@ -11,15 +11,12 @@ import {
   journeyCrmChangePayloadSchema,
   RESOLVE_CRM_CONTACT_OUTBOX_KIND,
   resolveCrmContactPayloadSchema,
-  type JourneyCrmChangePayload,
-  type ResolveCrmContactPayload,
+    type ResolveCrmContactPayload,
 } from '../../core/webhooks/inbox.js';
 import { resolveCrmContactWorkflowId } from '../crm-changes/shared.js';
 import { resolveCrmContact } from '../crm-changes/workflows.js';
-import { ContactPhoneKey, ProjectIdKey } from '../search-attributes.js';
-import { deliverTaskToJourney, type JourneyOptions } from './client.js';
-import { crmChangedSignal, journeyWorkflowId } from './shared.js';
-import { contactJourney } from './workflows.js';
+import { ProjectIdKey } from '../search-attributes.js';
+import { deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
 
 const payloadSchema = z.object({ projectId: z.string(), phone: z.string(), taskId: z.string() });
 
@@ -56,31 +53,14 @@ export function journeyDeliverers(options: JourneyOptions): Record<string, Outbo
   };
 }
 
-/**
- * Hands a CRM change to its contact's journey, starting the journey if it is not
- * running. Safe to repeat: the journey ignores an event id it has seen.
- */
-async function deliverCrmChangeToJourney(client: Client, payload: JourneyCrmChangePayload, options: JourneyOptions): Promise<void> {
-  await client.workflow.signalWithStart(contactJourney, {
-    workflowId: journeyWorkflowId(payload.projectId, payload.phone),
-    taskQueue: options.taskQueue,
-    args: [{ projectId: payload.projectId, phone: payload.phone, idleTimeoutMs: options.idleTimeoutMs }],
-    signal: crmChangedSignal,
-    signalArgs: [payload.change],
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: ProjectIdKey, value: payload.projectId },
-      { key: ContactPhoneKey, value: payload.phone },
-    ]),
-  });
-}
-
 /** Starts the event's resolution once; a redelivered row finds it started (or done) and stops. */
 async function startCrmContactResolution(client: Client, payload: ResolveCrmContactPayload, options: JourneyOptions): Promise<void> {
   try {
     await client.workflow.start(resolveCrmContact, {
       workflowId: resolveCrmContactWorkflowId(payload.webhookEventId),
       taskQueue: options.taskQueue,
-      args: [payload],
+      // The resolution hands the change to the journey itself, started like the dispatcher starts journeys.
+      args: [{ ...payload, journey: options }],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: payload.projectId }]),
     });

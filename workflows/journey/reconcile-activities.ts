@@ -3,16 +3,17 @@
 // write surviving values to each field's owner (and mirrors), and report what
 // was written so the journey can recognize the echoes of its own writes.
 // Idempotent: run again on agreeing CRMs it reads, finds no conflict and writes nothing.
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { CrmContact } from '../../connectors/sdk/types.js';
 import type { Db } from '../../core/db/client.js';
 import { ConflictJournal } from '../../core/reconcile/journal.js';
 import { reconcile } from '../../core/reconcile/engine.js';
-import { ProjectReconciliation } from '../../core/reconcile/project-rules.js';
+import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
 import type { SourceRecord } from '../../core/reconcile/types.js';
 import { hashFieldValues } from '../../core/webhooks/echo.js';
-import { toActivityFailure } from './activities.js';
+import { toActivityFailure, whileHeartbeating } from './activities.js';
 
 export interface ReconcileInput {
   projectId: string;
@@ -60,62 +61,76 @@ function toContactInput(phone: string, values: Record<string, unknown>) {
   };
 }
 
-export function createReconcileActivities({ db, connectors }: { db: Db; connectors: ConnectorRuntime }) {
-  const rules = new ProjectReconciliation(db);
+/** Links each CRM record found to the contact (one statement for all of them). */
+async function linkRecords(db: Db, projectId: string, phone: string, links: { connectorInstanceId: string; externalId: string; ambiguous: boolean }[]): Promise<void> {
+  if (links.length === 0) return;
+  await db.$executeRaw`
+    INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id, ambiguous)
+    SELECT t.id, ${projectId}::uuid, ${phone}, t.connector_instance_id, t.external_id, t.ambiguous
+    FROM unnest(${links.map(() => randomUUID())}::uuid[], ${links.map((link) => link.connectorInstanceId)}::uuid[],
+                ${links.map((link) => link.externalId)}::text[], ${links.map((link) => link.ambiguous)}::boolean[])
+      AS t(id, connector_instance_id, external_id, ambiguous)
+    ON CONFLICT (project_id, connector_instance_id, external_id)
+    DO UPDATE SET contact_phone = EXCLUDED.contact_phone, ambiguous = EXCLUDED.ambiguous, updated_at = now()`;
+}
+
+export function createReconcileActivities({ db, connectors, settings }: { db: Db; connectors: ConnectorRuntime; settings: ProjectSettingsCache }) {
   const journal = new ConflictJournal(db);
 
   return {
     async reconcileContact(input: ReconcileInput): Promise<ReconcileOutcome> {
-      const instances = await db.connectorInstance.findMany({ where: { projectId: input.projectId }, orderBy: [{ isPrimary: 'desc' }, { createdAt: 'asc' }] });
-      const projectRules = await rules.effective(input.projectId);
-      const legacy = new Set(projectRules.legacySources ?? []);
-      for (const source of input.changedSources ?? []) connectors.forgetReads(source);
+      return whileHeartbeating(() => reconcileOne(input));
+    },
+  };
 
-      const records: SourceRecord[] = [];
-      const crmRecords: Record<string, string> = {};
+  async function reconcileOne(input: ReconcileInput): Promise<ReconcileOutcome> {
+    const { instances, rules: projectRules } = await settings.get(input.projectId);
+    const legacy = new Set(projectRules.legacySources ?? []);
+    for (const source of input.changedSources ?? []) connectors.forgetReads(source);
+
+    const records: SourceRecord[] = [];
+    const crmRecords: Record<string, string> = {};
+    const links: { connectorInstanceId: string; externalId: string; ambiguous: boolean }[] = [];
+    try {
+      // Every CRM is asked at once; the answers are taken in the instances' order.
+      const answers = await Promise.all(instances.map(async (instance) => (await connectors.get(instance)).findContacts({ phone: input.phone })));
+      for (const [index, instance] of instances.entries()) {
+        const found = answers[index] ?? [];
+        // Two records of one phone in one CRM are flagged as ambiguous, never merged: the oldest speaks.
+        const record = found[0];
+        if (!record) continue;
+        records.push(toSource(instance, record, legacy.has(instance.id)));
+        crmRecords[instance.name] = record.externalId;
+        links.push({ connectorInstanceId: instance.id, externalId: record.externalId, ambiguous: found.length > 1 });
+      }
+    } catch (error) {
+      throw toActivityFailure(error);
+    }
+    await linkRecords(db, input.projectId, input.phone, links);
+
+    const result = reconcile(records, projectRules);
+    const allFields = [...new Set(records.flatMap((record) => Object.keys(record.values)).concat(coreFields))];
+    const conflictFields = result.conflicts.map((conflict) => conflict.field);
+    await journal.record(input.projectId, input.phone, result.conflicts, {
+      settledFields: allFields.filter((field) => !conflictFields.includes(field)),
+    });
+
+    const writes: HubWrite[] = [];
+    for (const [source, values] of Object.entries(result.writeBack)) {
+      const instance = instances.find((candidate) => candidate.id === source);
+      if (!instance) throw ApplicationFailure.nonRetryable(`write-back to unknown connector ${source}`, 'UnknownSource');
       try {
-        for (const instance of instances) {
-          const crm = await connectors.get(instance);
-          const found = await crm.findContacts({ phone: input.phone });
-          // Two records of one phone in one CRM are flagged as ambiguous, never merged: the oldest speaks.
-          const record = found[0];
-          if (!record) continue;
-          records.push(toSource(instance, record, legacy.has(instance.id)));
-          crmRecords[instance.name] = record.externalId;
-          await db.contactLink.upsert({
-            where: { projectId_connectorInstanceId_externalId: { projectId: input.projectId, connectorInstanceId: instance.id, externalId: record.externalId } },
-            create: { projectId: input.projectId, contactPhone: input.phone, connectorInstanceId: instance.id, externalId: record.externalId, ambiguous: found.length > 1 },
-            update: { contactPhone: input.phone, ambiguous: found.length > 1 },
-          });
-        }
+        const crm = await connectors.get(instance);
+        const written = await crm.upsertContact(toContactInput(input.phone, values));
+        connectors.forgetReads(instance.id);
+        writes.push({ connectorInstanceId: instance.id, externalId: written.externalId, fieldHashes: hashFieldValues(values), at: new Date().toISOString() });
+        crmRecords[instance.name] = written.externalId;
       } catch (error) {
         throw toActivityFailure(error);
       }
-
-      const result = reconcile(records, projectRules);
-      const allFields = [...new Set(records.flatMap((record) => Object.keys(record.values)).concat(coreFields))];
-      const conflictFields = result.conflicts.map((conflict) => conflict.field);
-      await journal.record(input.projectId, input.phone, result.conflicts, {
-        settledFields: allFields.filter((field) => !conflictFields.includes(field)),
-      });
-
-      const writes: HubWrite[] = [];
-      for (const [source, values] of Object.entries(result.writeBack)) {
-        const instance = instances.find((candidate) => candidate.id === source);
-        if (!instance) throw ApplicationFailure.nonRetryable(`write-back to unknown connector ${source}`, 'UnknownSource');
-        try {
-          const crm = await connectors.get(instance);
-          const written = await crm.upsertContact(toContactInput(input.phone, values));
-          connectors.forgetReads(instance.id);
-          writes.push({ connectorInstanceId: instance.id, externalId: written.externalId, fieldHashes: hashFieldValues(values), at: new Date().toISOString() });
-          crmRecords[instance.name] = written.externalId;
-        } catch (error) {
-          throw toActivityFailure(error);
-        }
-      }
-      return { merged: result.merged, crmRecords, conflictFields, writes };
-    },
-  };
+    }
+    return { merged: result.merged, crmRecords, conflictFields, writes };
+  }
 }
 
 export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

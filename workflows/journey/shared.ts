@@ -16,6 +16,12 @@ export interface JourneyInput {
   pending?: { taskIds: string[]; changedSources: string[] };
 }
 
+/** Where journeys run and when they end; the outbox dispatcher's settings, passed on to whoever starts a journey. */
+export interface JourneyOptions {
+  taskQueue: string;
+  idleTimeoutMs: number;
+}
+
 export interface TaskReceived {
   taskId: string;
 }

@@ -5,10 +5,13 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancelledFailure,
   condition,
   continueAsNew,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  TemporalFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -28,16 +31,20 @@ import {
   type JourneyTaskView,
 } from './shared.js';
 
-// A CRM outage must delay a task, never lose it: retry without a cap on attempts,
-// backing off to one try a minute. Permanent CRM refusals are non-retryable.
-const { deliverTaskToCrm } = proxyActivities<JourneyActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const { reconcileContact } = proxyActivities<ReconcileActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+// Delivery and reconciliation first run as local activities: in the worker, inside
+// the workflow task that asked for them, so the common case costs no activity task
+// and no extra workflow task. Both are idempotent, so a local attempt repeated after
+// a worker crash (local activities are at-least-once) writes nothing twice.
+const localRetry = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumAttempts: 3 } as const;
+const localDelivery = proxyLocalActivities<JourneyActivities>({ startToCloseTimeout: '30 seconds', retry: localRetry });
+const localReconciliation = proxyLocalActivities<ReconcileActivities>({ startToCloseTimeout: '2 minutes', retry: localRetry });
+// When the local attempts fail (a CRM down or slow), the same work goes on as a
+// normal activity: a CRM outage must delay a task, never lose it, so it retries
+// without a cap on attempts, backing off to one try a minute, and a dead worker
+// is noticed by its missing heartbeats. Permanent CRM refusals are non-retryable.
+const durableRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
+const durableDelivery = proxyActivities<JourneyActivities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '5 seconds', retry: durableRetry });
+const durableReconciliation = proxyActivities<ReconcileActivities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '5 seconds', retry: durableRetry });
 const { recordTaskFailure } = proxyActivities<JourneyActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -65,7 +72,12 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     known.add(taskId);
     queue.push(taskId);
     remember(state, { taskId, status: 'pending' });
-    upsertSearchAttributes({ [TaskIdsKey.name]: state.tasks.slice(0, MAX_TASK_IDS_IN_SEARCH).map((task) => task.taskId) });
+    // The journey's first task is in the search attributes it was started with.
+    const taskIds = state.tasks.slice(0, MAX_TASK_IDS_IN_SEARCH).map((task) => task.taskId);
+    const current = workflowInfo().typedSearchAttributes.get(TaskIdsKey);
+    if (current?.length !== taskIds.length || current.some((id, index) => id !== taskIds[index])) {
+      upsertSearchAttributes({ [TaskIdsKey.name]: taskIds });
+    }
   });
   // Runs carried over (continueAsNew) from before CRM changes existed have neither field.
   state.crmChanges ??= [];
@@ -86,9 +98,10 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   });
   setHandler(journeyStateQuery, () => state);
 
+  const hasWork = () => queue.length > 0 || changedSources.size > 0 || workflowInfo().continueAsNewSuggested;
   for (;;) {
-    const hasWork = await condition(() => queue.length > 0 || changedSources.size > 0 || workflowInfo().continueAsNewSuggested, input.idleTimeoutMs);
-    if (!hasWork) break;
+    // Waiting starts an idle timer; with work already taken in there is nothing to wait for.
+    if (!hasWork() && !(await condition(hasWork, input.idleTimeoutMs))) break;
     // Temporal suggests continuing once the history passes 4 Ki events or 4 MB and refuses
     // the 10,001st signal of a run. A contact under a steady stream of events never has a
     // quiet moment, so the run continues as new with its pending work rather than wait for one.
@@ -96,16 +109,20 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
       await condition(allHandlersFinished);
       await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources] } });
     }
+    // One pass takes the next task and then the CRM changes pending by then, so a
+    // task and a change that arrive together are handled in one workflow task.
     const taskId = queue.shift();
     if (taskId !== undefined) {
       await handleTask(state, taskId);
-    } else {
+      state.eventsHandled += 1;
+    }
+    if (changedSources.size > 0) {
       // Changes that arrive while this runs are reconciled by the next pass.
       const sources = [...changedSources];
       changedSources.clear();
       await reconcileAcrossCrms(state, sources);
+      state.eventsHandled += 1;
     }
-    state.eventsHandled += 1;
   }
   await condition(allHandlersFinished);
   return state;
@@ -113,21 +130,22 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
 
 async function handleTask(state: JourneyState, taskId: string): Promise<void> {
   try {
-    const delivered = await deliverTaskToCrm({ taskId });
+    const delivered = await localFirst(localDelivery.deliverTaskToCrm, durableDelivery.deliverTaskToCrm, { taskId });
     Object.assign(state.crmRecords, delivered.crmRecords);
     remember(state, { taskId, status: 'done', crmRecords: delivered.crmRecords });
   } catch (error) {
     // Only a permanent refusal lands here (retryable errors retry forever); the
     // task is marked failed with the CRM's words and the journey goes on.
-    if (!(error instanceof ActivityFailure)) throw error;
-    const reason = describeFailure(error);
+    const failure = activityFailureOf(error);
+    if (!failure) throw error;
+    const reason = failure.message;
     await recordTaskFailure({ taskId, reason });
     remember(state, { taskId, status: 'failed', error: reason });
   }
 }
 
 async function reconcileAcrossCrms(state: JourneyState, changed: string[]): Promise<void> {
-  const outcome = await reconcileContact({ projectId: state.projectId, phone: state.phone, changedSources: changed });
+  const outcome = await localFirst(localReconciliation.reconcileContact, durableReconciliation.reconcileContact, { projectId: state.projectId, phone: state.phone, changedSources: changed });
   state.merged = outcome.merged;
   state.conflictFields = outcome.conflictFields;
   state.reconciliations = (state.reconciliations ?? 0) + 1;
@@ -135,10 +153,31 @@ async function reconcileAcrossCrms(state: JourneyState, changed: string[]): Prom
   for (const write of outcome.writes) rememberWrite(state.hubWrites, write.connectorInstanceId, write.externalId, write.fieldHashes, write.at);
 }
 
-function describeFailure(error: ActivityFailure): string {
-  const cause = error.cause;
-  if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
-  return error.message;
+/**
+ * Runs an idempotent activity locally and, when its local attempts fail for a
+ * reason that may pass (not a permanent refusal), as a normal activity: its
+ * unbounded retries with backoff then carry the work through a long outage
+ * without holding a workflow task open. A permanent failure is thrown as is.
+ */
+export async function localFirst<I, O>(runLocally: (input: I) => Promise<O>, runDurably: (input: I) => Promise<O>, input: I): Promise<O> {
+  try {
+    return await runLocally(input);
+  } catch (error) {
+    const failure = activityFailureOf(error);
+    if (!failure || (failure instanceof ApplicationFailure && failure.nonRetryable === true)) throw error;
+    return runDurably(input);
+  }
+}
+
+/**
+ * What an activity reported when it failed, or undefined for anything else (the
+ * workflow being cancelled, a bug in workflow code). A normal activity's failure
+ * arrives wrapped in an ActivityFailure, a local activity's as it was thrown.
+ */
+export function activityFailureOf(error: unknown): TemporalFailure | undefined {
+  if (error instanceof ActivityFailure) return error.cause instanceof TemporalFailure ? error.cause : error;
+  if (error instanceof CancelledFailure || !(error instanceof TemporalFailure)) return undefined;
+  return error;
 }
 
 function remember(state: JourneyState, view: JourneyTaskView): void {
