@@ -78,7 +78,7 @@ export type OriginateResult =
     };
 
 export type TransferRequest =
-  | { mode: 'blind'; to: string } // REFER to the target; the peer places the new call
+  | { mode: 'blind'; to: string; timeoutMs?: number } // REFER to the target; the peer places the new call and reports by NOTIFY
   | { mode: 'attended'; to: string; callerId: string; ringTimeoutMs: number }; // we call the target, then bridge
 
 export type TransferResult =

@@ -1,0 +1,142 @@
+// Call control against real SIP: SIPp carriers, agents and callers on their own loopback addresses,
+// the drachtio-srf adapter, and the drachtio-server stand-in (or a real drachtio-server with
+// `npm run test:telephony -- --drachtio host:port`).
+import { createSocket } from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallEvent, InboundCall } from '../call-control.js';
+import { HOLD_SDP, startTestCallControl } from '../testing/hub.js';
+import { countOf, freeUdpPort, nextLoopbackAddress, startSipp, type SippPeer } from '../testing/sipp.js';
+import type { RunningCallControl } from './start.js';
+
+let hub: RunningCallControl;
+const peers: SippPeer[] = [];
+
+async function peer(options: Parameters<typeof startSipp>[0]): Promise<SippPeer> {
+  const started = await startSipp(options);
+  peers.push(started);
+  return started;
+}
+
+function hubTarget(): string {
+  return `${hub.callControl.sipAddress.address}:${hub.callControl.sipAddress.port}`;
+}
+
+beforeAll(async () => {
+  hub = await startTestCallControl();
+});
+
+afterAll(async () => {
+  for (const started of peers) started.stop();
+  await hub?.stop();
+});
+
+describe('outbound calls', () => {
+  it('an answering carrier: ringing, answered, then our BYE ends the call at the carrier', async () => {
+    const carrier = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const events: CallEvent['type'][] = [];
+    const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '+14155550100', sdp: HOLD_SDP, ringTimeoutMs: 5_000 });
+    expect(result.outcome).toBe('answered');
+    if (result.outcome !== 'answered') return;
+    result.leg.on((event) => events.push(event.type));
+    expect(result.leg.state).toBe('answered');
+    expect(result.leg.remoteSdp).toContain('m=audio');
+    expect(result.leg.sipCallId).not.toBe('');
+    await result.leg.hangup();
+    const sipp = await carrier.finished();
+    expect(sipp.successful).toBe(1);
+    expect(sipp.failed).toBe(0);
+    expect(countOf(sipp, 'BYE')).toBe(1);
+    expect(events).toEqual(['ended']);
+  });
+
+  it('a busy carrier: outcome busy with 486', async () => {
+    const carrier = await peer({ scenario: 'carrier-busy', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000 });
+    expect(result).toMatchObject({ outcome: 'busy', sipStatus: 486 });
+    const sipp = await carrier.finished();
+    expect(sipp.successful).toBe(1);
+    expect(countOf(sipp, 'ACK')).toBe(1);
+  });
+
+  it('a carrier that rings forever: CANCEL at the ring timeout, outcome no-answer', async () => {
+    const carrier = await peer({ scenario: 'carrier-no-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const started = Date.now();
+    const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 600 });
+    expect(result).toMatchObject({ outcome: 'no-answer', sipStatus: 487 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const sipp = await carrier.finished();
+    expect(countOf(sipp, 'CANCEL')).toBe(1);
+    expect(countOf(sipp, 'ACK')).toBe(1);
+    expect(sipp.successful).toBe(1);
+  });
+
+  it('a carrier answering 503: outcome failed with the status', async () => {
+    const carrier = await peer({ scenario: 'carrier-unavailable', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000 });
+    expect(result).toMatchObject({ outcome: 'failed', sipStatus: 503 });
+    expect((await carrier.finished()).successful).toBe(1);
+  });
+
+  it('nobody at the address: failed (no response) at the ring timeout, without waiting for Timer B', async () => {
+    const address = nextLoopbackAddress();
+    const result = await hub.callControl.originate({ uri: `sip:nobody@${address}:${await freeUdpPort(address)}`, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 800 });
+    expect(result).toMatchObject({ outcome: 'failed', sipStatus: undefined });
+    expect(result.setupMs).toBeGreaterThanOrEqual(790);
+    expect(result.setupMs).toBeLessThan(2_000);
+  });
+});
+
+describe('inbound calls', () => {
+  it('a caller is answered, talks, hangs up: the leg ends with a remote BYE', async () => {
+    const calls: InboundCall[] = [];
+    const ended = new Promise<CallEvent>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        calls.push(call);
+        call.on((event) => event.type === 'ended' && resolve(event));
+        await call.answer(HOLD_SDP);
+      });
+    });
+    const caller = await peer({ scenario: 'caller', address: nextLoopbackAddress(), target: hubTarget(), service: '4000', calls: 1, timeoutSeconds: 15, pauseMs: 300 });
+    const sipp = await caller.finished();
+    expect(sipp.successful).toBe(1);
+    expect(await ended).toMatchObject({ type: 'ended', cause: 'normal', by: 'remote' });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.to).toBe('4000');
+    expect(calls[0]!.remoteSdp).toContain('m=audio');
+  });
+});
+
+describe('OPTIONS probe', () => {
+  it('a gateway that answers is reachable; an address with nobody is not', async () => {
+    const gateway = await peer({ scenario: 'options-responder', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const up = await hub.callControl.probe(gateway.uri, 2_000);
+    expect(up).toMatchObject({ reachable: true, sipStatus: 200 });
+    expect((await gateway.finished()).successful).toBe(1);
+    const address = nextLoopbackAddress();
+    const down = await hub.callControl.probe(`sip:gw@${address}:${await freeUdpPort(address)}`, 500);
+    expect(down).toMatchObject({ reachable: false, sipStatus: undefined });
+    expect(down.rttMs).toBeGreaterThanOrEqual(490);
+  });
+});
+
+describe('bad traffic', () => {
+  it('malformed datagrams are dropped and the next call still works', async () => {
+    const before = hub.standin?.stats.malformedDatagrams ?? 0;
+    const socket = createSocket('udp4');
+    const { address, port } = hub.callControl.sipAddress;
+    const garbage = [
+      'INVITE sip:x SIP/2.0\r\n\r\n',
+      'NOT SIP AT ALL',
+      'SIP/2.0 200\r\nVia: nonsense\r\nCSeq: x\r\n\r\n',
+      'INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 999\r\n\r\nshort',
+      '\u0000\u0001\u0002\u00ff'.repeat(100),
+    ];
+    for (const datagram of garbage) await new Promise((resolve) => socket.send(datagram, port, address, resolve));
+    socket.close();
+    hub.callControl.onInboundCall((call) => call.answer(HOLD_SDP));
+    const caller = await peer({ scenario: 'caller', address: nextLoopbackAddress(), target: hubTarget(), service: '4001', calls: 1, timeoutSeconds: 15, pauseMs: 50 });
+    expect((await caller.finished()).successful).toBe(1);
+    if (hub.standin) expect(hub.standin.stats.malformedDatagrams - before).toBe(garbage.length);
+  });
+});
