@@ -179,8 +179,9 @@ export function parseSippOutput(exitCode: number | null, output: string): SippRe
   const lastScenario = output.lastIndexOf('Messages  Retrans');
   const screen = lastScenario === -1 ? '' : output.slice(lastScenario);
   const lines: ScenarioLine[] = [];
-  for (const match of screen.matchAll(/^\s*(<-+|-+>)\s+(\S+)\s+(?:E-RTD\d\s+|B-RTD\d\s+)?(\d+)/gm)) {
-    lines.push({ message: match[2]!, count: Number(match[3]) });
+  // UAS screens draw `----> INVITE`, UAC screens `INVITE ---->`.
+  for (const match of screen.matchAll(/^\s*(?:(?:<-+|-+>)\s+(\S+)|(\S+)\s+(?:<-+|-+>))\s+(?:[EB]-RTD\d\s+)?(\d+)/gm)) {
+    lines.push({ message: (match[1] ?? match[2])!, count: Number(match[3]) });
   }
   return { exitCode, successful: cumulative('Successful call'), failed: cumulative('Failed call'), lines, output };
 }
