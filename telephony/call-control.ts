@@ -43,6 +43,8 @@ export interface CallLeg {
 
 export interface InboundCall extends CallLeg {
   readonly headers: Readonly<Record<string, string>>;
+  /** Tell the caller the call is progressing: 180 Ringing, or 183 with early media when an SDP is given. */
+  ring(earlySdp?: string): Promise<void>;
   /** Answer with the given SDP (from the media server), or reject with an explicit status. */
   answer(localSdp: string): Promise<void>;
   reject(sipStatus: number, reason: string): Promise<void>;

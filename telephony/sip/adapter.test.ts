@@ -107,6 +107,33 @@ describe('inbound calls', () => {
   });
 });
 
+describe('transfers', () => {
+  it('blind transfer: REFER to the caller, who calls the gateway; its NOTIFY 200 completes the transfer and the hub leaves the call', async () => {
+    const gateway = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: '201', calls: 1, timeoutSeconds: 15 });
+    const events: CallEvent[] = [];
+    const transferred = new Promise<unknown>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        call.on((event) => events.push(event));
+        await call.answer(HOLD_SDP);
+        resolve(await hub.callControl.transfer(call, { mode: 'blind', to: `sip:201@${gateway.hostport}`, timeoutMs: 5_000 }));
+      });
+    });
+    const { address, port } = hub.callControl.sipAddress;
+    const transferee = await peer({
+      scenario: 'transferee', address: nextLoopbackAddress(), target: hubTarget(), service: '4010', calls: 1, timeoutSeconds: 15,
+      keys: { hub_host: address, hub_port: String(port) },
+    });
+    expect(await transferred).toEqual({ ok: true, mode: 'blind' });
+    const [transfereeRun, gatewayRun] = await Promise.all([transferee.finished(), gateway.finished()]);
+    expect(transfereeRun.successful).toBe(1);
+    // The gateway really got the transferred call, answered it and saw it hung up.
+    expect(gatewayRun.successful).toBe(1);
+    expect(countOf(gatewayRun, 'BYE')).toBe(1);
+    expect(events.map((event) => event.type)).toEqual(['answered', 'transferred', 'ended']);
+    expect(events.at(-1)).toMatchObject({ cause: 'transferred', by: 'local' });
+  });
+});
+
 describe('OPTIONS probe', () => {
   it('a gateway that answers is reachable; an address with nobody is not', async () => {
     const gateway = await peer({ scenario: 'options-responder', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });

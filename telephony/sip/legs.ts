@@ -161,6 +161,16 @@ export class InboundLeg extends SipLeg implements InboundCall {
     this.attachDialog(dialog, localSdp);
   }
 
+  async ring(earlySdp?: string): Promise<void> {
+    if (this.state !== 'ringing' || this.res.finalResponseSent) return;
+    if (earlySdp) {
+      this.localSdp = earlySdp;
+      this.res.send(183, { body: earlySdp, headers: { 'Content-Type': 'application/sdp' } });
+    } else {
+      this.res.send(180);
+    }
+  }
+
   async reject(sipStatus: number, reason: string): Promise<void> {
     if (this.state !== 'ringing') return;
     this.res.send(sipStatus, { headers: { 'X-Reason': reason } });
