@@ -68,6 +68,8 @@ export interface OriginateRequest {
   auth?: SipCredentials;
   /** Stops ringing with a CANCEL. */
   signal?: AbortSignal;
+  /** Progress of the leg before the outcome is known (ringing, early media): lets a caller hear ringback. */
+  onProgress?: (event: Extract<CallEvent, { type: 'ringing' }>) => void;
 }
 
 export type OriginateResult =

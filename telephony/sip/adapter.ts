@@ -141,7 +141,13 @@ export class DrachtioCallControl implements CallControl {
             leg.request?.cancel(() => {});
           }
           if (res.status === 180 || res.status === 183) {
-            leg.emit({ type: 'ringing', legId: leg.id, at: new Date(), sipStatus: res.status });
+            const ringing = { type: 'ringing', legId: leg.id, at: new Date(), sipStatus: res.status } as const;
+            leg.emit(ringing);
+            try {
+              request.onProgress?.(ringing);
+            } catch (error) {
+              session.log.warn({ err: error }, 'onProgress listener failed');
+            }
           }
         },
       },
