@@ -70,13 +70,13 @@ export class DrachtioCallControl implements CallControl {
     srf.on('error', (error) => log.warn({ err: error }, 'drachtio connection error'));
     const hostport = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
-        srf.disconnect();
+        stopReconnecting(srf, log);
         reject(new Error(`no drachtio-server answered at ${options.host}:${options.port} within ${options.connectTimeoutMs ?? 10_000} ms`));
       }, options.connectTimeoutMs ?? 10_000);
       srf.on('connect', (error, hostPort) => {
         clearTimeout(timer);
         if (error) {
-          srf.disconnect();
+          stopReconnecting(srf, log);
           reject(error);
         }
         else resolve(hostPort);
@@ -297,6 +297,15 @@ export class DrachtioCallControl implements CallControl {
       await leg.hangup('transferred');
     }
     return result;
+  }
+}
+
+/** Ends drachtio-srf's connection and its reconnect loop; it throws when the socket is already gone. */
+function stopReconnecting(srf: Srf, log: Logger): void {
+  try {
+    srf.disconnect();
+  } catch (error) {
+    log.debug({ err: error }, 'drachtio connection already closed');
   }
 }
 

@@ -257,7 +257,9 @@ export class DrachtioStandin {
           this.reply(client, message.msgId, true, `udp/${this.hostport}`, VERSION, `udp/${this.hostport}`);
         } else {
           this.reply(client, message.msgId, false, 'incorrect secret');
-          client.socket.end();
+          // drachtio-server drops the client; a moment's grace lets drachtio-srf read the answer and
+          // disconnect itself (after our close it would only keep reconnecting).
+          setTimeout(() => client.socket.end(), 500).unref();
         }
         return;
       case 'route':
