@@ -47,6 +47,7 @@ export class DrachtioCallControl implements CallControl {
   private readonly sessions = new Set<CallSession>();
   private inboundHandler: ((call: InboundCall) => void | Promise<void>) | undefined;
   private closing = false;
+  private maxConcurrentCalls: number;
   private readonly steps: readonly InboundStep[];
 
   private constructor(
@@ -56,9 +57,10 @@ export class DrachtioCallControl implements CallControl {
     readonly sipAddress: { address: string; port: number },
   ) {
     this.steps = options.inboundSteps ?? defaultInboundSteps;
+    this.maxConcurrentCalls = options.maxConcurrentCalls;
     srf.invite((req, res) => void this.onInvite(req, res));
     srf.use('options', (req, res) => {
-      const busy = this.closing || this.sessions.size >= this.options.maxConcurrentCalls;
+      const busy = this.closing || this.sessions.size >= this.maxConcurrentCalls;
       res.send(busy ? 503 : 200);
     });
   }
@@ -92,6 +94,16 @@ export class DrachtioCallControl implements CallControl {
     return this.sessions.size;
   }
 
+  get capacity(): number {
+    return this.maxConcurrentCalls;
+  }
+
+  /** Changes the capacity limit at run time (draining a node before maintenance, load tests). */
+  setMaxConcurrentCalls(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError('maxConcurrentCalls must be a non-negative integer');
+    this.maxConcurrentCalls = limit;
+  }
+
   onInboundCall(handler: (call: InboundCall) => void | Promise<void>): void {
     this.inboundHandler = handler;
   }
@@ -99,7 +111,7 @@ export class DrachtioCallControl implements CallControl {
   async originate(request: OriginateRequest): Promise<OriginateResult> {
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
-    if (this.closing || this.sessions.size >= this.options.maxConcurrentCalls) {
+    if (this.closing || this.sessions.size >= this.maxConcurrentCalls) {
       return { outcome: 'failed', sipStatus: 503, reason: this.closing ? 'shutting down' : 'over capacity', setupMs: 0 };
     }
     if (request.signal?.aborted) return { outcome: 'cancelled', sipStatus: undefined, reason: 'aborted before dialling', setupMs: 0 };
@@ -246,7 +258,7 @@ export class DrachtioCallControl implements CallControl {
   private async onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
     const rejection = firstRejection(this.steps, req, {
       activeCalls: this.sessions.size,
-      maxConcurrentCalls: this.options.maxConcurrentCalls,
+      maxConcurrentCalls: this.maxConcurrentCalls,
       closing: this.closing,
       hasHandler: this.inboundHandler !== undefined,
     });
