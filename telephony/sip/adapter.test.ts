@@ -107,6 +107,40 @@ describe('inbound calls', () => {
   });
 });
 
+describe('inbound call events', () => {
+  it('a caller hanging up while it rings: 487 to the caller, the leg ends abandoned', async () => {
+    const ended = new Promise<CallEvent>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        call.on((event) => event.type === 'ended' && resolve(event));
+        await call.ring();
+      });
+    });
+    const caller = await peer({ scenario: 'caller-abandons', address: nextLoopbackAddress(), target: hubTarget(), service: '4020', calls: 1, timeoutSeconds: 15, pauseMs: 200 });
+    expect(await ended).toMatchObject({ cause: 'abandoned', by: 'remote', sipStatus: 487 });
+    const sipp = await caller.finished();
+    expect(sipp.successful).toBe(1);
+    expect(countOf(sipp, '487')).toBe(1);
+    expect(hub.callControl.activeCalls).toBe(0);
+  });
+
+  it('DTMF sent as SIP INFO arrives as digit events', async () => {
+    const digits: string[] = [];
+    const ended = new Promise<void>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        call.on((event) => {
+          if (event.type === 'digit') digits.push(`${event.digit}/${event.source}`);
+          if (event.type === 'ended') resolve();
+        });
+        await call.answer(HOLD_SDP);
+      });
+    });
+    const caller = await peer({ scenario: 'caller-dtmf-info', address: nextLoopbackAddress(), target: hubTarget(), service: '4030', calls: 1, timeoutSeconds: 15, pauseMs: 100 });
+    expect((await caller.finished()).successful).toBe(1);
+    await ended;
+    expect(digits).toEqual(['4/sip-info', '#/sip-info']);
+  });
+});
+
 describe('transfers', () => {
   it('blind transfer: REFER to the caller, who calls the gateway; its NOTIFY 200 completes the transfer and the hub leaves the call', async () => {
     const gateway = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: '201', calls: 1, timeoutSeconds: 15 });
@@ -131,6 +165,31 @@ describe('transfers', () => {
     expect(countOf(gatewayRun, 'BYE')).toBe(1);
     expect(events.map((event) => event.type)).toEqual(['answered', 'transferred', 'ended']);
     expect(events.at(-1)).toMatchObject({ cause: 'transferred', by: 'local' });
+  });
+});
+
+describe('bridging', () => {
+  it('attended transfer: the hub calls the target, re-INVITEs the caller with its media; the caller hanging up ends both', async () => {
+    const gateway = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: '202', calls: 1, timeoutSeconds: 15 });
+    const events: CallEvent['type'][] = [];
+    const transferred = new Promise<unknown>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        call.on((event) => events.push(event.type));
+        await call.answer(HOLD_SDP);
+        resolve(await hub.callControl.transfer(call, { mode: 'attended', to: `sip:202@${gateway.hostport}`, callerId: '4040', ringTimeoutMs: 3_000 }));
+      });
+    });
+    const caller = await peer({ scenario: 'caller-accepts-reinvite', address: nextLoopbackAddress(), target: hubTarget(), service: '4040', calls: 1, timeoutSeconds: 15, pauseMs: 300 });
+    expect(await transferred).toEqual({ ok: true, mode: 'attended' });
+    const [callerRun, gatewayRun] = await Promise.all([caller.finished(), gateway.finished()]);
+    expect(callerRun.successful).toBe(1);
+    // The INVITE line counts our initial INVITE and the hub's re-INVITE carrying the gateway's media.
+    expect(countOf(callerRun, 'INVITE')).toBe(2);
+    // The caller's BYE ended the bridged call: the hub hung up on the gateway.
+    expect(gatewayRun.successful).toBe(1);
+    expect(countOf(gatewayRun, 'BYE')).toBe(1);
+    expect(events).toEqual(['answered', 'transferred', 'ended']);
+    expect(hub.callControl.activeCalls).toBe(0);
   });
 });
 

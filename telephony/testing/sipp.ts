@@ -19,8 +19,10 @@ export type PeerScenario =
   | 'options-responder'
   | 'caller'
   | 'caller-flood'
-  | 'transferee'
-  | 'gateway';
+  | 'caller-abandons'
+  | 'caller-dtmf-info'
+  | 'caller-accepts-reinvite'
+  | 'transferee';
 
 export interface SippOptions {
   scenario: PeerScenario;
