@@ -71,6 +71,18 @@ describe('outbound calls', () => {
     expect(sipp.successful).toBe(1);
   });
 
+  it('the caller gives up (abort signal) while the carrier rings: CANCEL, outcome cancelled', async () => {
+    const carrier = await peer({ scenario: 'carrier-no-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 10_000, signal: abort.signal });
+    expect(result).toMatchObject({ outcome: 'cancelled', sipStatus: 487 });
+    expect(result.setupMs).toBeLessThan(2_000);
+    const sipp = await carrier.finished();
+    expect(countOf(sipp, 'CANCEL')).toBe(1);
+    expect(sipp.successful).toBe(1);
+  });
+
   it('a carrier answering 503: outcome failed with the status', async () => {
     const carrier = await peer({ scenario: 'carrier-unavailable', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
     const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000 });

@@ -123,12 +123,11 @@ export class DrachtioCallControl implements CallControl {
     // CANCEL and we stop waiting for it at once (the INVITE transaction dies on its own timer).
     let giveUp: () => void = () => {};
     const silentPeer = new Promise<'silent'>((resolve) => (giveUp = () => resolve('silent')));
-    const cancel = (by: 'ring-timeout' | 'caller'): void => {
-      leg.cancel(by);
+    leg.onCancelRequested = () => {
       if (!provisional) giveUp();
     };
-    const ringTimer = setTimeout(() => cancel('ring-timeout'), request.ringTimeoutMs);
-    const onAbort = (): void => cancel('caller');
+    const ringTimer = setTimeout(() => leg.cancel('ring-timeout'), request.ringTimeoutMs);
+    const onAbort = (): void => leg.cancel('caller');
     request.signal?.addEventListener('abort', onAbort, { once: true });
     const uac = this.srf.createUAC(
       request.uri,

@@ -126,6 +126,7 @@ export class OutboundLeg extends SipLeg {
   cancel(by: 'ring-timeout' | 'caller'): void {
     if (this.state !== 'ringing' || this.cancelledBy) return;
     this.cancelledBy = by;
+    this.onCancelRequested();
     if (this.provisional && !this.cancelSent) {
       this.cancelSent = true;
       this.request?.cancel(() => {});
@@ -134,6 +135,8 @@ export class OutboundLeg extends SipLeg {
 
   provisional = false;
   cancelSent = false;
+  /** originate() listens here: a peer that never answered is given up on without a CANCEL. */
+  onCancelRequested: () => void = () => {};
 
   protected override async hangupUnanswered(): Promise<void> {
     this.cancel('caller');
