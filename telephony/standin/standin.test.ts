@@ -12,6 +12,8 @@ const SECRET = 'standin-test';
 let standin: DrachtioStandin;
 let srf: Srf;
 const srfs: Srf[] = [];
+/** The one INVITE route of this file's client: each test sets what it does (a second client would share the INVITEs). */
+let onInvite: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void = (_req, res) => res.send(480);
 
 async function connect(secret = SECRET): Promise<Srf> {
   const client = new Srf();
@@ -144,6 +146,7 @@ beforeAll(async () => {
   standin = new DrachtioStandin({ controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, sipAddress: '127.0.0.1', sipPort: 0 });
   await standin.start();
   srf = await connect();
+  srf.invite((req, res) => onInvite(req, res));
 });
 
 afterAll(async () => {
@@ -160,9 +163,9 @@ describe('control connection', () => {
 describe('inbound INVITE', () => {
   it('answers 100 Trying itself, retransmits the 2xx until the ACK, then passes the ACK to the dialog', async () => {
     const acks: string[] = [];
-    srf.invite((req, res) => {
+    onInvite = (req, res) => {
       void srf.createUAS(req, res, { localSdp: HOLD_SDP }).then((dialog) => dialog.on('ack', () => acks.push(dialog.sip.callId)));
-    });
+    };
     const peer = await RawPeer.open();
     try {
       const invite = peer.invite('retransmit-1', 'z9hG4bK-rt-1');
@@ -188,18 +191,15 @@ describe('inbound INVITE', () => {
       expect(standin.stats.activeDialogs).toBe(0);
     } finally {
       peer.close();
-      srf.removeAllListeners('invite');
     }
   });
 
   it('CANCEL: 200 for the CANCEL, 487 for the INVITE, the application hears of it, and the ACK stops the 487', async () => {
     const cancelled: string[] = [];
-    const inviteHandler = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => {
+    onInvite = (req, res) => {
       res.send(180);
       req.on('cancel', () => cancelled.push(req.get('Call-ID')));
     };
-    const local = await connect();
-    local.invite(inviteHandler);
     const peer = await RawPeer.open();
     try {
       peer.send(peer.invite('cancel-1', 'z9hG4bK-cancel-1'));
@@ -214,7 +214,33 @@ describe('inbound INVITE', () => {
       expect(cancelled).toEqual(['cancel-1']);
     } finally {
       peer.close();
-      disconnect(local);
+    }
+  });
+});
+
+describe('hostile traffic', () => {
+  it('survives thousands of mutated INVITEs and still sets up the next call', async () => {
+    onInvite = (_req, res) => res.send(486);
+    const peer = await RawPeer.open();
+    try {
+      const valid = Buffer.from(peer.invite('fuzz-base', 'z9hG4bK-fuzz').toString(), 'utf8');
+      let seed = 42;
+      const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      for (let round = 0; round < 3_000; round++) {
+        const mutated = Buffer.from(valid);
+        for (let flips = 1 + Math.floor(random() * 8); flips > 0; flips--) mutated[Math.floor(random() * mutated.length)] = Math.floor(random() * 256);
+        const cut = random() < 0.2 ? Math.floor(random() * mutated.length) : mutated.length;
+        peer.send(mutated.subarray(0, cut).toString('latin1'));
+        if (round % 200 === 0) await sleep(5);
+      }
+      await sleep(300);
+      expect(standin.stats.malformedDatagrams).toBeGreaterThan(100);
+      onInvite = (req, res) => void srf.createUAS(req, res, { localSdp: HOLD_SDP });
+      peer.send(peer.invite('after-fuzz', 'z9hG4bK-after-fuzz'));
+      const ok = await peer.next((message) => message.status === 200 && message.callId === 'after-fuzz');
+      expect(ok.body).toContain('m=audio');
+    } finally {
+      peer.close();
     }
   });
 });
@@ -222,6 +248,7 @@ describe('inbound INVITE', () => {
 describe('requests from the application', () => {
   it('in-dialog re-INVITE and INFO carry the dialog tags and rising CSeq; ACK for the re-INVITE follows', async () => {
     const peer = await RawPeer.open();
+    const dialogsBefore = standin.stats.activeDialogs;
     try {
       const dialogPromise = srf.createUAC(`sip:peer@${peer.address}:${peer.port}`, { localSdp: HOLD_SDP, headers: { From: '<sip:hub@localhost>' } });
       const invite = await peer.next((message) => message.method === 'INVITE');
@@ -253,7 +280,7 @@ describe('requests from the application', () => {
       const bye = await peer.next((message) => message.method === 'BYE');
       peer.send(responseTo(bye, 200, 'OK', 'peer-tag', peer));
       await destroyed;
-      expect(standin.stats.activeDialogs).toBe(0);
+      expect(standin.stats.activeDialogs).toBe(dialogsBefore);
     } finally {
       peer.close();
     }
