@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       callerId: call.from || 'caller',
       sdp: call.remoteSdp ?? '',
       ringTimeoutMs: 10_000,
+      partOf: call,
       onProgress: () => void call.ring(),
     });
     if (agent.outcome !== 'answered') {

@@ -68,6 +68,12 @@ export interface OriginateRequest {
   auth?: SipCredentials;
   /** Stops ringing with a CANCEL. */
   signal?: AbortSignal;
+  /**
+   * The call this leg is placed for (the caller's leg when dialling an agent): the new leg belongs to
+   * that call, is torn down with it (a caller hanging up cancels the agent's ringing) and does not
+   * count as another call against the capacity limit.
+   */
+  partOf?: CallLeg;
   /** Progress of the leg before the outcome is known (ringing, early media): lets a caller hear ringback. */
   onProgress?: (event: Extract<CallEvent, { type: 'ringing' }>) => void;
 }

@@ -135,6 +135,22 @@ describe('inbound call events', () => {
     expect(hub.callControl.activeCalls).toBe(0);
   });
 
+  it('a caller hanging up while the agent rings: the agent leg, part of the same call, is cancelled', async () => {
+    const agent = await peer({ scenario: 'carrier-no-answer', address: nextLoopbackAddress(), service: 'agent', calls: 1, timeoutSeconds: 15 });
+    const dialled = new Promise<unknown>((resolve) => {
+      hub.callControl.onInboundCall(async (call) => {
+        resolve(await hub.callControl.originate({ uri: agent.uri, callerId: call.from, sdp: call.remoteSdp ?? HOLD_SDP, ringTimeoutMs: 10_000, partOf: call, onProgress: () => void call.ring() }));
+      });
+    });
+    const caller = await peer({ scenario: 'caller-abandons', address: nextLoopbackAddress(), target: hubTarget(), service: '4025', calls: 1, timeoutSeconds: 15, pauseMs: 300 });
+    expect(await dialled).toMatchObject({ outcome: 'cancelled', sipStatus: 487 });
+    const [callerRun, agentRun] = await Promise.all([caller.finished(), agent.finished()]);
+    expect(callerRun.successful).toBe(1);
+    expect(countOf(agentRun, 'CANCEL')).toBe(1);
+    expect(agentRun.successful).toBe(1);
+    expect(hub.callControl.activeCalls).toBe(0);
+  });
+
   it('DTMF sent as SIP INFO arrives as digit events', async () => {
     const digits: string[] = [];
     const ended = new Promise<void>((resolve) => {

@@ -111,12 +111,16 @@ export class DrachtioCallControl implements CallControl {
   async originate(request: OriginateRequest): Promise<OriginateResult> {
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
-    if (this.closing || this.sessions.size >= this.maxConcurrentCalls) {
+    const parent = request.partOf ? asSipLeg(request.partOf) : undefined;
+    if (parent && (parent.state === 'ended' || !parent.session || parent.session.isClosed)) {
+      return { outcome: 'cancelled', sipStatus: undefined, reason: 'the call this leg was for has ended', setupMs: 0 };
+    }
+    if (this.closing || (!parent && this.sessions.size >= this.maxConcurrentCalls)) {
       return { outcome: 'failed', sipStatus: 503, reason: this.closing ? 'shutting down' : 'over capacity', setupMs: 0 };
     }
     if (request.signal?.aborted) return { outcome: 'cancelled', sipStatus: undefined, reason: 'aborted before dialling', setupMs: 0 };
     const leg = new OutboundLeg(request.callerId, request.uri);
-    const session = this.newSession();
+    const session = parent?.session ?? this.newSession();
     session.own(leg);
     let provisional = false;
     // A CANCEL may only follow a provisional response; a peer that never answered at all gets no

@@ -11,6 +11,8 @@ export class CallSession {
   readonly id = randomUUID();
   readonly log: Logger;
   private readonly legs = new Set<SipLeg>();
+  /** The leg the call began with; when it ends, the call ends. */
+  private anchor: SipLeg | undefined;
   private bridged = false;
   private closed = false;
 
@@ -32,14 +34,16 @@ export class CallSession {
   own(leg: SipLeg): void {
     if (this.legs.has(leg)) return;
     this.legs.add(leg);
+    this.anchor ??= leg;
     leg.session = this;
     leg.on((event) => {
       if (event.type !== 'ended') return;
       if (leg.session !== this) return;
       this.legs.delete(leg);
       this.log.debug({ legId: leg.id, cause: event.cause, sipCallId: leg.sipCallId }, 'leg ended');
-      // A bridged call is over when either side leaves; an unbridged leg ending ends only itself.
-      if (this.bridged) void this.destroy();
+      // A bridged call is over when either side leaves, and any call when the leg it began with
+      // leaves (a caller hanging up stops the agent's phone ringing); other legs end alone.
+      if (this.bridged || leg === this.anchor) void this.destroy();
       else if (this.legs.size === 0) this.finish();
     });
   }
@@ -47,8 +51,9 @@ export class CallSession {
   /** Takes over another session's legs (bridging two calls makes them one call). */
   absorb(other: CallSession): void {
     if (other === this) return;
-    for (const leg of other.legs) this.own(leg);
+    const legs = [...other.legs];
     other.legs.clear();
+    for (const leg of legs) this.own(leg);
     other.finish();
   }
 

@@ -478,6 +478,8 @@ export class DrachtioStandin {
       this.onNetworkCancel(request, source, bytes, transaction);
       return;
     }
+    // Every INVITE, re-INVITEs included, gets 100 Trying from the server, never from the application.
+    if (method === 'INVITE') transaction.respond(this.localResponse(transaction, 100, 'Trying'));
     const toTag = tagOf(request.get('to'));
     if (toTag) {
       const dialog = this.dialogsByTags.get(`${request.callId}|${toTag}|${tagOf(request.get('from')) ?? ''}`);
@@ -487,9 +489,6 @@ export class DrachtioStandin {
       }
       this.forwardToClient(dialog.client, request, source, bytes, transaction, dialog);
       return;
-    }
-    if (method === 'INVITE') {
-      transaction.respond(this.localResponse(transaction, 100, 'Trying'));
     }
     const client = this.pickClient(method.toLowerCase());
     if (!client) {
@@ -598,6 +597,10 @@ export class DrachtioStandin {
       this.reply(client, msgId, false, 'transaction already completed');
       return;
     }
+    if (request.method === 'INVITE' && pending.dialog && status >= 200 && status < 300) {
+      // A 2xx to a re-INVITE is retransmitted until its ACK just like the first one.
+      this.waitForAck(pending.dialog, response);
+    }
     if (request.method === 'INVITE' && !pending.dialog) {
       if (status >= 200 && status < 300) {
         const dialog = this.createUasDialog(client, request, response, transaction.source);
@@ -704,6 +707,7 @@ export class DrachtioStandin {
 
   /** RFC 3261 13.3.1.4: the UAS core retransmits its 2xx from T1 doubling to T2 until the ACK, for 64*T1. */
   private waitForAck(dialog: Dialog, response: SipMessage): void {
+    this.stopAckWait(dialog);
     const retransmit = (interval: number): NodeJS.Timeout => {
       const handle = setTimeout(() => {
         if (!dialog.pendingAck) return;
