@@ -98,6 +98,7 @@ async function main(): Promise<void> {
 
   let agentUri = '';
   let agentFailures = 0;
+  let agentAnswered = 0;
   callControl.onInboundCall(async (call) => {
     const agent = await callControl.originate({
       uri: agentUri,
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
       await call.reject(agent.sipStatus ?? 480, `agent ${agent.outcome}`);
       return;
     }
+    agentAnswered++;
     await call.answer(agent.leg.remoteSdp ?? '');
     // Each side already has the other's SDP, so the bridge links the legs without a re-INVITE.
     await callControl.bridge(call, agent.leg);
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
       pdd_p95_ms: viaHub.pddP95,
       direct_pdd_p95_ms: direct.pddP95,
       failed_calls: viaHub.failed,
+      agent_answered: agentAnswered,
       agent_failures: agentFailures,
       direct_failed_calls: direct.failed,
       calls: CALLS,
