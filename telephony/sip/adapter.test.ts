@@ -49,6 +49,28 @@ describe('outbound calls', () => {
     expect(events).toEqual(['ended']);
   });
 
+  it('a carrier asking for digest credentials: the INVITE is repeated with them and answered', async () => {
+    const carrier = await peer({ scenario: 'carrier-digest', address: nextLoopbackAddress(), service: '15550001', calls: 1, timeoutSeconds: 15 });
+    const result = await hub.callControl.originate({
+      uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000, auth: { username: 'trunk-user', password: 'trunk-pass' },
+    });
+    expect(result.outcome).toBe('answered');
+    if (result.outcome === 'answered') await result.leg.hangup();
+    const sipp = await carrier.finished();
+    expect(countOf(sipp, '401')).toBe(1);
+    expect(countOf(sipp, '403')).toBe(0);
+    expect(countOf(sipp, 'BYE')).toBe(1);
+  });
+
+  it('wrong digest credentials: the carrier refuses, outcome rejected 403', async () => {
+    const carrier = await peer({ scenario: 'carrier-digest', address: nextLoopbackAddress(), service: '15550002', calls: 1, timeoutSeconds: 15 });
+    const result = await hub.callControl.originate({
+      uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000, auth: { username: 'trunk-user', password: 'wrong' },
+    });
+    expect(result).toMatchObject({ outcome: 'rejected', sipStatus: 403 });
+    expect(countOf(await carrier.finished(), '403')).toBe(1);
+  });
+
   it('a busy carrier: outcome busy with 486', async () => {
     const carrier = await peer({ scenario: 'carrier-busy', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 15 });
     const result = await hub.callControl.originate({ uri: carrier.uri, callerId: '100', sdp: HOLD_SDP, ringTimeoutMs: 5_000 });

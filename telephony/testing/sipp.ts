@@ -16,6 +16,7 @@ export type PeerScenario =
   | 'carrier-busy'
   | 'carrier-unavailable'
   | 'carrier-no-answer'
+  | 'carrier-digest'
   | 'options-responder'
   | 'caller'
   | 'caller-flood'
