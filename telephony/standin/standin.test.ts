@@ -310,3 +310,20 @@ describe('requests from the application', () => {
 function parseContact(message: SipMessage): string {
   return /<([^>]+)>/.exec(message.get('contact') ?? '')?.[1] ?? '';
 }
+
+describe('bad messages from the application', () => {
+  it('answers NO to SIP it cannot carry out, and keeps serving the connection', async () => {
+    const request = srf.request.bind(srf) as unknown as (uri: string, opts: Record<string, unknown>) => Promise<unknown>;
+    await expect(request('sip:nobody@no-such-host.invalid', { method: 'OPTIONS' })).rejects.toThrow(/resolve/);
+    await expect(request('sip:x@127.0.0.1:1', { method: 'OPTIONS', headers: { From: '<sip:unterminated' } })).rejects.toThrow(/cannot send request/);
+    const peer = await RawPeer.open();
+    try {
+      const sent = request(`sip:peer@${peer.address}:${peer.port}`, { method: 'OPTIONS' });
+      await sent;
+      const options = await peer.next((message) => message.method === 'OPTIONS');
+      expect(options.get('via')).toContain(`${standin.sipAddress}:${standin.sipPort}`);
+    } finally {
+      peer.close();
+    }
+  });
+});

@@ -294,18 +294,33 @@ export class DrachtioStandin {
       this.reply(client, message.msgId, false, `invalid SIP message: ${(error as Error).message}`);
       return;
     }
-    if (!sip.isRequest) {
-      this.respondToNetwork(client, message.msgId, txnId, sip);
-    } else if (dialogId) {
-      this.sendInDialog(client, message.msgId, dialogId, sip);
-    } else if (sip.method === 'CANCEL' && txnId) {
-      this.cancelOutbound(client, message.msgId, txnId, sip);
-    } else if (sip.method === 'ACK') {
-      // ACK for a non-2xx: the transaction layer already sent it.
-      this.reply(client, message.msgId, true);
-    } else {
-      void this.sendOutOfDialog(client, message.msgId, sip, proxy);
+    try {
+      if (!sip.isRequest) {
+        this.respondToNetwork(client, message.msgId, txnId, sip);
+        return;
+      }
+      if (dialogId) {
+        this.sendInDialog(client, message.msgId, dialogId, sip);
+        return;
+      }
+      if (sip.method === 'CANCEL' && txnId) {
+        this.cancelOutbound(client, message.msgId, txnId, sip);
+        return;
+      }
+      if (sip.method === 'ACK') {
+        // ACK for a non-2xx: the transaction layer already sent it.
+        this.reply(client, message.msgId, true);
+        return;
+      }
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'stand-in could not carry out a client SIP message');
+      this.reply(client, message.msgId, false, `cannot handle message: ${(error as Error).message}`);
+      return;
     }
+    // Whatever goes wrong, the application gets an answer to its request, never silence.
+    this.sendOutOfDialog(client, message.msgId, sip, proxy).catch((error: unknown) => {
+      this.reply(client, message.msgId, false, `cannot send request: ${(error as Error).message}`);
+    });
   }
 
   // ---------------------------------------------------------------- requests from the application
