@@ -43,6 +43,7 @@ class RawPeer {
     private readonly socket: Socket,
     readonly address: string,
     readonly port: number,
+    readonly target: DrachtioStandin,
   ) {
     socket.on('message', (data) => {
       const message = parseSipMessage(data.toString('utf8'));
@@ -55,15 +56,15 @@ class RawPeer {
     });
   }
 
-  static async open(): Promise<RawPeer> {
+  static async open(target: DrachtioStandin = standin): Promise<RawPeer> {
     const address = nextLoopbackAddress();
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, address, () => resolve()));
-    return new RawPeer(socket, address, socket.address().port);
+    return new RawPeer(socket, address, socket.address().port, target);
   }
 
   send(message: SipMessage | string): void {
-    this.socket.send(message.toString(), standin.sipPort, standin.sipAddress);
+    this.socket.send(message.toString(), this.target.sipPort, this.target.sipAddress);
   }
 
   next(match: (message: SipMessage) => boolean, timeoutMs = 3_000): Promise<SipMessage> {
@@ -96,7 +97,7 @@ class RawPeer {
   }
 
   invite(callId: string, branch: string): SipMessage {
-    return request('INVITE', `sip:hub@${standin.sipAddress}:${standin.sipPort}`, this, {
+    return request('INVITE', `sip:hub@${this.target.sipAddress}:${this.target.sipPort}`, this, {
       branch, callId, cseq: 1, fromTag: `peer-${callId}`, body: HOLD_SDP,
     });
   }
@@ -112,7 +113,7 @@ function request(
   message.add('Via', `SIP/2.0/UDP ${peer.address}:${peer.port};branch=${options.branch}`);
   message.add('Max-Forwards', '70');
   message.add('From', `<sip:peer@${peer.address}:${peer.port}>;tag=${options.fromTag}`);
-  message.add('To', `<sip:hub@${standin.sipAddress}>${options.toTag ? `;tag=${options.toTag}` : ''}`);
+  message.add('To', `<sip:hub@${peer.target.sipAddress}>${options.toTag ? `;tag=${options.toTag}` : ''}`);
   message.add('Call-ID', options.callId);
   message.add('CSeq', `${options.cseq} ${options.cseqMethod ?? method}`);
   message.add('Contact', `<sip:peer@${peer.address}:${peer.port}>`);
@@ -325,5 +326,60 @@ describe('bad messages from the application', () => {
     } finally {
       peer.close();
     }
+  });
+});
+
+describe('timers (T1 shrunk to 25 ms, so 64*T1 is 1.6 s)', () => {
+  let fast: DrachtioStandin;
+  let client: Srf;
+
+  beforeAll(async () => {
+    fast = new DrachtioStandin({ controlHost: '127.0.0.1', controlPort: 0, secret: SECRET, sipAddress: '127.0.0.1', sipPort: 0, timers: { t1: 25, t2: 200, t4: 250 } });
+    await fast.start();
+    client = new Srf();
+    client.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      client.on('connect', (error) => (error ? reject(error) : resolve()));
+      void client.connect({ host: '127.0.0.1', port: fast.controlPort, secret: SECRET });
+    });
+  });
+
+  afterAll(async () => {
+    client?.disconnect();
+    await fast?.stop();
+  });
+
+  it('a peer that never ACKs our 2xx gets a BYE, and the application an unsolicited BYE ending its dialog', async () => {
+    const destroyed = new Promise<string>((resolve) => {
+      client.invite((req, res) => {
+        void client.createUAS(req, res, { localSdp: HOLD_SDP }).then((dialog) => dialog.on('destroy', () => resolve(dialog.sip.callId)));
+      });
+    });
+    const peer = await RawPeer.open(fast);
+    try {
+      const started = Date.now();
+      peer.send(peer.invite('no-ack-1', 'z9hG4bK-no-ack'));
+      const ok = await peer.next(isStatus(200, 'INVITE'));
+      const bye = await peer.next((message) => message.method === 'BYE', 4_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+      expect(tagOf(bye.get('from'))).toBe(tagOf(ok.get('to')));
+      expect(peer.count(isStatus(200, 'INVITE'))).toBeGreaterThan(3);
+      expect(await destroyed).toBe('no-ack-1');
+      expect(fast.stats.activeDialogs).toBe(0);
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('a peer that never answers: Timer B ends the INVITE with a 408 the application sees', async () => {
+    const address = nextLoopbackAddress();
+    const started = Date.now();
+    const error = await client.createUAC(`sip:nobody@${address}:9`, { localSdp: HOLD_SDP }).then(
+      () => undefined,
+      (failure: unknown) => failure as { status?: number },
+    );
+    expect(error?.status).toBe(408);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

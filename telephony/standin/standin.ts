@@ -25,7 +25,7 @@ import {
   tagOf,
 } from './sip-message.js';
 import {
-  T1,
+  DEFAULT_TIMERS,
   TransactionLayer,
   UdpTransport,
   newBranch,
@@ -45,6 +45,8 @@ export interface DrachtioStandinOptions {
   sipAddress: string;
   sipPort: number;
   logger?: Logger;
+  /** SIP timers (T1 500 ms by default); tests shrink T1 to see Timer B and ACK timeouts quickly. */
+  timers?: { t1: number; t2: number; t4: number };
 }
 
 export interface StandinStats {
@@ -125,10 +127,14 @@ export class DrachtioStandin {
   constructor(private readonly options: DrachtioStandinOptions) {
     this.transport = new UdpTransport(options.sipAddress, options.sipPort);
     this.controlPortBound = options.controlPort;
-    this.transactions = new TransactionLayer(this.transport, {
-      onRequest: (request, source, bytes, transaction) => this.guard(() => this.onNetworkRequest(request, source, bytes, transaction)),
-      onStrayResponse: (response) => this.guard(() => this.onStrayResponse(response)),
-    });
+    this.transactions = new TransactionLayer(
+      this.transport,
+      {
+        onRequest: (request, source, bytes, transaction) => this.guard(() => this.onNetworkRequest(request, source, bytes, transaction)),
+        onStrayResponse: (response) => this.guard(() => this.onStrayResponse(response)),
+      },
+      options.timers ?? DEFAULT_TIMERS,
+    );
     this.transport.onMalformed((error, source) => {
       options.logger?.debug({ err: error.message, source }, 'dropped a malformed SIP datagram');
     });
@@ -727,14 +733,14 @@ export class DrachtioStandin {
       const handle = setTimeout(() => {
         if (!dialog.pendingAck) return;
         this.transactions.sendStateless(response, dialog.destination);
-        dialog.pendingAck.timer = retransmit(Math.min(interval * 2, 4_000));
+        dialog.pendingAck.timer = retransmit(Math.min(interval * 2, this.transactions.timers.t2));
       }, interval);
       handle.unref();
       return handle;
     };
-    const giveUp = setTimeout(() => this.guard(() => this.ackTimedOut(dialog)), 64 * T1);
+    const giveUp = setTimeout(() => this.guard(() => this.ackTimedOut(dialog)), 64 * this.transactions.timers.t1);
     giveUp.unref();
-    dialog.pendingAck = { data: response, timer: retransmit(T1), giveUp };
+    dialog.pendingAck = { data: response, timer: retransmit(this.transactions.timers.t1), giveUp };
   }
 
   private stopAckWait(dialog: Dialog): void {

@@ -12,10 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { SipMessage, SipParseError, parseSipMessage, parseVia } from './sip-message.js';
 
-export const T1 = 500;
-const T2 = 4_000;
-const T4 = 5_000;
-const TIMEOUT_64T1 = 64 * T1;
+/** RFC 3261 timer values; tests may shrink T1 (every other timer scales with it except T2/T4 caps). */
+export interface SipTimers {
+  t1: number;
+  t2: number;
+  t4: number;
+}
+
+export const DEFAULT_TIMERS: SipTimers = { t1: 500, t2: 4_000, t4: 5_000 };
 
 export interface Destination {
   address: string;
@@ -165,16 +169,17 @@ export class ClientTransaction {
 
   start(): void {
     this.layer.transport.sendRaw(this.sentBytes, this.destination);
-    this.scheduleRetransmit(T1);
-    this.timeout = timer(() => this.timedOut(), TIMEOUT_64T1);
+    this.scheduleRetransmit(this.layer.timers.t1);
+    this.timeout = timer(() => this.timedOut(), 64 * this.layer.timers.t1);
   }
 
   private scheduleRetransmit(interval: number): void {
     this.retransmit = timer(() => {
       if (this.state === 'calling' || (!this.isInvite && this.state === 'proceeding')) {
         this.layer.transport.sendRaw(this.sentBytes, this.destination);
-        const next = this.isInvite ? interval * 2 : Math.min(interval * 2, T2);
-        this.scheduleRetransmit(this.state === 'proceeding' ? T2 : next);
+        const { t2 } = this.layer.timers;
+        const next = this.isInvite ? interval * 2 : Math.min(interval * 2, t2);
+        this.scheduleRetransmit(this.state === 'proceeding' ? t2 : next);
       }
     }, interval);
   }
@@ -182,7 +187,7 @@ export class ClientTransaction {
   /** After a CANCEL: the INVITE must end within 64*T1 even if the far end never sends 487. */
   armCancelGuard(): void {
     clearTimeout(this.timeout);
-    this.timeout = timer(() => this.timedOut(), TIMEOUT_64T1);
+    this.timeout = timer(() => this.timedOut(), 64 * this.layer.timers.t1);
   }
 
   receive(response: SipMessage, source: Destination, bytes: number): void {
@@ -208,12 +213,12 @@ export class ClientTransaction {
       this.ack = this.buildAckForFailure(response);
       this.layer.transport.send(this.ack, this.destination);
       this.state = 'completed';
-      timer(() => this.terminate(), TIMEOUT_64T1);
+      timer(() => this.terminate(), 64 * this.layer.timers.t1);
     } else if (this.isInvite) {
       this.terminate();
     } else {
       this.state = 'completed';
-      timer(() => this.terminate(), T4);
+      timer(() => this.terminate(), this.layer.timers.t4);
     }
     this.handlers.onResponse(response, source, bytes);
   }
@@ -278,14 +283,14 @@ export class ServerTransaction {
     if (status < 200) return data.length;
     if (!this.isInvite) {
       this.state = 'completed';
-      this.cleanup = timer(() => this.terminate(), TIMEOUT_64T1);
+      this.cleanup = timer(() => this.terminate(), 64 * this.layer.timers.t1);
     } else if (status < 300) {
       this.state = 'accepted';
-      this.cleanup = timer(() => this.terminate(), TIMEOUT_64T1);
+      this.cleanup = timer(() => this.terminate(), 64 * this.layer.timers.t1);
     } else {
       this.state = 'completed';
-      this.scheduleRetransmit(T1);
-      this.cleanup = timer(() => this.terminate(), TIMEOUT_64T1);
+      this.scheduleRetransmit(this.layer.timers.t1);
+      this.cleanup = timer(() => this.terminate(), 64 * this.layer.timers.t1);
     }
     return data.length;
   }
@@ -294,7 +299,7 @@ export class ServerTransaction {
     this.retransmit = timer(() => {
       if (this.state !== 'completed' || !this.lastResponse) return;
       this.layer.transport.sendRaw(this.lastResponse, this.source);
-      this.scheduleRetransmit(Math.min(interval * 2, T2));
+      this.scheduleRetransmit(Math.min(interval * 2, this.layer.timers.t2));
     }, interval);
   }
 
@@ -310,7 +315,7 @@ export class ServerTransaction {
     this.state = 'confirmed';
     clearTimeout(this.retransmit);
     clearTimeout(this.cleanup);
-    this.cleanup = timer(() => this.terminate(), T4);
+    this.cleanup = timer(() => this.terminate(), this.layer.timers.t4);
   }
 
   terminate(): void {
@@ -335,6 +340,7 @@ export class TransactionLayer {
   constructor(
     readonly transport: UdpTransport,
     private readonly user: TransactionUser,
+    readonly timers: SipTimers = DEFAULT_TIMERS,
   ) {
     transport.onMessage((message, source, bytes) => this.dispatch(message, source, bytes));
   }
