@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       calls: CALLS,
       concurrency: CONCURRENCY,
       latency_rate: LATENCY_RATE,
-      server: running.standin ? 'stand-in' : 'drachtio-server',
+      server: running.standin ? 'stand-in in process' : `DRACHTIO_HOST ${config.DRACHTIO_HOST}:${config.DRACHTIO_PORT}`,
     };
     console.log(JSON.stringify(result));
   } finally {
