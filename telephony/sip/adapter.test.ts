@@ -219,23 +219,29 @@ describe('transfers', () => {
 });
 
 describe('bridging', () => {
-  it('attended transfer: the hub calls the target, re-INVITEs the caller with its media; the caller hanging up ends both', async () => {
+  it('attended transfer from an agent: the hub calls the target, drops the agent, re-INVITEs the caller with the target media; the caller hanging up ends it', async () => {
+    const agent = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'agent', calls: 1, timeoutSeconds: 15 });
     const gateway = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: '202', calls: 1, timeoutSeconds: 15 });
     const events: CallEvent['type'][] = [];
-    const transferred = new Promise<unknown>((resolve) => {
+    const transferred = new Promise<unknown>((resolve, reject) => {
       hub.callControl.onInboundCall(async (call) => {
         call.on((event) => events.push(event.type));
-        await call.answer(HOLD_SDP);
+        // Caller and agent are joined the way the ACD does it: the caller is answered with the agent's media.
+        const agentLeg = await hub.callControl.originate({ uri: agent.uri, callerId: call.from, sdp: call.remoteSdp ?? HOLD_SDP, ringTimeoutMs: 3_000, partOf: call });
+        if (agentLeg.outcome !== 'answered') return reject(new Error(`agent ${agentLeg.outcome}`));
+        await call.answer(agentLeg.leg.remoteSdp ?? HOLD_SDP);
+        await hub.callControl.bridge(call, agentLeg.leg);
         resolve(await hub.callControl.transfer(call, { mode: 'attended', to: `sip:202@${gateway.hostport}`, callerId: '4040', ringTimeoutMs: 3_000 }));
       });
     });
     const caller = await peer({ scenario: 'caller-accepts-reinvite', address: nextLoopbackAddress(), target: hubTarget(), service: '4040', calls: 1, timeoutSeconds: 15, pauseMs: 300 });
     expect(await transferred).toEqual({ ok: true, mode: 'attended' });
-    const [callerRun, gatewayRun] = await Promise.all([caller.finished(), gateway.finished()]);
+    const [callerRun, agentRun, gatewayRun] = await Promise.all([caller.finished(), agent.finished(), gateway.finished()]);
     expect(callerRun.successful).toBe(1);
     // The INVITE line counts our initial INVITE and the hub's re-INVITE carrying the gateway's media.
     expect(countOf(callerRun, 'INVITE')).toBe(2);
-    // The caller's BYE ended the bridged call: the hub hung up on the gateway.
+    // The agent was released by the transfer, the gateway by the caller's BYE.
+    expect(countOf(agentRun, 'BYE')).toBe(1);
     expect(gatewayRun.successful).toBe(1);
     expect(countOf(gatewayRun, 'BYE')).toBe(1);
     expect(events).toEqual(['answered', 'transferred', 'ended']);

@@ -215,11 +215,12 @@ export class DrachtioCallControl implements CallControl {
     const sipLeg = asSipLeg(leg);
     if (sipLeg.state !== 'answered' || !sipLeg.dialog) return { ok: false, sipStatus: undefined, reason: 'leg is not answered' };
     if (request.mode === 'blind') return this.blindTransfer(sipLeg, request.to, request.timeoutMs ?? this.options.transferTimeoutMs ?? 30_000);
-    const target = await this.originate({ uri: request.to, callerId: request.callerId, sdp: sipLeg.remoteSdp ?? '', ringTimeoutMs: request.ringTimeoutMs });
+    // The target is dialled as part of this call: no second call against capacity, and it goes if the caller does.
+    const target = await this.originate({ uri: request.to, callerId: request.callerId, sdp: sipLeg.remoteSdp ?? '', ringTimeoutMs: request.ringTimeoutMs, partOf: sipLeg });
     if (target.outcome !== 'answered') return { ok: false, sipStatus: target.sipStatus, reason: `${request.to}: ${target.outcome} (${target.reason})` };
     // The leg we transfer leaves its old partners (the agent) and joins the target.
     const session = sipLeg.session;
-    if (session) await session.releaseOthers(sipLeg);
+    if (session) await session.releaseOthers([sipLeg, asSipLeg(target.leg)]);
     await this.bridge(sipLeg, target.leg);
     sipLeg.emit({ type: 'transferred', legId: sipLeg.id, at: new Date(), to: request.to, mode: 'attended' });
     return { ok: true, mode: 'attended' };

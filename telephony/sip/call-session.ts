@@ -57,9 +57,9 @@ export class CallSession {
     other.finish();
   }
 
-  /** Hangs up every leg but `keep` without ending the call (attended transfer moves `keep` on). */
-  async releaseOthers(keep: SipLeg): Promise<void> {
-    const others = [...this.legs].filter((leg) => leg !== keep);
+  /** Hangs up every leg but those kept, without ending the call (attended transfer moves the caller on). */
+  async releaseOthers(keep: readonly SipLeg[]): Promise<void> {
+    const others = [...this.legs].filter((leg) => !keep.includes(leg));
     for (const leg of others) {
       this.legs.delete(leg);
       leg.session = undefined;
