@@ -38,6 +38,16 @@ const configSchema = z.object({
   JOURNEY_IDLE_SECONDS: z.coerce.number().int().min(1).default(600),
   /** How often the outbox dispatcher looks for work nobody told it about. */
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  /** drachtio-server control address (host). Unset: start the drachtio-server stand-in in-process (tests, npm start). */
+  DRACHTIO_HOST: optionalString,
+  DRACHTIO_PORT: port.default(9022),
+  /** Shared secret of the drachtio-server control connection (drachtio-server's own default is "cymru"). */
+  DRACHTIO_SECRET: z.string().min(1).default('cymru'),
+  /** Where the embedded stand-in listens for SIP over UDP (ignored with DRACHTIO_HOST). 0 picks a free port. */
+  SIP_ADDRESS: z.ipv4().default('127.0.0.1'),
+  SIP_PORT: z.coerce.number().int().min(0).max(65535).default(5060),
+  /** Calls (inbound or outbound) up at once; beyond it new INVITEs get 503 with Retry-After. */
+  SIP_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).default(200),
   /** Largest number of tasks one POST may carry. */
   MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
 });

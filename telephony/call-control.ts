@@ -43,6 +43,8 @@ export interface CallLeg {
 
 export interface InboundCall extends CallLeg {
   readonly headers: Readonly<Record<string, string>>;
+  /** Tell the caller the call is progressing: 180 Ringing, or 183 with early media when an SDP is given. */
+  ring(earlySdp?: string): Promise<void>;
   /** Answer with the given SDP (from the media server), or reject with an explicit status. */
   answer(localSdp: string): Promise<void>;
   reject(sipStatus: number, reason: string): Promise<void>;
@@ -66,6 +68,14 @@ export interface OriginateRequest {
   auth?: SipCredentials;
   /** Stops ringing with a CANCEL. */
   signal?: AbortSignal;
+  /**
+   * The call this leg is placed for (the caller's leg when dialling an agent): the new leg belongs to
+   * that call, is torn down with it (a caller hanging up cancels the agent's ringing) and does not
+   * count as another call against the capacity limit.
+   */
+  partOf?: CallLeg;
+  /** Progress of the leg before the outcome is known (ringing, early media): lets a caller hear ringback. */
+  onProgress?: (event: Extract<CallEvent, { type: 'ringing' }>) => void;
 }
 
 export type OriginateResult =
@@ -78,7 +88,7 @@ export type OriginateResult =
     };
 
 export type TransferRequest =
-  | { mode: 'blind'; to: string } // REFER to the target; the peer places the new call
+  | { mode: 'blind'; to: string; timeoutMs?: number } // REFER to the target; the peer places the new call and reports by NOTIFY
   | { mode: 'attended'; to: string; callerId: string; ringTimeoutMs: number }; // we call the target, then bridge
 
 export type TransferResult =
