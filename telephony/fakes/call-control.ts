@@ -86,6 +86,12 @@ export class FakeLeg implements CallLeg {
 export class FakeInboundCall extends FakeLeg implements InboundCall {
   readonly headers: Readonly<Record<string, string>> = {};
   rejected: { sipStatus: number; reason: string } | undefined;
+  /** How many times the caller was told the call is ringing (180/183). */
+  ringsSent = 0;
+
+  async ring(): Promise<void> {
+    this.ringsSent += 1;
+  }
 
   async answer(): Promise<void> {
     this.markAnswered();
