@@ -92,6 +92,23 @@ function runJobs(limiter: RequestLimiter, count: number, starts: number[]): Prom
 }
 
 describe('limits shared through Redis', () => {
+  it('two limiters on one key share one declared bucket: it goes at once once, not once each', async () => {
+    const key = uniqueKey();
+    const limits = { requests: { count: 10, windowMs: 1000 }, burst: 20 };
+    const a = sharedLimiter({ key, limits });
+    const b = sharedLimiter({ key, limits });
+    const starts: number[] = [];
+    const began = Date.now();
+    await Promise.all([runJobs(a.limiter, 15, starts), runJobs(b.limiter, 15, starts)]);
+
+    expect(a.limiter.snapshot().shared).toBe(true);
+    const offsets = starts.map((at) => at - began);
+    // 19 (the bucket, a request under the declaration) between them at once, the other 11 after the first refill.
+    expect(offsets.filter((at) => at < 800)).toHaveLength(19);
+    expect(offsets.filter((at) => at < 1800)).toHaveLength(29);
+    expect(Math.max(...offsets)).toBeLessThan(2900);
+  });
+
   it('two limiters on one key share one declared rate', async () => {
     const key = uniqueKey();
     const limits = { requests: { count: 20, windowMs: 1000 } };

@@ -428,6 +428,8 @@ class AdaptiveRequestLimiter implements RequestLimiter {
 
   /** How long a start of `weight` must wait for the declared window (this process's share of it) to have room. */
   private windowGuardWait(weight: number): number {
+    // A bucket is refilled by the pacer at window boundaries only: it cannot run ahead.
+    if (this.bucketSize() !== null) return 0;
     const window = this.pacerWindow();
     if (!window) return 0;
     const index = this.recentStarts.length - (window.count - weight) - 1;
@@ -481,8 +483,7 @@ class AdaptiveRequestLimiter implements RequestLimiter {
 
   private applyState(): void {
     if (this.closed) return;
-    const rate = this.allowedPerSecond(Date.now());
-    const minTimeMs = Number.isFinite(rate) ? 1000 / rate : 0;
+    const minTimeMs = this.minTimeMs(this.allowedPerSecond(Date.now()));
     const pacer = this.supervisor.pacer;
     if (pacer && Math.abs(minTimeMs - this.appliedMinTimeMs) > Math.max(0.01, this.appliedMinTimeMs * 0.005)) {
       this.appliedMinTimeMs = minTimeMs;
@@ -515,12 +516,34 @@ class AdaptiveRequestLimiter implements RequestLimiter {
   private pacerSettings(mode: 'local' | 'shared'): PacerSettings {
     const share = mode === 'local' ? this.localShareDivisor() : 1;
     const { requests, concurrency } = this.limits;
-    const rate = this.allowedPerSecond(Date.now());
+    const bucketSize = this.bucketSize();
     return {
-      minTimeMs: Number.isFinite(rate) ? 1000 / rate : 0,
+      minTimeMs: this.minTimeMs(this.allowedPerSecond(Date.now())),
       maxConcurrent: concurrency ? Math.max(1, Math.floor(concurrency / share)) : null,
       window: requests ? { count: Math.max(1, Math.floor(requests.count / share)), windowMs: requests.windowMs } : null,
+      bucket: bucketSize !== null ? { size: Math.max(1, Math.floor(bucketSize / share)) } : null,
     };
+  }
+
+  /**
+   * The declared bucket, a request under the declaration: a request sent just
+   * before the bucket drained may reach the CRM just after. Never below one window.
+   */
+  private bucketSize(): number | null {
+    const { requests, burst } = this.limits;
+    if (!requests || burst === undefined) return null;
+    return Math.max(requests.count, Math.floor(burst * (1 - declaredHeadroom)));
+  }
+
+  /**
+   * Least time between starts. With a declared bucket at the declared rate the
+   * bucket alone paces (its burst would be lost to even spacing); below it, the
+   * learned rate is paced as usual and the bucket still caps the bursts.
+   */
+  private minTimeMs(rate: number): number {
+    if (!Number.isFinite(rate)) return 0;
+    if (this.bucketSize() !== null && rate >= this.declaredPerSecond) return 0;
+    return 1000 / rate;
   }
 
   /** A new pacer: jobs the previous one had not started come back to the head of the line, in their order. */
@@ -536,7 +559,8 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     const { requests, concurrency, dailyQuota } = this.limits;
     if (!Number.isInteger(weight) || weight < 1) return `weight must be a positive integer, got ${weight}`;
     if (concurrency !== undefined && weight > concurrency) return `weight ${weight} exceeds the concurrency limit of ${concurrency}`;
-    if (requests && weight > requests.count) return `weight ${weight} exceeds the ${requests.count} requests allowed per window`;
+    const most = this.bucketSize() ?? requests?.count;
+    if (most !== undefined && weight > most) return `weight ${weight} exceeds the ${most} requests allowed at once`;
     if (dailyQuota !== undefined && weight > dailyQuota) return `weight ${weight} exceeds the daily quota of ${dailyQuota}`;
     return null;
   }
@@ -552,6 +576,11 @@ function validateOptions(options: LimiterOptions): void {
   positiveInteger(limits.requests?.windowMs, 'requests.windowMs');
   positiveInteger(limits.concurrency, 'concurrency');
   positiveInteger(limits.dailyQuota, 'dailyQuota');
+  positiveInteger(limits.burst, 'burst');
+  if (limits.burst !== undefined && !limits.requests) throw new RangeError('limits.burst needs limits.requests (the rate that refills the bucket)');
+  if (limits.burst !== undefined && limits.requests && limits.burst < limits.requests.count) {
+    throw new RangeError(`limits.burst (${limits.burst}) must be at least limits.requests.count (${limits.requests.count})`);
+  }
   if (options.maxWaitMs !== undefined && !(options.maxWaitMs > 0)) throw new RangeError(`maxWaitMs must be positive, got ${options.maxWaitMs}`);
   if (options.jobTimeoutMs !== undefined && !(options.jobTimeoutMs > 0)) throw new RangeError(`jobTimeoutMs must be positive, got ${options.jobTimeoutMs}`);
 }
