@@ -5,7 +5,8 @@
 //   ours      - the hub's limiter, limit undeclared (learned at run time)
 //   naive     - p-limit concurrency + exponential backoff on 429, the reactive approach
 //   declared  - the hub's limiter with the limit declared
-//   batched   - upsertContacts (Bitrix batch of 50) on the standard plan limit (2 req/s, bucket 50)
+//   batched   - upsertContacts (Bitrix batch of 50) on the standard plan limit (2 req/s, bucket 50),
+//               which the connector declares by default
 // utilization = requests the sandbox admitted / (burst + rate x seconds from first to last request).
 // Final line: {"utilization","throttled","naive_utilization","naive_throttled","declared_utilization",
 //              "declared_throttled","throttled_per_min_after_15s","batch_seconds","batch_min_seconds",...}
@@ -15,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { maxBatchCalls } from '../connectors/bitrix24/bitrix-client.js';
+import { phoneSearchValues } from '../connectors/bitrix24/records.js';
 import { startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
 import { loadConfig } from '../core/config.js';
 import { startEmbeddedRedis } from '../embedded/redis.js';
@@ -129,6 +131,12 @@ async function main(): Promise<void> {
       // client that looks numbers up before writing pays for them in this ratio.
       const minRequests = Math.ceil(BATCH_UPSERTS / maxBatchCalls);
       const minSeconds = Math.max(0, (minRequests - standard.burst) / standard.ratePerSecond);
+      // For context: the floor once each number is also looked up before its write
+      // (no duplicates), at 20 values per crm.duplicate.findbycomm and the spellings
+      // the connector sends per number.
+      const numbersPerLookup = Math.floor(20 / phoneSearchValues('+79120000000').length);
+      const withLookups = Math.ceil((BATCH_UPSERTS + Math.ceil(BATCH_UPSERTS / numbersPerLookup)) / maxBatchCalls);
+      const withLookupsSeconds = Math.max(0, (withLookups - standard.burst) / standard.ratePerSecond);
       Object.assign(figures, {
         batch_upserts: BATCH_UPSERTS,
         batch_requests: batched.accepted,
@@ -137,6 +145,9 @@ async function main(): Promise<void> {
         batch_seconds: batched.seconds,
         batch_min_seconds: round(minSeconds),
         batch_ratio: round(batched.seconds / Math.max(1, minSeconds)),
+        batch_min_requests_with_lookups: withLookups,
+        batch_min_seconds_with_lookups: round(withLookupsSeconds),
+        batch_ratio_with_lookups: round(batched.seconds / Math.max(1, withLookupsSeconds)),
         batch_throttled: batched.throttled,
         batch_failed: batched.failed,
       });
