@@ -70,11 +70,15 @@ export class UpsertPipeline {
   /** One contact, already merged and in E.164; resolves with its outcome, never rejects. */
   upsert(e164: string, input: ContactInput): Promise<UpsertResult | CrmError> {
     const before = this.byPhone.get(e164) ?? Promise.resolve();
-    const outcome = before.then(() => this.upsertNow(e164, input));
+    const outcome = before.then(
+      () => this.upsertNow(e164, input),
+      () => this.upsertNow(e164, input),
+    );
     this.byPhone.set(e164, outcome);
-    void outcome.then(() => {
+    const forget = () => {
       if (this.byPhone.get(e164) === outcome) this.byPhone.delete(e164);
-    });
+    };
+    outcome.then(forget, forget);
     return outcome;
   }
 
@@ -138,6 +142,11 @@ export class UpsertPipeline {
         // Let the answers' continuations queue their writes before composing the next request.
         await new Promise((resolve) => setImmediate(resolve));
       }
+    } catch (error) {
+      // A bug here must not leave upserts waiting forever: everything queued fails instead.
+      const failure = new CrmError('unavailable', `Bitrix24 upsert pipeline failed: ${String(error)}`, { cause: error });
+      for (const entry of this.calls.splice(0)) entry.reject(failure);
+      for (const lookup of this.lookups.splice(0)) lookup.reject(failure);
     } finally {
       this.running = false;
     }
@@ -200,6 +209,8 @@ export class UpsertPipeline {
         if (sent.kind === 'call') sent.entry.reject(failure);
         else for (const lookup of sent.group) lookup.reject(failure);
       }
+      // A request that timed out may still have been carried out.
+      if (entries.some((sent) => sent.kind === 'call' && sent.entry.call.method !== 'crm.contact.list')) this.onWritten();
       return;
     }
     let wrote = false;

@@ -103,10 +103,13 @@ describe('limits shared through Redis', () => {
 
     expect(a.limiter.snapshot().shared).toBe(true);
     const offsets = starts.map((at) => at - began);
-    // 19 (the bucket, a request under the declaration) between them at once, the other 11 after the first refill.
-    expect(offsets.filter((at) => at < 800)).toHaveLength(19);
-    expect(offsets.filter((at) => at < 1800)).toHaveLength(29);
-    expect(Math.max(...offsets)).toBeLessThan(2900);
+    // 19 (the bucket, a request under the declaration) between them at once, the other 11
+    // as it refills (a request every 100 ms, noticed on bottleneck's 250 ms heartbeat).
+    const early = offsets.filter((at) => at < 300).length;
+    expect(early).toBeGreaterThanOrEqual(19);
+    expect(early).toBeLessThanOrEqual(22);
+    expect(Math.max(...offsets)).toBeGreaterThanOrEqual(1000);
+    expect(Math.max(...offsets)).toBeLessThan(2000);
   });
 
   it('two limiters on one key share one declared rate', async () => {

@@ -50,9 +50,10 @@ describe('declared limits', () => {
     );
     expect(refused).toBe(0);
     // 19 at once (the bucket, a request under the declaration), not 10 per second from the start.
-    expect(starts.filter((at) => at < 300)).toHaveLength(19);
-    // The other 20 follow as the bucket refills, 10 each second: the last at the second refill.
-    expect(starts.filter((at) => at < 900)).toHaveLength(19);
+    const early = starts.filter((at) => at < 300).length;
+    expect(early).toBeGreaterThanOrEqual(19);
+    expect(early).toBeLessThanOrEqual(22);
+    // The other 20 follow as the bucket refills, a request every 100 ms: about two seconds.
     expect(Math.max(...starts)).toBeGreaterThanOrEqual(1900);
     expect(Math.max(...starts)).toBeLessThan(2700);
   });

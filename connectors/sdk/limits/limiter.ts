@@ -517,17 +517,22 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     const share = mode === 'local' ? this.localShareDivisor() : 1;
     const { requests, concurrency } = this.limits;
     const bucketSize = this.bucketSize();
+    const common = { minTimeMs: this.minTimeMs(this.allowedPerSecond(Date.now())), maxConcurrent: concurrency ? Math.max(1, Math.floor(concurrency / share)) : null };
+    if (requests && bucketSize !== null) {
+      // Refilled a request at a time: refilled a window's worth at once, at a phase of
+      // its own, the bucket could run up to a window ahead of a CRM's draining one.
+      return { ...common, window: { count: 1, windowMs: Math.ceil((requests.windowMs * share) / requests.count) }, bucket: { size: Math.max(1, Math.floor(bucketSize / share)) } };
+    }
     return {
-      minTimeMs: this.minTimeMs(this.allowedPerSecond(Date.now())),
-      maxConcurrent: concurrency ? Math.max(1, Math.floor(concurrency / share)) : null,
+      ...common,
       window: requests ? { count: Math.max(1, Math.floor(requests.count / share)), windowMs: requests.windowMs } : null,
-      bucket: bucketSize !== null ? { size: Math.max(1, Math.floor(bucketSize / share)) } : null,
+      bucket: null,
     };
   }
 
   /**
-   * The declared bucket, a request under the declaration: a request sent just
-   * before the bucket drained may reach the CRM just after. Never below one window.
+   * The declared bucket, a request under the declaration: refilled a request at a
+   * time, it may still be up to one request ahead of the CRM's. Never below one window.
    */
   private bucketSize(): number | null {
     const { requests, burst } = this.limits;
