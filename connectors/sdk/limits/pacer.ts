@@ -25,10 +25,10 @@ export interface PacerSettings {
   /** At most `count` starts (weights) per fixed window. */
   window: { count: number; windowMs: number } | null;
   /**
-   * A bucket instead of the window: holds `size` starts, refilled by `window.count`
-   * each `window.windowMs` (never above `size`). Needs `window`.
+   * A bucket instead of the window: holds `size` starts (`initial` at first), refilled
+   * by `window.count` each `window.windowMs`, never above `size`. Needs `window`.
    */
-  bucket: { size: number } | null;
+  bucket: { size: number; initial: number } | null;
 }
 
 /** A started job held its shared slot past `jobTimeoutMs`; bottleneck freed the slot while the job still runs. */
@@ -54,7 +54,7 @@ export interface Pacer {
 type BottleneckOptions = Bottleneck.ConstructorOptions & { heartbeatInterval?: number; clientTimeout?: number };
 
 export function createLocalPacer(settings: PacerSettings, onError: (error: unknown) => void): Pacer {
-  const initial = settings.bucket?.size ?? settings.window?.count;
+  const initial = settings.bucket?.initial ?? settings.window?.count;
   const limiter = new Bottleneck({ ...commonOptions(settings), ...(initial !== undefined ? { reservoir: initial } : {}) });
   const refill = settings.window ? refillEachWindow(limiter, settings.window, settings.bucket, onError) : null;
   return new BottleneckPacer(limiter, false, onError, null, async () => {
@@ -122,7 +122,7 @@ export function createSharedPacer(settings: PacerSettings, shared: SharedPacerOp
     // a hash of them so a changed declaration starts a fresh state.
     ...(settings.window
       ? {
-          reservoir: settings.bucket?.size ?? settings.window.count,
+          reservoir: settings.bucket?.initial ?? settings.window.count,
           reservoirIncreaseAmount: settings.window.count,
           reservoirIncreaseMaximum: settings.bucket?.size ?? settings.window.count,
           reservoirIncreaseInterval: settings.window.windowMs,
