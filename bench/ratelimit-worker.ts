@@ -35,12 +35,13 @@ function contact(n: number): ContactInput {
 
 async function ours(): Promise<{ failed: number; snapshot?: LimiterSnapshot }> {
   const runtime = new ConnectorRuntime({ registry: buildRegistry([bitrix24 as unknown as ConnectorDefinition]), redisUrl: job.redisUrl });
-  const limits = job.scenario === 'declared' ? job.declared : 'undeclared';
+  // Batched: the connector's own declaration (the standard plan's documented bucket), as an instance gets by default.
+  const limits = job.scenario === 'declared' ? job.declared : job.scenario === 'batched' ? undefined : 'undeclared';
   const crm = await runtime.get({
     id: job.instanceId,
     kind: 'bitrix24',
     name: 'bench',
-    config: { webhookUrl: job.webhookUrl, limits },
+    config: { webhookUrl: job.webhookUrl, ...(limits ? { limits } : {}) },
     secrets: null,
     limits: null,
     updatedAt: new Date(0),

@@ -67,7 +67,10 @@ export class ConnectorRuntime {
 
     const { definition, config } = this.resolveConfig(instance);
     const declared = typeof definition.limits === 'function' ? definition.limits(config) : definition.limits;
-    const limits: DeclaredLimits = { ...declared, ...(instance.limits as DeclaredLimits | null) };
+    const override = instance.limits as DeclaredLimits | null;
+    const limits: DeclaredLimits = { ...declared, ...override };
+    // A rate set for this instance without its own bucket does not keep the connector's (sized for its rate).
+    if (override?.requests && override.burst === undefined) delete limits.burst;
     // Learning an undocumented limit needs "slow down" answers; SQL CRMs never give
     // them, so they run at their declared limits (concurrency, quota) only.
     const provider = this.options.registry.get(definition.id)?.provider;

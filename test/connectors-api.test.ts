@@ -77,6 +77,13 @@ describe('/v1/connectors', () => {
     const demo = listed.body.connectors.find((instance: Json) => instance.name === 'demo-crm');
     expect((await call('GET', `/v1/connectors/${demo.id}`)).body.isPrimary).toBe(false);
 
+    // A bucket needs the rate that refills it.
+    const bucketAlone = await call('PATCH', `/v1/connectors/${created.body.id}`, { limits: { burst: 50 } });
+    expect(bucketAlone.status).toBe(422);
+    expect(bucketAlone.body.errors[0].field).toBe('limits.burst');
+    const bucket = await call('PATCH', `/v1/connectors/${created.body.id}`, { limits: { requests: { count: 2, windowMs: 1000 }, burst: 50 } });
+    expect(bucket.body).toMatchObject({ limits: { requests: { count: 2, windowMs: 1000 }, burst: 50 } });
+
     // A patch that does not name isPrimary leaves it alone.
     expect((await call('PATCH', `/v1/connectors/${created.body.id}`, { limits: { concurrency: 3 } })).body.isPrimary).toBe(true);
 

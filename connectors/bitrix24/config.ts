@@ -68,13 +68,15 @@ export function webhookUserId(config: Bitrix24Config): number {
 }
 
 /**
- * The bucket's drain rate as a requests-per-window reservoir. The bucket size is
- * not expressible in DeclaredLimits, so the declaration is the sustained rate only,
- * which a leaky bucket of any size admits forever.
+ * The leaky bucket as declared limits: the drain rate as requests per window, and
+ * the bucket size as the burst (a leaky bucket that drains Y per second and holds X
+ * admits what a token bucket of X refilled at Y does).
  */
 export function declaredLimits(config: Bitrix24Config): DeclaredLimits {
   if (config.limits === 'undeclared') return {};
-  const { ratePerSecond } = config.limits ?? planLimits[config.plan];
+  const { ratePerSecond, burst } = config.limits ?? planLimits[config.plan];
   const count = Math.max(1, Math.round(ratePerSecond));
-  return { requests: { count, windowMs: Math.round((1000 * count) / ratePerSecond) } };
+  const requests = { count, windowMs: Math.round((1000 * count) / ratePerSecond) };
+  // A bucket smaller than one second's drain adds nothing to even pacing at the rate.
+  return burst >= count ? { requests, burst } : { requests };
 }

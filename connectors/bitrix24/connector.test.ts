@@ -75,7 +75,7 @@ describe('bitrix24 contacts', () => {
     expect(await crm.getContact(externalId)).toMatchObject({ name: 'Ada King' });
   });
 
-  it('batch-upserts 120 contacts in 3 + 3 requests, keeps order, and re-running writes no new record', async () => {
+  it('batch-upserts 120 contacts in 4 requests, keeps order, and re-running writes no new record', async () => {
     const contacts: ContactInput[] = Array.from({ length: 120 }, (_, index) => ({
       phone: `+7912${String(10_000_000 + index).slice(1)}`,
       name: `Client ${index}`,
@@ -84,7 +84,9 @@ describe('bitrix24 contacts', () => {
     const results = await crm.upsertContacts?.(contacts);
     expect(results).toHaveLength(120);
     expect(results?.every((result) => result.created)).toBe(true);
-    expect(sandbox.stats()).toMatchObject({ requests: 6, byMethod: { batch: 6 }, batchedCalls: 240 });
+    // 120 writes and 21 lookups of up to six numbers (three spellings each, 20 values a lookup),
+    // packed into full requests: the first carries lookups only, the last the remaining writes.
+    expect(sandbox.stats()).toMatchObject({ requests: 4, byMethod: { batch: 4 }, batchedCalls: 141 });
     const byId = new Map(sandbox.records('contact').map((row) => [row.ID, row]));
     results?.forEach((result, index) => expect(byId.get(result.externalId)).toMatchObject({ NAME: `Client ${index}`, UF_CRM_APPLICATION_NUMBER: `A-${index}` }));
 
@@ -93,9 +95,36 @@ describe('bitrix24 contacts', () => {
     const again = await crm.upsertContacts?.(contacts.map((contact, index) => (index === 7 ? { ...contact, fields: { applicationNumber: 'A-changed' } } : contact)));
     expect(again?.some((result) => result.created)).toBe(false);
     expect(sandbox.records('contact')).toHaveLength(120);
-    // lookups, record reads, writes: one batch each per 50; only chunk 1 had something to write.
-    expect(sandbox.stats()).toMatchObject({ requests: 7, byMethod: { batch: 7 } });
+    // Lookups, then the matched records' reads beside the next lookups, then the last reads
+    // and the one write (contact 7): every number found, nothing added.
+    expect(sandbox.stats()).toMatchObject({ requests: 4, byMethod: { batch: 4 } });
     expect(sandbox.records('contact')[7]).toMatchObject({ UF_CRM_APPLICATION_NUMBER: 'A-changed' });
+  });
+
+  it('asks again alone when a shared lookup hits the 20-id cap, so a number behind it is still found', async () => {
+    for (let index = 0; index < 25; index += 1) sandbox.seed('contact', { NAME: `Twin ${index}`, PHONE: [{ VALUE: '+7 912 000-00-01', VALUE_TYPE: 'WORK' }] });
+    const newest = sandbox.seed('contact', { NAME: 'Иван', PHONE: [{ VALUE: '8 (912) 345-67-89', VALUE_TYPE: 'MOBILE' }] });
+    const results = await crm.upsertContacts?.([
+      { phone: '+79120000001', name: 'Twin 0', fields: {} },
+      { phone: '+79123456789', fields: { applicationNumber: 'A-9' } },
+    ]);
+    // The twins' oldest record takes the write; Иван (id 26, cut from the shared answer) is updated, not duplicated.
+    expect(results).toEqual([
+      { externalId: '1', created: false },
+      { externalId: String(newest), created: false },
+    ]);
+    expect(sandbox.records('contact')).toHaveLength(26);
+    expect(sandbox.records('contact').find((row) => row.ID === String(newest))).toMatchObject({ UF_CRM_APPLICATION_NUMBER: 'A-9' });
+  });
+
+  it('writes one record when two concurrent batch upserts carry the same number', async () => {
+    const [first, second] = await Promise.all([
+      crm.upsertContacts?.([{ phone: '+79123456789', name: 'First', fields: {} }]),
+      crm.upsertContacts?.([{ phone: '+79123456789', fields: { applicationNumber: 'A-2' } }]),
+    ]);
+    expect(first).toEqual([{ externalId: '1', created: true }]);
+    expect(second).toEqual([{ externalId: '1', created: false }]);
+    expect(sandbox.records('contact')).toEqual([expect.objectContaining({ NAME: 'First', UF_CRM_APPLICATION_NUMBER: 'A-2' })]);
   });
 
   it('writes one record for a number that appears twice in one batch, later values winning', async () => {

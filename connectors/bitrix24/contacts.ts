@@ -1,12 +1,12 @@
 // Contact lookups and upserts against a Bitrix24 portal. Finding by phone is two
 // steps: crm.duplicate.findbycomm (the portal's phone index, which matches
 // whatever spelling was stored) and crm.contact.list for those ids (to confirm the
-// number in E.164 and read the record). Many upserts use `batch`: per 50 contacts
-// one batch of lookups, one of record reads when any matched, one of writes.
+// number in E.164 and read the record). Many upserts go through the upsert
+// pipeline (upsert-pipeline.ts): full `batch` requests mixing writes and lookups.
 import type { ReadCache } from '../sdk/cache.js';
 import { CrmError } from '../sdk/errors.js';
 import type { ContactInput, ContactQuery, CrmContact, UpsertResult } from '../sdk/types.js';
-import { maxBatchCalls, notExecuted, type BatchAnswer, type BitrixCall, type BitrixClient } from './bitrix-client.js';
+import type { BitrixCall, BitrixClient } from './bitrix-client.js';
 import type { Bitrix24Config } from './config.js';
 import {
   contactSelect,
@@ -21,9 +21,9 @@ import {
   requireE164,
   toCrmContact,
   type BitrixRecord,
-  type ContactWrite,
 } from './records.js';
 import { throwIfAny } from './upsert-errors.js';
+import { UpsertPipeline } from './upsert-pipeline.js';
 
 /** Every cached read starts with this, so one invalidate after a write drops them all. */
 const cachePrefix = 'contacts/';
@@ -46,6 +46,8 @@ export interface ContactOperations {
 }
 
 export function createContactOperations(client: BitrixClient, cache: ReadCache, config: Bitrix24Config): ContactOperations {
+  const pipeline = new UpsertPipeline(client, config, () => cache.invalidate(cachePrefix));
+
   async function recordsByIds(ids: number[]): Promise<BitrixRecord[]> {
     const unique = [...new Set(ids)];
     const records: BitrixRecord[] = [];
@@ -114,30 +116,6 @@ export function createContactOperations(client: BitrixClient, cache: ReadCache, 
     return { externalId: id, created: true };
   }
 
-  /** Up to 50 distinct numbers: lookups, record reads and writes, one batch each. */
-  async function upsertChunk(items: { e164: string; input: ContactInput }[]): Promise<(UpsertResult | CrmError)[]> {
-    const found = await client.batch(Object.fromEntries(items.map((item, index) => [`f${index}`, findByPhoneCall(item.e164)])));
-    const idsPerItem = items.map((_, index) => duplicateIds(found.results[`f${index}`]));
-    const reads = await client.batch(Object.fromEntries(chunk([...new Set(idsPerItem.flat())], 50).map((ids, index) => [`l${index}`, listByIdsCall(ids)])));
-    const readError = Object.values(reads.errors)[0];
-    if (readError) throw readError;
-    const records = Object.values(reads.results).flatMap(listRows);
-
-    const plans = items.map((item, index): ContactWrite | CrmError => {
-      const key = `f${index}`;
-      const lookupError = found.errors[key] ?? (key in found.results ? undefined : notExecuted('crm.duplicate.findbycomm'));
-      if (lookupError) return lookupError;
-      const candidates = records.filter((record) => idsPerItem[index]?.includes(Number(record.ID)));
-      return planContactWrite(item.input, item.e164, pickByPhone(candidates, item.e164, config), config);
-    });
-    const writes = Object.fromEntries(
-      plans.flatMap((plan, index) => (plan instanceof CrmError || plan.kind === 'unchanged' ? [] : [[`w${index}`, plan.call] as const])),
-    );
-    const written = await client.batch(writes);
-    if (Object.keys(writes).length > 0) cache.invalidate(cachePrefix);
-    return plans.map((plan, index) => writeOutcome(plan, written, `w${index}`));
-  }
-
   async function upsertContacts(contacts: ContactInput[]): Promise<UpsertResult[]> {
     // The same number twice in one call is one record: merge in order (later values win), write once.
     const outcomes: (UpsertResult | CrmError)[] = new Array(contacts.length);
@@ -158,11 +136,10 @@ export function createContactOperations(client: BitrixClient, cache: ReadCache, 
         group.input = { ...group.input, ...definedOnly(contact), fields: { ...group.input.fields, ...contact.fields } };
       }
     });
-    const unique = [...groups.entries()].map(([e164, group]) => ({ e164, ...group }));
-    // Chunks run concurrently; the limiter decides how fast their requests go out.
-    const chunkResults = await Promise.all(chunk(unique, maxBatchCalls).map((items) => upsertChunk(items)));
-    chunkResults.flat().forEach((outcome, position) => {
-      const group = unique[position] as (typeof unique)[number];
+    const unique = [...groups.entries()];
+    const results = await Promise.all(unique.map(([e164, group]) => pipeline.upsert(e164, group.input)));
+    results.forEach((outcome, position) => {
+      const [, group] = unique[position] as (typeof unique)[number];
       group.indexes.forEach((index, nth) => {
         outcomes[index] = outcome instanceof CrmError || nth === 0 ? outcome : { ...outcome, created: false };
       });
@@ -173,25 +150,8 @@ export function createContactOperations(client: BitrixClient, cache: ReadCache, 
   return { findContacts, getContact, upsertContact, upsertContacts };
 }
 
-function writeOutcome(plan: ContactWrite | CrmError, written: BatchAnswer, key: string): UpsertResult | CrmError {
-  if (plan instanceof CrmError) return plan;
-  if (plan.kind === 'unchanged') return { externalId: plan.id, created: false };
-  const error = written.errors[key];
-  if (error) return error;
-  if (!(key in written.results)) return notExecuted(plan.call.method);
-  if (plan.kind === 'update') return { externalId: plan.id, created: false };
-  const id = createdId(written.results[key]);
-  return id instanceof CrmError ? id : { externalId: id, created: true };
-}
-
 function listRows(result: unknown): BitrixRecord[] {
   return Array.isArray(result) ? result.filter((row): row is BitrixRecord => row !== null && typeof row === 'object') : [];
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let offset = 0; offset < items.length; offset += size) chunks.push(items.slice(offset, offset + size));
-  return chunks;
 }
 
 function definedOnly(contact: ContactInput): Partial<ContactInput> {

@@ -33,10 +33,11 @@ describe('bitrix24 definition', () => {
 
   it('declares the documented plan limits, an override, or nothing to learn', () => {
     const limitsOf = (extra: object) => declaredLimits(bitrix24ConfigSchema.parse({ webhookUrl, ...extra }));
-    expect(limitsOf({})).toEqual({ requests: { count: 2, windowMs: 1000 } });
-    expect(limitsOf({ plan: 'enterprise' })).toEqual({ requests: { count: 5, windowMs: 1000 } });
-    expect(limitsOf({ limits: { ratePerSecond: 10, burst: 20 } })).toEqual({ requests: { count: 10, windowMs: 1000 } });
-    expect(limitsOf({ limits: { ratePerSecond: 0.5, burst: 5 } })).toEqual({ requests: { count: 1, windowMs: 2000 } });
+    expect(limitsOf({})).toEqual({ requests: { count: 2, windowMs: 1000 }, burst: 50 });
+    expect(limitsOf({ plan: 'enterprise' })).toEqual({ requests: { count: 5, windowMs: 1000 }, burst: 250 });
+    expect(limitsOf({ limits: { ratePerSecond: 10, burst: 20 } })).toEqual({ requests: { count: 10, windowMs: 1000 }, burst: 20 });
+    expect(limitsOf({ limits: { ratePerSecond: 0.5, burst: 5 } })).toEqual({ requests: { count: 1, windowMs: 2000 }, burst: 5 });
+    expect(limitsOf({ limits: { ratePerSecond: 10, burst: 1 } })).toEqual({ requests: { count: 10, windowMs: 1000 } });
     expect(limitsOf({ limits: 'undeclared' })).toEqual({});
   });
 });

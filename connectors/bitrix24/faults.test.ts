@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CrmError, decideRetry } from '../sdk/errors.js';
 import type { CrmHttpClient } from '../sdk/http.js';
 import { BitrixClient } from './bitrix-client.js';
+import type { UpsertFailures } from './connector.js';
 import { startBitrixSandbox, type BitrixSandbox, type FailMode } from './sandbox/index.js';
 import { makeOperations, RecordingLimiter } from './test-support.js';
 
@@ -68,6 +69,22 @@ describe('bitrix24 when the portal misbehaves', () => {
 
     sandbox.setFailMode(undefined);
     expect(await crm.upsertContact(ada)).toEqual({ externalId: '1', created: true });
+  });
+
+  it('fails every contact of a batch upsert as retryable while the portal errs, and the retry writes each once', async () => {
+    const crm = makeOperations({ webhookUrl: sandbox.webhookBase }, new RecordingLimiter(), { timeoutMs: 300 });
+    const contacts = Array.from({ length: 60 }, (_, index) => ({ phone: `+7912${1_000_000 + index}`, fields: {} }));
+    sandbox.setFailMode('5xx');
+    const failure = await failureOf(crm.upsertContacts?.(contacts) ?? Promise.resolve());
+    expect(failure.kind).toBe('unavailable');
+    expect((failure.cause as UpsertFailures).failures).toHaveLength(60);
+    expect(decideRetry(failure).retry).toBe(true);
+
+    sandbox.setFailMode(undefined);
+    const results = await crm.upsertContacts?.(contacts);
+    expect(results?.filter((result) => result.created)).toHaveLength(60);
+    expect(await crm.upsertContacts?.(contacts)).toEqual(results?.map((result) => ({ ...result, created: false })));
+    expect(sandbox.records('contact')).toHaveLength(60);
   });
 
   it('refuses for good when the webhook token is wrong, in Bitrix24 words', async () => {

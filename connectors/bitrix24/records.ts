@@ -29,13 +29,15 @@ export function requireE164(phone: string, config: Bitrix24Config): string {
 
 /**
  * The spellings of one number a portal may have stored, for crm.duplicate.findbycomm:
- * international with and without "+", national with its trunk prefix ("8912..."),
- * and the bare national number. At most 20 values are allowed; this yields 4.
+ * international ("7912..."), national with its trunk prefix ("8912...") and the bare
+ * national number ("912..."). The index compares digits only (so "+7 (912) ..." is
+ * found at all), which makes the "+" form a repeat of the international one: it is
+ * not sent, so one lookup of 20 values covers six numbers, not five.
  */
 export function phoneSearchValues(e164: string): string[] {
   const parsed = parsePhoneNumberWithError(e164);
   const digits = (text: string) => text.replace(/\D/g, '');
-  return [...new Set([e164, digits(e164), digits(parsed.formatNational()), String(parsed.nationalNumber)])];
+  return [...new Set([digits(e164), digits(parsed.formatNational()), String(parsed.nationalNumber)])];
 }
 
 function multifield(record: BitrixRecord, name: 'PHONE' | 'EMAIL'): Multifield[] {

@@ -75,6 +75,14 @@ describe('Bitrix24 sandbox: webhook URLs and envelopes', () => {
     expect((await call('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79123456789'] })).body.result).toEqual([]);
     expect(await call('crm.duplicate.findbycomm', { values: ['1'] })).toEqual({ status: 400, body: { error: '', error_description: 'Communication type is not defined.' } });
   });
+
+  it('answers at most 20 duplicates per entity, the oldest ones, and refuses more than 20 values', async () => {
+    for (let index = 0; index < 25; index += 1) sandbox.seed('contact', { NAME: `Twin ${index}`, PHONE: [{ VALUE: '+7 912 000-00-01', VALUE_TYPE: 'WORK' }] });
+    const answer = await call('crm.duplicate.findbycomm', { type: 'PHONE', values: ['79120000001'], entity_type: 'CONTACT' });
+    expect(answer.body.result).toEqual({ CONTACT: Array.from({ length: 20 }, (_, index) => index + 1) });
+    const tooMany = await call('crm.duplicate.findbycomm', { type: 'PHONE', values: Array.from({ length: 21 }, (_, index) => `7912000${index}`) });
+    expect(tooMany.status).toBe(400);
+  });
 });
 
 describe('Bitrix24 sandbox: batch', () => {

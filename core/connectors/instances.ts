@@ -15,8 +15,15 @@ export const declaredLimitsSchema = z
     requests: z.object({ count: z.number().int().min(1), windowMs: z.number().int().min(10) }).strict().optional(),
     concurrency: z.number().int().min(1).max(1000).optional(),
     dailyQuota: z.number().int().min(1).optional(),
+    /** A bucket on top of `requests`: this many at once, refilled at the `requests` rate. */
+    burst: z.number().int().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((limits, context) => {
+    if (limits.burst === undefined) return;
+    if (!limits.requests) context.addIssue({ code: 'custom', path: ['burst'], message: 'needs requests (the rate that refills the bucket)' });
+    else if (limits.burst < limits.requests.count) context.addIssue({ code: 'custom', path: ['burst'], message: 'must be at least requests.count' });
+  });
 
 export const instanceInputSchema = z
   .object({

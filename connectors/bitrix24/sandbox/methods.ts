@@ -13,6 +13,8 @@ const activityTypes = new Set(['1', '2', '3', '4', '5', '6']);
 const ownerKinds: Record<string, EntityKind> = { '2': 'deal', '3': 'contact' };
 const commentEntityKinds: Record<string, EntityKind> = { deal: 'deal', contact: 'contact' };
 const maxDuplicateValues = 20;
+/** "Returns at most 20 duplicates per entity, the 20 oldest rather than the newest" (crm.duplicate.findbycomm). */
+const maxDuplicatesPerEntity = 20;
 
 function upperKeys(params: Row): Row {
   return Object.fromEntries(Object.entries(params).map(([key, value]) => [key.toUpperCase(), value]));
@@ -62,7 +64,9 @@ const findByComm: MethodHandler = (params, portal) => {
   const ids = portal
     .rows('contact')
     .filter((row) => ((row[type] as Row[] | undefined) ?? []).some((entry) => wanted.has(normalize(String(entry.VALUE)))))
-    .map((row) => Number(row.ID));
+    .map((row) => Number(row.ID))
+    .sort((a, b) => a - b)
+    .slice(0, maxDuplicatesPerEntity);
   // PHP's json_encode prints an empty array for "nothing found", not an object.
   return { result: ids.length === 0 ? [] : { CONTACT: ids } };
 };

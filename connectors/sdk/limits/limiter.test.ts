@@ -34,6 +34,35 @@ describe('declared limits', () => {
     expect(utilization).toBeLessThanOrEqual(1);
   });
 
+  it('lets a declared bucket go at once, then refills it at the declared rate without tripping a CRM with that bucket', async () => {
+    const crm = new TokenBucket(10, 20);
+    const limits = limiter({ limits: { requests: { count: 10, windowMs: 1000 }, burst: 20 } });
+    const starts: number[] = [];
+    let refused = 0;
+    const began = Date.now();
+    await Promise.all(
+      Array.from({ length: 39 }, () =>
+        limits.schedule(async () => {
+          starts.push(Date.now() - began);
+          if (!crm.take()) refused += 1;
+        }),
+      ),
+    );
+    expect(refused).toBe(0);
+    // 19 at once (the bucket, a request under the declaration), not 10 per second from the start.
+    const early = starts.filter((at) => at < 300).length;
+    expect(early).toBeGreaterThanOrEqual(19);
+    expect(early).toBeLessThanOrEqual(22);
+    // The other 20 follow as the bucket refills, a request every 100 ms: about two seconds.
+    expect(Math.max(...starts)).toBeGreaterThanOrEqual(1900);
+    expect(Math.max(...starts)).toBeLessThan(2700);
+  });
+
+  it('refuses a bucket without the rate that refills it, or smaller than one window', () => {
+    expect(() => limiter({ limits: { burst: 50 } })).toThrow(/burst needs limits.requests/);
+    expect(() => limiter({ limits: { requests: { count: 10, windowMs: 1000 }, burst: 5 } })).toThrow(/at least limits.requests.count/);
+  });
+
   it('keeps at most `concurrency` jobs in flight', async () => {
     // Not adaptive: with no rate declared, adaptive limiting would pace at its initial rate.
     const limits = limiter({ limits: { concurrency: 3 }, adaptive: false });

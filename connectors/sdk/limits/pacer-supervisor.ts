@@ -148,8 +148,8 @@ export class PacerSupervisor {
     // The first process to create bottleneck's shared state sets its limits;
     // the declared limits are part of the id, so a changed declaration gets a
     // fresh state rather than silently keeping the old one.
-    const { requests, concurrency } = limits;
-    const settingsHash = createHash('sha256').update(JSON.stringify({ requests, concurrency })).digest('hex').slice(0, 12);
+    const { requests, concurrency, burst } = limits;
+    const settingsHash = createHash('sha256').update(JSON.stringify({ requests, concurrency, burst })).digest('hex').slice(0, 12);
     const pacer: Pacer = createSharedPacer(
       this.options.settingsFor('shared'),
       { id: `limits:${key}:${settingsHash}`, redisUrl: link.url, redisOptions: link.options, jobTimeoutMs },

@@ -24,6 +24,11 @@ export interface PacerSettings {
   maxConcurrent: number | null;
   /** At most `count` starts (weights) per fixed window. */
   window: { count: number; windowMs: number } | null;
+  /**
+   * A bucket instead of the window: holds `size` starts (`initial` at first), refilled
+   * by `window.count` each `window.windowMs`, never above `size`. Needs `window`.
+   */
+  bucket: { size: number; initial: number } | null;
 }
 
 /** A started job held its shared slot past `jobTimeoutMs`; bottleneck freed the slot while the job still runs. */
@@ -49,16 +54,25 @@ export interface Pacer {
 type BottleneckOptions = Bottleneck.ConstructorOptions & { heartbeatInterval?: number; clientTimeout?: number };
 
 export function createLocalPacer(settings: PacerSettings, onError: (error: unknown) => void): Pacer {
-  const limiter = new Bottleneck({ ...commonOptions(settings), ...(settings.window ? { reservoir: settings.window.count } : {}) });
-  const refill = settings.window ? refillEachWindow(limiter, settings.window, onError) : null;
+  const initial = settings.bucket?.initial ?? settings.window?.count;
+  const limiter = new Bottleneck({ ...commonOptions(settings), ...(initial !== undefined ? { reservoir: initial } : {}) });
+  const refill = settings.window ? refillEachWindow(limiter, settings.window, settings.bucket, onError) : null;
   return new BottleneckPacer(limiter, false, onError, null, async () => {
     if (refill) clearTimeout(refill.timer);
     await limiter.disconnect(false);
   });
 }
 
-/** Sets the reservoir back to `count` at every window boundary (counted from now, without drift). */
-function refillEachWindow(limiter: Bottleneck, window: { count: number; windowMs: number }, onError: (error: unknown) => void) {
+/**
+ * At every window boundary (counted from now, without drift): sets the reservoir
+ * back to `count`, or with a bucket adds `count` up to the bucket's size.
+ */
+function refillEachWindow(
+  limiter: Bottleneck,
+  window: { count: number; windowMs: number },
+  bucket: { size: number } | null,
+  onError: (error: unknown) => void,
+) {
   const origin = Date.now();
   const state = { timer: setTimeout(() => undefined, 0) };
   let boundary = 0;
@@ -66,7 +80,14 @@ function refillEachWindow(limiter: Bottleneck, window: { count: number; windowMs
     boundary += 1;
     state.timer = setTimeout(
       () => {
-        updateSettings(limiter, { reservoir: window.count }).catch(onError);
+        // Added, not set: a job taking a token between the read and the add leaves the bucket lower, never fuller.
+        const refilled = bucket
+          ? limiter.currentReservoir().then((left) => {
+              const room = Math.min(window.count, bucket.size - (left ?? 0));
+              return room > 0 ? limiter.incrementReservoir(room) : undefined;
+            })
+          : updateSettings(limiter, { reservoir: window.count });
+        refilled.catch(onError);
         arm();
       },
       Math.max(0, origin + boundary * window.windowMs - Date.now()),
@@ -101,9 +122,9 @@ export function createSharedPacer(settings: PacerSettings, shared: SharedPacerOp
     // a hash of them so a changed declaration starts a fresh state.
     ...(settings.window
       ? {
-          reservoir: settings.window.count,
+          reservoir: settings.bucket?.initial ?? settings.window.count,
           reservoirIncreaseAmount: settings.window.count,
-          reservoirIncreaseMaximum: settings.window.count,
+          reservoirIncreaseMaximum: settings.bucket?.size ?? settings.window.count,
           reservoirIncreaseInterval: settings.window.windowMs,
         }
       : {}),

@@ -7,6 +7,12 @@ export type { AdaptivePhase, AdaptiveTuning };
 export interface DeclaredLimits {
   /** At most `count` requests per fixed window of `windowMs` (a reservoir refilled each window). */
   requests?: { count: number; windowMs: number } | undefined;
+  /**
+   * A bucket on top of `requests` (token / leaky bucket, e.g. Bitrix24: 2 per second,
+   * 50 at once): up to `burst` requests may go back to back, and the bucket refills
+   * at `requests.count` per `requests.windowMs`. Without it, `requests` is paced evenly.
+   */
+  burst?: number | undefined;
   /** Requests in flight at once. */
   concurrency?: number | undefined;
   /** Requests per calendar day (UTC). */
