@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exitBeforeReady, findExecutable, spawnSupervisedServer } from './supervised-server.js';
+import { findExecutable, spawnSupervisedServer, waitUntilReady } from './supervised-server.js';
 
 export interface EmbeddedRtpengineOptions {
   /** Address rtpengine binds for RTP and writes into SDP; 127.0.0.1 when omitted. */
@@ -73,20 +73,13 @@ export async function startEmbeddedRtpengine(options: EmbeddedRtpengineOptions =
   ];
   const server = await spawnSupervisedServer({ name: 'rtpengine', binary, args, logFile: options.logFile, stopGraceMs: STOP_GRACE_MS });
   const ng = { host: NG_HOST, port: ngPort };
-  const race = exitBeforeReady(server, 'rtpengine', `answering ng ping on ${NG_HOST}:${ngPort}`);
-  try {
-    await Promise.race([race.exited, pollUntilPong(ng, Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS), server.tail)]);
-  } catch (error) {
-    race.settle();
-    await server.stop();
-    throw error;
-  }
-  race.settle();
+  const deadline = Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  await waitUntilReady(server, `answering ng ping on ${NG_HOST}:${ngPort}`, (isAbandoned) => pollUntilPong(ng, deadline, isAbandoned, server.tail));
   return { ng, interfaceAddress, pid: server.child.pid as number, stop: server.stop };
 }
 
-async function pollUntilPong(ng: { host: string; port: number }, deadline: number, tail: { toString(): string }): Promise<void> {
-  for (;;) {
+async function pollUntilPong(ng: { host: string; port: number }, deadline: number, isAbandoned: () => boolean, tail: { toString(): string }): Promise<void> {
+  while (!isAbandoned()) {
     const lastAnswer = await pingNg(ng, PING_TIMEOUT_MS);
     if (lastAnswer === 'pong') return;
     if (Date.now() >= deadline) throw new Error(`rtpengine on ${ng.host}:${ng.port} did not answer ping in time (last: ${lastAnswer}):\n${tail.toString()}`);

