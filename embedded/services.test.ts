@@ -1,7 +1,7 @@
 // Real redis-server and mariadbd processes, no mocks: the private instances that
 // tests and benchmarks use when REDIS_URL / MARIADB_URL are unset.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,9 +45,13 @@ describe('embedded redis', () => {
     });
 
     const firstPid = server.pid;
+    const workDir = await readlink(`/proc/${firstPid}/cwd`);
     await server.stop();
     expect(isProcessAlive(firstPid)).toBe(false);
     expect(await isPortAccepting(port)).toBe(false);
+    // The private working directory goes with the server.
+    await expect(access(workDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(path.join(scratch, 'redis.log'), 'utf8')).toMatch(/Ready to accept connections/);
 
     const restarted = Date.now();
     server = await startEmbeddedRedis({ port });
