@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, createWriteStream, type WriteStream } from 'node:fs';
 import { access, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { findFreePort, isPortAccepting } from './ports.js';
-import { describeFailure, hasExited, isProcessAlive, OutputTail, readCommandLine, runCommand, settlesWithin, terminateProcess, waitForChildExit } from './processes.js';
+import { describeFailure, isProcessAlive, type OutputTail, readCommandLine, runCommand, terminateProcess } from './processes.js';
+import { findExecutable, spawnSupervisedServer, waitUntilReady } from './supervised-server.js';
 
 export interface EmbeddedMariaDbOptions {
   /** Data directory; initialised on first use, reused (with its data) afterwards. */
@@ -69,18 +67,6 @@ export async function startEmbeddedMariaDb(options: EmbeddedMariaDbOptions): Pro
   const dataDir = path.resolve(options.dataDir);
   const port = options.port ?? (await findFreePort(HOST));
   const asRoot = process.getuid?.() === 0;
-  const logStream = options.logFile === undefined ? undefined : await openLogStream(options.logFile);
-  try {
-    if (!(await isInitialised(dataDir))) await initialise(binaries.installDb, dataDir, asRoot, logStream);
-    await stopOrphanedServer(dataDir);
-    // A login probe cannot tell servers apart: with the port taken it would reach the other one while ours fails to bind.
-    if (await isPortAccepting(port, HOST)) throw new Error(`Cannot start the embedded MariaDB: ${HOST}:${port} is already in use`);
-    await writeFile(path.join(dataDir, INIT_FILE), INIT_SQL);
-  } catch (error) {
-    await closeLogStream(logStream);
-    throw error;
-  }
-
   const args = [
     // Must come first: no /etc/mysql/my.cnf, whose settings (ports, sockets, log paths, users) belong to a system server.
     '--no-defaults',
@@ -98,16 +84,24 @@ export async function startEmbeddedMariaDb(options: EmbeddedMariaDbOptions): Pro
     // As root, mariadbd refuses to start unless told explicitly to stay root.
     ...(asRoot ? ['--user=root'] : []),
   ];
-  const { child, tail } = spawnTiedToParent(binaries.server, args, logStream);
-  const stop = stopOnce(child, () => closeLogStream(logStream));
+  const server = await spawnSupervisedServer({
+    name: 'mariadbd',
+    binary: binaries.server,
+    args,
+    logFile: options.logFile,
+    stopGraceMs: STOP_GRACE_MS,
+    prepare: async (appendToLog) => {
+      if (!(await isInitialised(dataDir))) await initialise(binaries.installDb, dataDir, asRoot, appendToLog);
+      await stopOrphanedServer(dataDir);
+      // A login probe cannot tell servers apart: with the port taken it would reach the other one while ours fails to bind.
+      if (await isPortAccepting(port, HOST)) throw new Error(`Cannot start the embedded MariaDB: ${HOST}:${port} is already in use`);
+      await writeFile(path.join(dataDir, INIT_FILE), INIT_SQL);
+    },
+  });
   const url = `mysql://root@${HOST}:${port}/${DATABASE}`;
-  try {
-    await waitUntilAnswering(child, tail, url, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { url, port, dataDir, pid: child.pid as number, stop };
+  const deadline = Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  await waitUntilReady(server, `answering on ${url}`, (isAbandoned) => pollUntilLogin(url, deadline, isAbandoned, server.tail));
+  return { url, port, dataDir, pid: server.child.pid as number, stop: server.stop };
 }
 
 /**
@@ -115,33 +109,12 @@ export async function startEmbeddedMariaDb(options: EmbeddedMariaDbOptions): Pro
  * from PATH, else from where Debian and Homebrew install them: a non-root
  * user's PATH usually lacks /usr/sbin, home of mariadbd.
  */
-export async function findMariaDbBinaries(searchDirs: readonly string[] = defaultSearchDirs()): Promise<MariaDbBinaries> {
+export async function findMariaDbBinaries(searchDirs?: readonly string[]): Promise<MariaDbBinaries> {
   const server = (await findExecutable('mariadbd', searchDirs)) ?? (await findExecutable('mysqld', searchDirs));
   if (server === undefined) throw new Error(`mariadbd not found: ${INSTALL_HINT}`);
   const installDb = (await findExecutable('mariadb-install-db', searchDirs)) ?? (await findExecutable('mysql_install_db', searchDirs));
   if (installDb === undefined) throw new Error(`mariadb-install-db not found: ${INSTALL_HINT}`);
   return { server, installDb };
-}
-
-function defaultSearchDirs(): string[] {
-  const fromPath = (process.env.PATH ?? '').split(path.delimiter).filter((dir) => dir !== '');
-  return [...fromPath, '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/opt/homebrew/bin'];
-}
-
-async function findExecutable(name: string, dirs: readonly string[]): Promise<string | undefined> {
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    const executable = await access(candidate, constants.X_OK).then(
-      () => true,
-      (error: NodeJS.ErrnoException) => {
-        // Missing or not executable here: try the next directory. Anything else (EIO...) is a real fault.
-        if (error.code === 'ENOENT' || error.code === 'EACCES' || error.code === 'ENOTDIR') return false;
-        throw error;
-      },
-    );
-    if (executable) return candidate;
-  }
-  return undefined;
 }
 
 /** The system schema exists only once an initialisation completed (see initialise). */
@@ -161,7 +134,7 @@ async function isInitialised(dataDir: string): Promise<boolean> {
  * later start would mistake for a complete one. An existing empty dataDir
  * (e.g. made by the caller) is replaced; a non-empty one is not ours to touch.
  */
-async function initialise(installDb: string, dataDir: string, asRoot: boolean, logStream: WriteStream | undefined): Promise<void> {
+async function initialise(installDb: string, dataDir: string, asRoot: boolean, appendToLog: (text: string) => void): Promise<void> {
   const existing = await readdir(dataDir).then(
     (entries) => entries,
     (error: NodeJS.ErrnoException) => {
@@ -183,7 +156,7 @@ async function initialise(installDb: string, dataDir: string, asRoot: boolean, l
     ...(asRoot ? ['--user=root'] : []),
   ];
   const result = await runCommand(installDb, args, { timeoutMs: INSTALL_TIMEOUT_MS });
-  logStream?.write(`${result.stdout}\n${result.stderr}\n`);
+  appendToLog(`${result.stdout}\n${result.stderr}\n`);
   if (result.code !== 0) {
     await rm(staging, { recursive: true, force: true });
     throw new Error(`Could not initialise a MariaDB data directory in ${dataDir}: ${describeFailure(path.basename(installDb), result)}`);
@@ -239,129 +212,11 @@ function socketPath(dataDir: string, port: number): string {
   return inDataDir.length <= MAX_SOCKET_PATH ? inDataDir : path.join(tmpdir(), `embedded-mariadb-${port}.sock`);
 }
 
-interface SpawnedServer {
-  child: ChildProcess;
-  /** Last lines of the server's output, to explain a failed start. */
-  tail: OutputTail;
-}
-
 /**
- * Spawns the server so that it cannot outlive this process. An 'exit' hook
- * covers a normal exit; on Linux `setpriv --pdeathsig` also covers a parent
- * killed by a signal or SIGKILL (a vitest worker timing out, Ctrl-C in a
- * script without handlers), which no hook in Node can see. Signal handlers
- * are deliberately not installed: a handler turns off Node's default
- * "terminate on signal", and several modules each deferring to "another
- * handler" would leave the process unkillable by SIGTERM.
+ * Resolves once root logs in over TCP to the URL's database; rejects when the
+ * deadline passes or the server refuses root. A server that exits first (lock
+ * held, bad flag, port taken) is reported by waitUntilReady with its output.
  */
-function spawnTiedToParent(binary: string, args: string[], logStream: WriteStream | undefined): SpawnedServer {
-  const setpriv = findSetpriv();
-  // setpriv execs the server in place: the child's pid is the server's pid, as the pid file records it.
-  const [command, commandArgs] = setpriv === undefined ? [binary, args] : [setpriv, ['--pdeathsig', 'SIGTERM', '--', binary, ...args]];
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = new OutputTail();
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk: Buffer) => {
-      tail.append(chunk);
-      logStream?.write(chunk);
-    });
-    // The server's lifetime follows the program's: these pipes alone must not keep Node running.
-    (stream as Socket | null)?.unref();
-  }
-  // Without a listener a spawn or kill error would crash the process; it is reported through the tail instead.
-  child.on('error', (error) => tail.append(`\n[spawn error] ${error.message}\n`));
-  child.unref();
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  installExitHook();
-  return { child, tail };
-}
-
-let setprivLookup: { path: string | undefined } | undefined;
-
-/** util-linux's setpriv (essential on Debian, so normally present); undefined off Linux or when missing. */
-function findSetpriv(): string | undefined {
-  setprivLookup ??= {
-    path: process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => isExecutableSync(candidate)) : undefined,
-  };
-  return setprivLookup.path;
-}
-
-function isExecutableSync(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch (error) {
-    // Absent or not executable: run the server without the parent-death signal; the exit hook still applies.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EACCES') return false;
-    throw error;
-  }
-}
-
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: signal now, the server finishes its own shutdown.
-  process.once('exit', () => {
-    for (const child of liveChildren) {
-      if (!hasExited(child)) child.kill('SIGTERM');
-    }
-  });
-}
-
-function stopOnce(child: ChildProcess, cleanUp: () => Promise<void>): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return () => {
-    stopping ??= (async () => {
-      await terminateChild(child);
-      liveChildren.delete(child);
-      await cleanUp();
-    })();
-    return stopping;
-  };
-}
-
-/**
- * Uses the ChildProcess handle rather than terminateProcess(pid): once Node
- * has reaped the child its pid may be reused, and kill() on the handle is then
- * a no-op instead of a signal to a stranger.
- */
-async function terminateChild(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return;
-  const exited = waitForChildExit(child);
-  child.kill('SIGTERM');
-  if (await settlesWithin(exited, STOP_GRACE_MS)) return;
-  child.kill('SIGKILL');
-  if (!(await settlesWithin(exited, STOP_GRACE_MS))) throw new Error(`mariadbd (pid ${String(child.pid)}) did not exit after SIGTERM and SIGKILL`);
-}
-
-/**
- * Resolves once root logs in over TCP to the URL's database; rejects with the
- * server's own output when it exits first (lock held, bad flag, port taken) or
- * the deadline passes.
- */
-async function waitUntilAnswering(child: ChildProcess, tail: OutputTail, url: string, timeoutMs: number): Promise<void> {
-  let settled = false;
-  const exitedEarly = new Promise<never>((_, reject) => {
-    child.once('error', (error) => {
-      if (!settled) reject(new Error(`Could not run mariadbd: ${error.message}`, { cause: error }));
-    });
-    child.once('exit', (code, signal) => {
-      if (settled) return;
-      const status = signal ? `signal ${signal}` : `code ${String(code)}`;
-      reject(new Error(`mariadbd exited (${status}) before answering on ${url}:\n${tail.toString()}`));
-    });
-  });
-  try {
-    await Promise.race([exitedEarly, pollUntilLogin(url, Date.now() + timeoutMs, () => settled, tail)]);
-  } finally {
-    settled = true;
-  }
-}
-
 async function pollUntilLogin(url: string, deadline: number, isAbandoned: () => boolean, tail: OutputTail): Promise<void> {
   let lastError: unknown = new Error('no login attempted');
   while (!isAbandoned()) {
@@ -398,14 +253,4 @@ async function loginOnce(url: string): Promise<void> {
 function isLoginRefusal(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_BAD_DB_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR';
-}
-
-async function openLogStream(logFile: string): Promise<WriteStream> {
-  await mkdir(path.dirname(path.resolve(logFile)), { recursive: true });
-  return createWriteStream(logFile, { flags: 'a' });
-}
-
-async function closeLogStream(stream: WriteStream | undefined): Promise<void> {
-  if (stream === undefined) return;
-  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }

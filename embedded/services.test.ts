@@ -119,6 +119,8 @@ describe('embedded mariadb', () => {
     await server.stop();
     expect(isProcessAlive(firstPid)).toBe(false);
     expect(await isPortAccepting(port)).toBe(false);
+    // One log for the bootstrap and the server, in that order.
+    expect(await readFile(path.join(scratch, 'mariadb.log'), 'utf8')).toMatch(/Installing MariaDB\/MySQL system tables[\s\S]*ready for connections/);
 
     const restarted = Date.now();
     server = await startEmbeddedMariaDb({ dataDir, port });
