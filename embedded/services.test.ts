@@ -1,20 +1,17 @@
 // Real redis-server and mariadbd processes, no mocks: the private instances that
 // tests and benchmarks use when REDIS_URL / MARIADB_URL are unset.
-import { spawn } from 'node:child_process';
 import { access, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findMariaDbBinaries, startEmbeddedMariaDb, type EmbeddedMariaDbServer } from './mariadb.js';
 import { findFreePort, isPortAccepting } from './ports.js';
-import { OutputTail, isProcessAlive, waitForProcessExit } from './processes.js';
+import { startInKilledParent } from './killed-parent.js';
+import { isProcessAlive, waitForProcessExit } from './processes.js';
 import { findRedisServer, startEmbeddedRedis, type EmbeddedRedisServer } from './redis.js';
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 let scratch: string;
 
@@ -176,39 +173,6 @@ describe('embedded mariadb', () => {
     await expect(findMariaDbBinaries([path.join(scratch, 'no-such-dir')])).rejects.toThrow(/^mariadbd not found: apt-get install mariadb-server/);
   });
 });
-
-/**
- * Runs `script` in a separate Node process, reads the JSON line it prints,
- * then kills that process with SIGKILL, so that no exit hook of it runs.
- */
-async function startInKilledParent(script: string): Promise<{ pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: projectRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr = new OutputTail();
-  child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const end = stdout.indexOf('\n');
-        if (end >= 0) resolve(stdout.slice(0, end));
-      });
-      child.once('error', reject);
-      child.once('exit', (code, signal) => reject(new Error(`child exited (${String(code ?? signal)}) before printing: ${stderr.toString()}`)));
-    });
-    return JSON.parse(line) as { pid: number };
-  } finally {
-    const exited = new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    });
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 async function withRedis(url: string, use: (redis: Redis) => Promise<void>): Promise<void> {
   // No reconnects and no offline queue: a command against a stopped server must fail, not wait.
