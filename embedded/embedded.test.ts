@@ -10,7 +10,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from './postgres.js';
 import { findFreePort } from './ports.js';
-import { isProcessAlive, runCommand } from './processes.js';
+import { startInKilledParent } from './killed-parent.js';
+import { isProcessAlive, runCommand, waitForProcessExit } from './processes.js';
 import { ensureTemporalBinary, installTemporalBinary } from './temporal-binary.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server.js';
 
@@ -98,6 +99,15 @@ describe('temporal dev server', () => {
     const port = Number(holder.address.split(':')[1]);
     await expect(startTemporalDevServer({ binary, port, uiPort: false })).rejects.toThrow(/already in use/);
     if (holder !== server) await holder.stop();
+  });
+
+  it('does not outlive a parent killed with SIGKILL', async () => {
+    const { pid } = await startInKilledParent(`
+      const { startTemporalDevServer } = await import('./embedded/temporal-server.ts');
+      const server = await startTemporalDevServer({ binary: ${JSON.stringify(binary)}, uiPort: false });
+      console.log(JSON.stringify({ pid: server.pid }));
+    `);
+    expect(await waitForProcessExit(pid, 15_000)).toBe(true);
   });
 
   it('fails fast with the server output when the CLI rejects its arguments', async () => {

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { findFreePort, isPortAccepting } from './ports.js';
-import { hasExited, OutputTail, readCommandLine, settlesWithin, terminateProcess, waitForChildExit } from './processes.js';
+import { type OutputTail, readCommandLine, terminateProcess } from './processes.js';
+import { spawnSupervisedServer, waitUntilReady } from './supervised-server.js';
 
 export type SearchAttributeType = 'Keyword' | 'KeywordList' | 'Text' | 'Int' | 'Datetime' | 'Bool' | 'Double';
 
@@ -58,25 +56,31 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   // The readiness probe cannot tell servers apart: with the port taken it would
   // happily talk to the other one while ours fails to bind.
   await assertPortsFree([port, ...(uiPort === false ? [] : [uiPort])]);
-  const logStream = options.logFile === undefined ? undefined : await openLogStream(options.logFile);
-  const server = spawnServer(options.binary, args, logStream);
+  const server = await spawnSupervisedServer({
+    name: 'temporal server start-dev',
+    binary: options.binary,
+    args,
+    logFile: options.logFile,
+    stopGraceMs: STOP_GRACE_MS,
+    cleanUp: dbFile === undefined ? undefined : () => rm(serverPidFile(dbFile), { force: true }),
+  });
   const { child } = server;
-  const stop = stopOnce(child, logStream, dbFile);
   const address = `${HOST}:${port}`;
   try {
     // Recorded before waiting, so a parent killed during start-up still leaves a trace of its child.
     if (dbFile !== undefined && child.pid !== undefined) await writeFile(serverPidFile(dbFile), String(child.pid));
-    await waitUntilServing(server, address, namespace, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   } catch (error) {
-    await stop();
+    await server.stop();
     throw error;
   }
+  const deadline = Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  await waitUntilReady(server, `answering on ${address}`, (isAbandoned) => pollUntilServing(address, namespace, deadline, isAbandoned, server.tail));
   return {
     address,
     namespace,
     ...(uiPort === false ? {} : { uiUrl: `http://${HOST}:${uiPort}` }),
     pid: child.pid as number,
-    stop,
+    stop: server.stop,
   };
 }
 
@@ -115,85 +119,6 @@ function startDevArguments(settings: StartDevSettings): string[] {
     '--log-level',
     'warn',
   ];
-}
-
-async function openLogStream(logFile: string): Promise<WriteStream> {
-  await mkdir(path.dirname(path.resolve(logFile)), { recursive: true });
-  return createWriteStream(logFile, { flags: 'a' });
-}
-
-interface SpawnedServer {
-  child: ChildProcess;
-  /** Last lines of the server's output, to explain a failed start. */
-  tail: OutputTail;
-}
-
-function spawnServer(binary: string, args: string[], logStream: WriteStream | undefined): SpawnedServer {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = new OutputTail();
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk: Buffer) => {
-      tail.append(chunk);
-      logStream?.write(chunk);
-    });
-    // The server's lifetime follows the program's: these pipes alone must not keep Node running.
-    (stream as Socket | null)?.unref();
-  }
-  // Without a listener a spawn or kill error would crash the process; it is reported through the tail instead.
-  child.on('error', (error) => tail.append(`\n[spawn error] ${error.message}\n`));
-  child.unref();
-  killOnParentExit(child);
-  return { child, tail };
-}
-
-function stopOnce(child: ChildProcess, logStream: WriteStream | undefined, dbFile: string | undefined): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return () => {
-    stopping ??= (async () => {
-      await terminateChild(child);
-      liveChildren.delete(child);
-      if (dbFile !== undefined) await rm(serverPidFile(dbFile), { force: true });
-      if (logStream !== undefined) await closeLogStream(logStream);
-    })();
-    return stopping;
-  };
-}
-
-async function terminateChild(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return;
-  const exited = waitForChildExit(child);
-  child.kill('SIGTERM');
-  if (await settlesWithin(exited, STOP_GRACE_MS)) return;
-  child.kill('SIGKILL');
-  await exited;
-}
-
-async function closeLogStream(stream: WriteStream): Promise<void> {
-  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
-}
-
-/**
- * Resolves once the frontend answers for the namespace; rejects with the
- * server's own output when it exits first or the deadline passes.
- */
-async function waitUntilServing(server: SpawnedServer, address: string, namespace: string, timeoutMs: number): Promise<void> {
-  const { child, tail } = server;
-  let settled = false;
-  const exitedEarly = new Promise<never>((_, reject) => {
-    child.once('error', (error) => {
-      if (!settled) reject(new Error(`Could not run the Temporal CLI: ${error.message}`, { cause: error }));
-    });
-    child.once('exit', (code, signal) => {
-      if (settled) return;
-      const status = signal ? `signal ${signal}` : `code ${String(code)}`;
-      reject(new Error(`temporal server start-dev exited (${status}) before answering on ${address}:\n${tail.toString()}`));
-    });
-  });
-  try {
-    await Promise.race([exitedEarly, pollUntilServing(address, namespace, Date.now() + timeoutMs, () => settled, tail)]);
-  } finally {
-    settled = true;
-  }
 }
 
 async function pollUntilServing(address: string, namespace: string, deadline: number, isAbandoned: () => boolean, tail: OutputTail): Promise<void> {
@@ -235,7 +160,8 @@ async function describeNamespaceOnce(address: string, namespace: string): Promis
 
 /**
  * Beside the SQLite file, so a later start on the same file can find a server
- * left running by a parent that was SIGKILLed (no exit hook runs then).
+ * left running by a parent that was SIGKILLed where no parent-death signal
+ * exists (off Linux, or without setpriv): no exit hook runs then.
  */
 function serverPidFile(dbFile: string): string {
   return `${dbFile}.pid`;
@@ -258,33 +184,4 @@ async function stopOrphanedServer(dbFile: string): Promise<void> {
     }
   }
   await rm(serverPidFile(dbFile), { force: true });
-}
-
-const liveChildren = new Set<ChildProcess>();
-let exitHooksInstalled = false;
-
-function killOnParentExit(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  // 'exit' handlers must be synchronous: signal now, the server finishes its own shutdown.
-  process.once('exit', () => signalLiveChildren('SIGTERM'));
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      // Another handler owns graceful shutdown; it will exit the process and our 'exit' hook runs then.
-      if (process.listenerCount(signal) > 1) return;
-      signalLiveChildren('SIGTERM');
-      process.removeListener(signal, onSignal);
-      // With no listener left, re-raising gives Node's default "terminate on signal" behaviour back.
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-function signalLiveChildren(signal: NodeJS.Signals): void {
-  for (const child of liveChildren) {
-    if (!hasExited(child)) child.kill(signal);
-  }
 }
