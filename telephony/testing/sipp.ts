@@ -23,6 +23,8 @@ export type PeerScenario =
   | 'caller-abandons'
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
+  | 'caller-queued'
+  | 'caller-ivr-digit'
   | 'transferee';
 
 export interface SippOptions {
