@@ -39,6 +39,8 @@ export interface CallCenterOptions {
   /** The SDP a caller is answered with while nobody anchors their media (hold until an agent's media comes by re-INVITE). */
   holdSdp: string;
   notifyAgent: (agentId: string, notice: AgentNotice) => void;
+  /** Attended transfers ring the extension this long before the caller goes to the fallback queue. */
+  transferRingTimeoutMs?: number;
   logger?: Pick<Logger, 'error'>;
 }
 
@@ -85,7 +87,8 @@ export class CallCenter {
   transferToExtension(request: Omit<PbxTransferRequest, 'callId'> & { callId: string; fallbackQueue: string }): Promise<PbxTransferResult> {
     const fallbackQueue = this.queue(request.fallbackQueue);
     return transferToPbxExtension(
-      { callControl: this.options.callControl, trunks: this.options.trunks, health: this.health, fallbackQueue, notifyAgent: this.options.notifyAgent },
+      { callControl: this.options.callControl, trunks: this.options.trunks, health: this.health, fallbackQueue,
+        notifyAgent: this.options.notifyAgent, attendedRingTimeoutMs: this.options.transferRingTimeoutMs },
       request,
     );
   }

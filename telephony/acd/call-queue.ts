@@ -283,9 +283,11 @@ export class CallQueue {
       const legs = hangUpCaller ? [entry.call, agentLeg] : [agentLeg];
       void Promise.allSettled(legs.map((leg) => leg.hangup()));
     };
-    // Whoever hangs up, the other side goes too.
+    // Whoever hangs up, the other side goes too. Except an agent leg that ended because the call
+    // was transferred away from it (attended transfer: the adapter releases the agent before it
+    // bridges the caller to the target): the caller is still wanted, on the new target.
     const offCaller = entry.call.on((event) => event.type === 'ended' && release(true));
-    const offAgent = agentLeg.on((event) => event.type === 'ended' && release(true));
+    const offAgent = agentLeg.on((event) => event.type === 'ended' && release(event.cause !== 'transferred'));
     entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent: () => release(false) });
   }
 
