@@ -27,9 +27,9 @@ describe('inbound call -> queue -> agent over SIP', () => {
     const [annPhone, zoePhone, bobPhone, cidPhone, danPhone] = await Promise.all([
       phone('carrier-no-answer', 'ann', 15),
       phone('carrier-answer', 'zoe', 15),
-      phone('carrier-answer', 'bob', 6),
-      phone('carrier-answer', 'cid', 6),
-      phone('carrier-answer', 'dan', 6),
+      phone('carrier-answer', 'bob', 4),
+      phone('carrier-answer', 'cid', 4),
+      phone('carrier-answer', 'dan', 4),
     ]);
     // Idle order: ann (longest), zoe, bob. Not alphabetical, so only idle time can pick zoe over bob.
     rig.agentAt('ann', annPhone);

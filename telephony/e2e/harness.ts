@@ -63,10 +63,16 @@ export class E2eRig {
     return center;
   }
 
+  /**
+   * Hangs up what is left while the SIPp peers can still answer the BYEs (a test that failed
+   * half-way leaves calls up; a BYE to a dead peer would wait out Timer F), then stops the peers.
+   */
   async stop(): Promise<void> {
     for (const center of this.centers) center.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.hub.stop(), new Promise((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
     for (const peer of this.peers) peer.stop();
-    await this.hub.stop();
   }
 }
 

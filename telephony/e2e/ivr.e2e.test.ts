@@ -51,7 +51,7 @@ function ivrCenter(menu: IvrMenuInput, queues: { name: string; agent: string }[]
 
 describe('inbound call -> IVR -> queue over SIP and rtpengine', () => {
   it('the caller hears the menu, presses 2 by SIP INFO and is bridged to the support agent; the sales agent is never rung', async () => {
-    const amyPhone = await agentPhone('amy', 6);
+    const amyPhone = await agentPhone('amy', 4);
     const supPhone = await agentPhone('sup');
     rig.agentAt('amy', amyPhone);
     rig.agentAt('sup', supPhone);
@@ -101,7 +101,7 @@ describe('inbound call -> IVR -> queue over SIP and rtpengine', () => {
   });
 
   it('CRM data that loops (the contact stays "conflict" after every check) reaches the fallback queue within the visit limit, and the reason travels with the caller', async () => {
-    const vipPhone = await agentPhone('vip-agent', 6);
+    const vipPhone = await agentPhone('vip-agent', 4);
     const deskPhone = await agentPhone('desk');
     rig.agentAt('vip-agent', vipPhone);
     rig.agentAt('desk', deskPhone);
