@@ -100,6 +100,45 @@ describe('inbound call -> IVR -> queue over SIP and rtpengine', () => {
     expect(rig.hub.callControl.activeCalls).toBe(0);
   });
 
+  it('the caller presses 1 as RFC 2833 in its RTP: rtpengine detects it, the IVR picks sales, the sales agent is bridged', async () => {
+    const salPhone = await agentPhone('sal');
+    const supPhone = await agentPhone('sup2', 4);
+    rig.agentAt('sal', salPhone);
+    rig.agentAt('sup2', supPhone);
+    const digits: string[] = [];
+    const stopListening = stack.media.onDigit((event) => digits.push(`${event.digit}:${event.source}`));
+    const { routed } = ivrCenter(
+      {
+        name: 'main', start: 'welcome', fallbackQueue: 'sales-2833',
+        nodes: {
+          welcome: { kind: 'menu', prompt: 'main-menu', options: { '1': 'sales', '2': 'support' }, timeoutMs: 5_000 },
+          sales: { kind: 'queue', queue: 'sales-2833' },
+          support: { kind: 'queue', queue: 'support-2833' },
+        },
+      },
+      [{ name: 'sales-2833', agent: 'sal' }, { name: 'support-2833', agent: 'sup2' }],
+      async () => undefined,
+    );
+    try {
+      const caller = await rig.peer({ scenario: 'caller-ivr-rfc2833', address: nextLoopbackAddress(), target: rig.hubTarget, service: '4320', calls: 1, timeoutSeconds: 20, pauseMs: 1_000 });
+      await eventually(() => routed.length === 1, 10_000, 'the IVR to hand the call on');
+      const routing = routed[0]!;
+      expect(routing.ivr?.trail.map((step) => [step.node, step.digits])).toEqual([['welcome', '1'], ['sales', undefined]]);
+      expect(digits).toEqual(['1:rfc2833']);
+      if (routing.carriedOut.kind !== 'queued') throw new Error(`carried out as ${routing.carriedOut.kind}`);
+      expect(await routing.carriedOut.queued.result).toMatchObject({ outcome: 'connected', agentId: 'sal' });
+
+      await routing.call.hangup();
+      const [callerRun, salRun, supRun] = await Promise.all([caller.finished(), salPhone.finished(), supPhone.finished()]);
+      expect(callerRun.successful).toBe(1);
+      expect(countOf(salRun, 'BYE')).toBe(1);
+      expect(countOf(supRun, 'INVITE')).toBe(0);
+      expect(rig.hub.callControl.activeCalls).toBe(0);
+    } finally {
+      stopListening();
+    }
+  });
+
   it('CRM data that loops (the contact stays "conflict" after every check) reaches the fallback queue within the visit limit, and the reason travels with the caller', async () => {
     const vipPhone = await agentPhone('vip-agent', 4);
     const deskPhone = await agentPhone('desk');

@@ -25,6 +25,7 @@ export type PeerScenario =
   | 'caller-accepts-reinvite'
   | 'caller-queued'
   | 'caller-ivr-digit'
+  | 'caller-ivr-rfc2833'
   | 'transferee';
 
 export interface SippOptions {
