@@ -22,10 +22,14 @@ function agentPhone(service: string): Promise<SippPeer> {
 }
 
 /** A SIPp caller into `center`, answered and connected to an agent of `sales`. */
-async function connectedCaller(center: CallCenter, service: string): Promise<{ caller: SippPeer; routing: InboundRouting; connected: Extract<QueueOutcome, { outcome: 'connected' }> }> {
+async function connectedCaller(center: CallCenter, service: string, blindTransferee = false): Promise<{ caller: SippPeer; routing: InboundRouting; connected: Extract<QueueOutcome, { outcome: 'connected' }> }> {
   const routed: InboundRouting[] = [];
   const off = center.onInboundRouted((routing) => routed.push(routing));
-  const caller = await rig.peer({ scenario: 'caller-queued', address: nextLoopbackAddress(), target: rig.hubTarget, service, calls: 1, timeoutSeconds: 20 });
+  const { address, port } = rig.hub.callControl.sipAddress;
+  const caller = await rig.peer({
+    scenario: blindTransferee ? 'caller-queued-transferee' : 'caller-queued', address: nextLoopbackAddress(), target: rig.hubTarget, service,
+    calls: 1, timeoutSeconds: 20, keys: { hub_host: address, hub_port: String(port) },
+  });
   await eventually(() => routed.length === 1, 5_000, 'the inbound call to be queued');
   off();
   const routing = routed[0]!;
@@ -76,6 +80,36 @@ describe('transfer to a PBX extension over SIP', () => {
     expect(gatewayRun.successful).toBe(1);
     expect(countOf(gatewayRun, 'BYE')).toBe(1);
     expect(countOf(fayRun, 'INVITE')).toBe(0);
+    expect(rig.hub.callControl.activeCalls).toBe(0);
+  });
+
+  it('blind: REFER to the caller, who calls extension 205 at the gateway and reports success by NOTIFY; the hub and the agent leave the call', async () => {
+    const kimPhone = await agentPhone('kim');
+    const gateway = await rig.peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: '205', calls: 1, timeoutSeconds: 20 });
+    rig.agentAt('kim', kimPhone);
+    rig.notices.length = 0;
+    const center = pbxCenter(gateway.hostport, { sales: 'kim', frontDesk: 'kim' });
+    const { caller, routing, connected } = await connectedCaller(center, '4230', true);
+    expect(connected.agentId).toBe('kim');
+    const events: string[] = [];
+    routing.call.on((event) => events.push(event.type === 'ended' ? `ended:${event.cause}` : event.type));
+
+    const result = await center.transferToExtension({
+      callId: routing.callId, callerLeg: routing.call, agentId: 'kim', releaseAgent: connected.releaseAgent,
+      extension: '205', trunk: 'office', mode: 'blind', fallbackQueue: 'front-desk',
+    });
+    expect(result).toEqual({ outcome: 'transferred', mode: 'blind', to: `sip:205@${gateway.hostport}` });
+    const [callerRun, kimRun, gatewayRun] = await Promise.all([caller.finished(), kimPhone.finished(), gateway.finished()]);
+    expect(callerRun.successful).toBe(1);
+    expect(countOf(callerRun, 'REFER')).toBe(1);
+    expect(countOf(callerRun, 'NOTIFY')).toBe(1);
+    // The gateway really got the transferred call, answered it, and the caller hung up on it later.
+    expect(gatewayRun.successful).toBe(1);
+    expect(countOf(gatewayRun, 'BYE')).toBe(1);
+    expect(countOf(kimRun, 'BYE')).toBe(1);
+    expect(events).toEqual(['transferred', 'ended:transferred']);
+    expect(rig.notices).toEqual([]);
+    await eventually(() => rig.roster.view('kim').status === 'ready', 3_000, 'kim free again after the transfer');
     expect(rig.hub.callControl.activeCalls).toBe(0);
   });
 

@@ -24,6 +24,7 @@ export type PeerScenario =
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
   | 'caller-queued'
+  | 'caller-queued-transferee'
   | 'caller-ivr-digit'
   | 'caller-ivr-rfc2833'
   | 'transferee';
