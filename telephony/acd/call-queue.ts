@@ -188,6 +188,10 @@ export class CallQueue {
         ringTimeoutMs: this.config.ringTimeoutMs,
         headers: { 'X-Hub-Call-Id': entry.options.callId, 'X-Hub-Queue': this.name },
         signal,
+        // The agent's leg is part of the caller's call: it does not count as a second call against
+        // the capacity limit (a full hub would otherwise refuse to ring agents for callers it holds,
+        // and mark them not-ready for it), and it goes if the caller does.
+        partOf: entry.call,
       })
       .then(
         (result) => this.afterRing(entry, offer, at, result),

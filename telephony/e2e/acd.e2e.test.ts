@@ -90,4 +90,33 @@ describe('inbound call -> queue -> agent over SIP', () => {
     await eventually(() => rig.roster.view('zoe').status === 'ready', 2_000, 'zoe back to ready after wrap-up');
     expect(rig.hub.callControl.activeCalls).toBe(0);
   });
+
+  it('a hub at its call limit still rings agents for the callers it holds: the agent leg belongs to the caller\'s call', async () => {
+    const capacity = rig.hub.callControl.capacity;
+    rig.hub.callControl.setMaxConcurrentCalls(1);
+    try {
+      const kayPhone = await rig.peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'kay', calls: 1, timeoutSeconds: 15 });
+      rig.agentAt('kay', kayPhone);
+      const center = rig.callCenter({
+        inbound: { queue: 'full-house' },
+        queues: [{ name: 'full-house', agents: ['kay'], ringTimeoutMs: 3_000, preferredAgentWindowMs: 0, maxWaitMs: 10_000, wrapUpMs: 0 }],
+      });
+      const routed: InboundRouting[] = [];
+      center.onInboundRouted((routing) => routed.push(routing));
+      const caller = await rig.peer({ scenario: 'caller-queued', address: nextLoopbackAddress(), target: rig.hubTarget, service: '4110', calls: 1, timeoutSeconds: 15 });
+      await eventually(() => routed.length === 1, 5_000, 'the inbound call to be queued');
+      const routing = routed[0]!;
+      if (routing.carriedOut.kind !== 'queued') throw new Error(`carried out as ${routing.carriedOut.kind}`);
+      const outcome = await routing.carriedOut.queued.result;
+      expect(outcome.offers.map((offer) => [offer.agentId, offer.outcome, offer.reason])).toEqual([['kay', 'answered', undefined]]);
+      expect(outcome).toMatchObject({ outcome: 'connected', agentId: 'kay' });
+      expect(rig.hub.callControl.activeCalls).toBe(1);
+      await routing.call.hangup();
+      const [callerRun, kayRun] = await Promise.all([caller.finished(), kayPhone.finished()]);
+      expect(callerRun.successful).toBe(1);
+      expect(countOf(kayRun, 'BYE')).toBe(1);
+    } finally {
+      rig.hub.callControl.setMaxConcurrentCalls(capacity);
+    }
+  });
 });
