@@ -11,6 +11,7 @@ import type { InboundRouting } from '../call-center.js';
 import { ivrMenuSchema, type IvrMenuInput } from '../ivr/menu.js';
 import { startEmbeddedMedia, type EmbeddedMedia } from '../media/embedded-media.js';
 import { buildPrompts, loadPromptCatalog, promptFile, type PromptCatalog } from '../media/prompts.js';
+import { readWavInfo } from '../media/wav.js';
 import { countOf, nextLoopbackAddress, type SippPeer } from '../testing/sipp.js';
 import { E2eRig, eventually } from './harness.js';
 
@@ -72,16 +73,18 @@ describe('inbound call -> IVR -> queue over SIP and rtpengine', () => {
       },
     );
 
-    // The key goes 1 s after the answer, while the 5 s menu prompt plays (barge-in).
+    // The key goes 1.5 s after the answer, while the menu prompt (about 5 s) still plays: barge-in.
+    const promptMs = (await readWavInfo(promptFile(catalog, 'main-menu'))).durationMs;
+    expect(promptMs).toBeGreaterThan(3_000);
     const caller = await rig.peer({
       scenario: 'caller-ivr-digit', address: nextLoopbackAddress(), target: rig.hubTarget, service: '4300', calls: 1, timeoutSeconds: 20,
-      pauseMs: 1_000, keys: { digit: '2' },
+      pauseMs: 1_500, keys: { digit: '2' },
     });
     const started = Date.now();
     await eventually(() => routed.length === 1, 10_000, 'the IVR to hand the call on');
     const routing = routed[0]!;
-    // The digit ended the prompt early: well before the prompt's own length.
-    expect(Date.now() - started).toBeLessThan(4_000);
+    // The digit ended the turn during the prompt, not after it (and its 5 s input timeout).
+    expect(Date.now() - started).toBeLessThan(promptMs);
     expect(routing.ivr).toMatchObject({ kind: 'queue', queue: 'support', guard: undefined });
     expect(routing.ivr?.trail.map((step) => [step.node, step.digits])).toEqual([['welcome', '2'], ['support', undefined]]);
     expect(lookups).toEqual([]);
@@ -120,7 +123,7 @@ describe('inbound call -> IVR -> queue over SIP and rtpengine', () => {
       async () => undefined,
     );
     try {
-      const caller = await rig.peer({ scenario: 'caller-ivr-rfc2833', address: nextLoopbackAddress(), target: rig.hubTarget, service: '4320', calls: 1, timeoutSeconds: 20, pauseMs: 1_000 });
+      const caller = await rig.peer({ scenario: 'caller-ivr-rfc2833', address: nextLoopbackAddress(), target: rig.hubTarget, service: '4320', calls: 1, timeoutSeconds: 20, pauseMs: 1_500 });
       await eventually(() => routed.length === 1, 10_000, 'the IVR to hand the call on');
       const routing = routed[0]!;
       expect(routing.ivr?.trail.map((step) => [step.node, step.digits])).toEqual([['welcome', '1'], ['sales', undefined]]);
