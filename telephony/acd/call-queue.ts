@@ -188,6 +188,10 @@ export class CallQueue {
         ringTimeoutMs: this.config.ringTimeoutMs,
         headers: { 'X-Hub-Call-Id': entry.options.callId, 'X-Hub-Queue': this.name },
         signal,
+        // The agent's leg is part of the caller's call: it does not count as a second call against
+        // the capacity limit (a full hub would otherwise refuse to ring agents for callers it holds,
+        // and mark them not-ready for it), and it goes if the caller does.
+        partOf: entry.call,
       })
       .then(
         (result) => this.afterRing(entry, offer, at, result),
@@ -283,9 +287,11 @@ export class CallQueue {
       const legs = hangUpCaller ? [entry.call, agentLeg] : [agentLeg];
       void Promise.allSettled(legs.map((leg) => leg.hangup()));
     };
-    // Whoever hangs up, the other side goes too.
+    // Whoever hangs up, the other side goes too. Except an agent leg that ended because the call
+    // was transferred away from it (attended transfer: the adapter releases the agent before it
+    // bridges the caller to the target): the caller is still wanted, on the new target.
     const offCaller = entry.call.on((event) => event.type === 'ended' && release(true));
-    const offAgent = agentLeg.on((event) => event.type === 'ended' && release(true));
+    const offAgent = agentLeg.on((event) => event.type === 'ended' && release(event.cause !== 'transferred'));
     entry.resolve({ outcome: 'connected', agentId, agentLeg, waitedMs, offers: entry.offers, releaseAgent: () => release(false) });
   }
 

@@ -3,7 +3,7 @@
 // `npm run test:telephony -- --drachtio host:port`).
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallEvent, InboundCall } from '../call-control.js';
+import type { CallEvent, CallLeg, InboundCall } from '../call-control.js';
 import { HOLD_SDP, startTestCallControl } from '../testing/hub.js';
 import { countOf, freeUdpPort, nextLoopbackAddress, startSipp, type SippPeer } from '../testing/sipp.js';
 import type { RunningCallControl } from './start.js';
@@ -245,6 +245,33 @@ describe('bridging', () => {
     expect(gatewayRun.successful).toBe(1);
     expect(countOf(gatewayRun, 'BYE')).toBe(1);
     expect(events).toEqual(['answered', 'transferred', 'ended']);
+    expect(hub.callControl.activeCalls).toBe(0);
+  });
+});
+
+describe('releasing one side of a bridge', () => {
+  it('the hub hanging up the agent of a bridged call releases only the agent: the caller stays answered for what comes next', async () => {
+    const agent = await peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'agent', calls: 1, timeoutSeconds: 15 });
+    const bridged = new Promise<{ call: InboundCall; agentLeg: CallLeg }>((resolve, reject) => {
+      hub.callControl.onInboundCall(async (call) => {
+        await call.answer(HOLD_SDP);
+        const agentLeg = await hub.callControl.originate({ uri: agent.uri, callerId: call.from, sdp: call.remoteSdp ?? HOLD_SDP, ringTimeoutMs: 3_000 });
+        if (agentLeg.outcome !== 'answered') return reject(new Error(`agent ${agentLeg.outcome}`));
+        await hub.callControl.bridge(call, agentLeg.leg);
+        resolve({ call, agentLeg: agentLeg.leg });
+      });
+    });
+    const caller = await peer({ scenario: 'caller-queued', address: nextLoopbackAddress(), target: hubTarget(), service: '4050', calls: 1, timeoutSeconds: 15 });
+    const { call, agentLeg } = await bridged;
+    await agentLeg.hangup();
+    expect(agentLeg.state).toBe('ended');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(call.state).toBe('answered');
+    expect(hub.callControl.activeCalls).toBe(1);
+    await call.hangup();
+    const [callerRun, agentRun] = await Promise.all([caller.finished(), agent.finished()]);
+    expect(callerRun.successful).toBe(1);
+    expect(countOf(agentRun, 'BYE')).toBe(1);
     expect(hub.callControl.activeCalls).toBe(0);
   });
 });

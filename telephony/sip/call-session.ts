@@ -41,10 +41,15 @@ export class CallSession {
       if (leg.session !== this) return;
       this.legs.delete(leg);
       this.log.debug({ legId: leg.id, cause: event.cause, sipCallId: leg.sipCallId }, 'leg ended');
-      // A bridged call is over when either side leaves, and any call when the leg it began with
-      // leaves (a caller hanging up stops the agent's phone ringing); other legs end alone.
-      if (this.bridged || leg === this.anchor) void this.destroy();
-      else if (this.legs.size === 0) this.finish();
+      // Any call is over when the leg it began with leaves (a caller hanging up stops the agent's
+      // phone ringing), a bridged call when the far side of the bridge hangs up. The application
+      // hanging up the other side of a bridge itself releases only that leg: the ACD frees an agent
+      // this way and moves the caller to another queue (a failed PBX transfer); other legs end alone.
+      if (leg === this.anchor || (this.bridged && event.by === 'remote')) void this.destroy();
+      else {
+        if (this.bridged && event.by === 'local') this.bridged = false;
+        if (this.legs.size === 0) this.finish();
+      }
     });
   }
 

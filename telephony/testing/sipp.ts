@@ -23,6 +23,10 @@ export type PeerScenario =
   | 'caller-abandons'
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
+  | 'caller-queued'
+  | 'caller-queued-transferee'
+  | 'caller-ivr-digit'
+  | 'caller-ivr-rfc2833'
   | 'transferee';
 
 export interface SippOptions {
