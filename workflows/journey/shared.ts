@@ -74,16 +74,67 @@ export interface JourneyState {
   /** Fields the CRMs disagreed on at the last reconciliation (see the conflict journal). */
   conflictFields?: string[];
   reconciliations?: number;
+  /** The contact's recent calls, most recent first, bounded; absent in runs carried over from before calls existed. */
+  calls?: JourneyCallView[];
+  /** Call events the journey could not read (recorded, never thrown), most recent first, bounded. */
+  rejectedCallEvents?: RejectedCallEvent[];
+}
+
+export type CallEventType = 'ringing' | 'answered' | 'ended' | 'cdr';
+
+/**
+ * What telephony tells a contact's journey about a call (telephony/activities.ts sends it).
+ * Times are ISO strings: signal payloads are JSON.
+ */
+export interface CallEventSignal {
+  /** The hub's call id (one per placement, shared by its failover attempts). */
+  callId: string;
+  type: CallEventType;
+  at: string;
+  trunk?: string;
+  /** Why the call ended (telephony's HangupCause), or the CDR's outcome. */
+  cause?: string;
+  sipStatus?: number;
+  billableSeconds?: number;
+  /** Decimal string in `currency` (e.g. "0.0020"): exact, unlike a float. */
+  cost?: string;
+  currency?: string;
+}
+
+/** One call as the journey sees it: every event for its callId merged into one entry. */
+export interface JourneyCallView {
+  callId: string;
+  trunk?: string;
+  ringingAt?: string;
+  answeredAt?: string;
+  endedAt?: string;
+  cause?: string;
+  sipStatus?: number;
+  cdr?: { at: string; trunk?: string; billableSeconds?: number; cost?: string; currency?: string; outcome?: string };
+  /** Event types in arrival order. */
+  events: CallEventType[];
+}
+
+export interface RejectedCallEvent {
+  reason: string;
+  /** The payload as received, cut to a readable length. */
+  received: string;
 }
 
 export const taskReceivedSignal = defineSignal<[TaskReceived]>('taskReceived');
 export const crmChangedSignal = defineSignal<[CrmChange]>('crmChanged');
+export const callEventSignal = defineSignal<[CallEventSignal]>('callEvent');
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 
 /** Tasks remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_TASKS_IN_STATE = 200;
 /** CRM changes remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_CRM_CHANGES_IN_STATE = 200;
+
+/** Calls remembered in the state. */
+export const MAX_CALLS_IN_STATE = 20;
+/** Unreadable call events remembered in the state. */
+export const MAX_REJECTED_CALL_EVENTS = 20;
 
 /** A CRM event is unique per connector instance, not across CRMs. */
 export function crmChangeKey(change: Pick<CrmChange, 'connectorInstanceId' | 'eventId'>): string {

@@ -19,7 +19,9 @@ import type { JourneyActivities } from './activities.js';
 import { classifyCrmChange, rememberWrite } from '../../core/webhooks/echo.js';
 import type { ReconcileActivities } from './reconcile-activities.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
+import { recordCallEvent } from './calls.js';
 import {
+  callEventSignal,
   crmChangedSignal,
   crmChangeKey,
   journeyStateQuery,
@@ -96,6 +98,8 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     // The hub's own write coming back is not news; anything else is reconciled.
     if (origin !== 'hub-echo') changedSources.add(change.connectorInstanceId);
   });
+  // Call events only update the state; a malformed one is recorded in it, never thrown.
+  setHandler(callEventSignal, (event: unknown) => recordCallEvent(state, event));
   setHandler(journeyStateQuery, () => state);
 
   const hasWork = () => queue.length > 0 || changedSources.size > 0 || workflowInfo().continueAsNewSuggested;
