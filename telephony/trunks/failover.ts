@@ -3,7 +3,7 @@
  * is the trunk's (5xx, 408, no response, refused credentials): a busy, declined or unknown number
  * (486, 603, 404...) is the callee's answer and would be the same through any carrier.
  */
-import type { CallControl, CallLeg, OriginateResult } from '../call-control.js';
+import type { CallControl, CallEvent, CallLeg, OriginateResult } from '../call-control.js';
 import { cdrWhenLegEnds, unansweredCdr, type CallDetailRecord, type CdrParty, type CdrRate } from '../cdr/cdr.js';
 import type { TrunkConfig } from './config.js';
 import { trunkUri } from './config.js';
@@ -57,6 +57,8 @@ export interface PlaceCallRequest {
   ringTimeoutMs: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** Ringing / early media of each attempt, with the trunk it went out on. */
+  onProgress?: (event: Extract<CallEvent, { type: 'ringing' }>, trunk: string) => void;
 }
 
 export type PlaceCallResult =
@@ -115,6 +117,7 @@ export async function placeCallWithFailover(
         ? { username: candidate.trunk.auth.username, password: candidate.trunk.auth.password }
         : undefined,
       signal: request.signal,
+      onProgress: request.onProgress && ((event) => request.onProgress?.(event, candidate.trunk.name)),
     });
     const base = { attempt: party.attempt, trunk: candidate.trunk.name, routePrefix: candidate.route.prefix, uri, setupMs: result.setupMs };
 

@@ -4,7 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
-import { crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CrmChange, type JourneyOptions, type JourneyState } from './shared.js';
+import { callEventSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type CrmChange, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
   projectId: string;
@@ -50,6 +50,24 @@ export async function deliverCrmChangeToJourney(client: Client, delivery: Journe
     args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
     signal: crmChangedSignal,
     signalArgs: [delivery.change],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ProjectIdKey, value: delivery.projectId },
+      { key: ContactPhoneKey, value: delivery.phone },
+    ]),
+  });
+}
+
+/**
+ * Hands a call event (telephony/activities.ts) to its contact's journey, starting the journey if it
+ * is not running. Repeating one merges into the same call entry.
+ */
+export async function deliverCallEventToJourney(client: Client, delivery: { projectId: string; phone: string; event: CallEventSignal }, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, {
+    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
+    taskQueue: options.taskQueue,
+    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
+    signal: callEventSignal,
+    signalArgs: [delivery.event],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: ProjectIdKey, value: delivery.projectId },
       { key: ContactPhoneKey, value: delivery.phone },

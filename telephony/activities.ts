@@ -1,0 +1,179 @@
+/**
+ * Telephony as Temporal activities: place a call (trunks with failover), bridge it to an agent
+ * through a queue, transfer it to an office extension, hang it up. Every call event (ringing,
+ * answered, ended) and every CDR goes to the contact's journey as a `callEvent` signal
+ * (signalWithStart on `journey/<projectId>/<E.164>`), so the journey lists its calls.
+ *
+ * Worker-specific task queue: a live call is SIP state in the memory of the one process whose
+ * call-control adapter holds its dialogs; another worker cannot bridge or hang it up. So the
+ * telephony worker polls a task queue of its own (`telephony-<instance id>`, `taskQueue` below),
+ * `placeCall` keeps the answered leg in this process's registry of live calls and returns that
+ * task queue, and the workflow schedules every later activity on the call (bridgeToAgent,
+ * transferCall, hangupCall) on the returned queue. If that worker dies the call died with it:
+ * those activities then time out on schedule-to-start and the workflow treats the call as gone.
+ * placeCall itself may run on any telephony worker's queue.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { CallLeg } from './call-control.js';
+import type { CallCenter } from './call-center.js';
+import { formatMicros } from './cdr/billing.js';
+import type { CallDetailRecord } from './cdr/cdr.js';
+import type { CallAttempt } from './trunks/failover.js';
+import type { CallEventSignal } from '../workflows/journey/shared.js';
+
+/** Delivers one call event to the journey of the contact (projectId, E.164). */
+export type SignalJourney = (projectId: string, phone: string, event: CallEventSignal) => Promise<void>;
+
+export interface TelephonyActivityDeps {
+  callCenter: CallCenter;
+  signalJourney: SignalJourney;
+  /** This worker's own task queue: where activities on calls it placed must run. */
+  taskQueue: string;
+  /** The SDP outbound legs are offered (signalling-only calls until media is anchored for them). */
+  offerSdp: string;
+  /** PBX transfers: the pbx trunk, and the queue a caller goes to when the transfer fails. */
+  pbx?: { trunk: string; fallbackQueue: string };
+  heartbeatIntervalMs?: number;
+  logger?: { error(details: object, message: string): void };
+}
+
+export interface PlaceCallInput {
+  projectId: string;
+  /** The hub's id for this call (also the journey's key for it); unique per placement. */
+  callId: string;
+  /** E.164. */
+  to: string;
+  callerId: string;
+  ringTimeoutMs: number;
+}
+
+export interface PlaceCallOutput {
+  callId: string;
+  outcome: string;
+  sipStatus?: number;
+  reason?: string;
+  trunk?: string;
+  attempts: { trunk: string; outcome: string; sipStatus?: number }[];
+  /** Where bridgeToAgent / transferCall / hangupCall for this call must be scheduled. */
+  taskQueue: string;
+}
+
+interface LiveCall {
+  projectId: string;
+  phone: string;
+  leg: CallLeg;
+  releaseAgent?: () => void;
+}
+
+export function createTelephonyActivities(deps: TelephonyActivityDeps) {
+  const live = new Map<string, LiveCall>();
+  const heartbeatMs = deps.heartbeatIntervalMs ?? 1_000;
+
+  // Signals of one call are sent in order; a journey that cannot be reached is logged, not thrown
+  // into SIP listeners (the call goes on; the CDR is also persisted by telephony).
+  const chains = new Map<string, Promise<void>>();
+  const signal = (projectId: string, phone: string, event: CallEventSignal): Promise<void> => {
+    const previous = chains.get(event.callId) ?? Promise.resolve();
+    const next = previous.then(() => deps.signalJourney(projectId, phone, event)).catch((error: unknown) => {
+      deps.logger?.error({ err: error, callId: event.callId, type: event.type }, 'call event did not reach the journey');
+    });
+    chains.set(event.callId, next);
+    void next.then(() => {
+      if (chains.get(event.callId) === next) chains.delete(event.callId);
+    });
+    return next;
+  };
+
+  const liveCall = (callId: string): LiveCall => {
+    const call = live.get(callId);
+    if (call === undefined) {
+      throw ApplicationFailure.create({ nonRetryable: true, type: 'CallNotLive', message: `call ${callId} is not live on this worker (ended, or placed by another)` });
+    }
+    return call;
+  };
+
+  return {
+    async placeCall(input: PlaceCallInput): Promise<PlaceCallOutput> {
+      const context = Context.current();
+      const heartbeat = setInterval(() => context.heartbeat({ callId: input.callId }), heartbeatMs);
+      const send = (event: Omit<CallEventSignal, 'callId'>) => signal(input.projectId, input.to, { callId: input.callId, ...event });
+      try {
+        const result = await deps.callCenter.placeCall({
+          callId: input.callId, to: input.to, callerId: input.callerId, sdp: deps.offerSdp, ringTimeoutMs: input.ringTimeoutMs,
+          signal: context.cancellationSignal,
+          onProgress: (event, trunk) => void send({ type: 'ringing', at: event.at.toISOString(), trunk, sipStatus: event.sipStatus }),
+        });
+        for (const attempt of result.attempts) if (attempt.cdr) void send(cdrEvent(attempt.cdr));
+        const attempts = result.attempts.map(attemptView);
+        if (result.outcome !== 'answered') {
+          await send({ type: 'ended', at: new Date().toISOString(), cause: result.outcome, ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) });
+          return { callId: input.callId, outcome: result.outcome, reason: result.reason, attempts, taskQueue: deps.taskQueue,
+            ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) };
+        }
+        const leg = result.leg;
+        live.set(input.callId, { projectId: input.projectId, phone: input.to, leg });
+        await send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
+        leg.on((event) => {
+          if (event.type !== 'ended') return;
+          live.delete(input.callId);
+          void send({ type: 'ended', at: event.at.toISOString(), trunk: result.trunk, cause: event.cause, ...(event.sipStatus === undefined ? {} : { sipStatus: event.sipStatus }) });
+        });
+        // The billed record follows the ended event (same chain, so in that order).
+        void result.ended.then((cdr) => send(cdrEvent(cdr)));
+        return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue };
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    /** Queues the live call for an agent (the preferred one first) and resolves when an agent takes it or the caller is lost. */
+    async bridgeToAgent(callId: string, queue: string, preferredAgent?: string): Promise<{ outcome: string; agentId?: string; waitedMs: number }> {
+      const call = liveCall(callId);
+      const context = Context.current();
+      const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
+      try {
+        const queued = deps.callCenter.queue(queue).enqueue(call.leg, { callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }) });
+        const outcome = await queued.result;
+        if (outcome.outcome === 'connected') {
+          call.releaseAgent = outcome.releaseAgent;
+          return { outcome: 'connected', agentId: outcome.agentId, waitedMs: outcome.waitedMs };
+        }
+        return { outcome: outcome.outcome, waitedMs: outcome.waitedMs };
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    /** Hands the live call to an office extension through the PBX trunk; on failure it lands in the fallback queue. */
+    async transferCall(callId: string, extension: string, mode: 'blind' | 'attended'): Promise<{ outcome: string; reason?: string }> {
+      const call = liveCall(callId);
+      if (deps.pbx === undefined) throw ApplicationFailure.create({ nonRetryable: true, type: 'NoPbxTrunk', message: 'this worker has no PBX trunk configured for transfers' });
+      const result = await deps.callCenter.transferToExtension({
+        callId, callerLeg: call.leg, extension, mode, trunk: deps.pbx.trunk, fallbackQueue: deps.pbx.fallbackQueue,
+        ...(call.releaseAgent === undefined ? {} : { releaseAgent: call.releaseAgent }),
+      });
+      return result.outcome === 'transferred' ? { outcome: 'transferred' } : { outcome: 'fallback', reason: result.reason };
+    },
+
+    /** Hangs up a live call; a call already gone is not an error (the activity may be retried). */
+    async hangupCall(callId: string): Promise<{ hungUp: boolean }> {
+      const call = live.get(callId);
+      if (call === undefined) return { hungUp: false };
+      await call.leg.hangup();
+      return { hungUp: true };
+    },
+  };
+}
+
+export type TelephonyActivities = ReturnType<typeof createTelephonyActivities>;
+
+function attemptView(attempt: CallAttempt): PlaceCallOutput['attempts'][number] {
+  return { trunk: attempt.trunk, outcome: attempt.outcome, ...(attempt.sipStatus === undefined ? {} : { sipStatus: attempt.sipStatus }) };
+}
+
+function cdrEvent(cdr: CallDetailRecord): Omit<CallEventSignal, 'callId'> {
+  return {
+    type: 'cdr', at: cdr.endedAt.toISOString(), trunk: cdr.trunk, cause: cdr.outcome, billableSeconds: cdr.billableSeconds,
+    cost: formatMicros(cdr.costMicros), currency: cdr.currency, ...(cdr.sipStatus === undefined ? {} : { sipStatus: cdr.sipStatus }),
+  };
+}
