@@ -112,14 +112,17 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
         }
         const leg = result.leg;
         live.set(input.callId, { projectId: input.projectId, phone: input.to, leg });
-        await send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
+        const answered = send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
+        // Listen before awaiting anything: a callee hanging up at once must still reach the journey.
         leg.on((event) => {
           if (event.type !== 'ended') return;
           live.delete(input.callId);
           void send({ type: 'ended', at: event.at.toISOString(), trunk: result.trunk, cause: event.cause, ...(event.sipStatus === undefined ? {} : { sipStatus: event.sipStatus }) });
         });
+        if (leg.state === 'ended') live.delete(input.callId);
         // The billed record follows the ended event (same chain, so in that order).
         void result.ended.then((cdr) => send(cdrEvent(cdr)));
+        await answered;
         return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue };
       } finally {
         clearInterval(heartbeat);
@@ -160,6 +163,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       const call = live.get(callId);
       if (call === undefined) return { hungUp: false };
       await call.leg.hangup();
+      live.delete(callId);
       return { hungUp: true };
     },
   };

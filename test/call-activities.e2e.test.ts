@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTelephonyActivities } from '../telephony/activities.js';
+import { createTelephonyActivities, type TelephonyActivities } from '../telephony/activities.js';
 import { formatMicros } from '../telephony/cdr/billing.js';
 import type { TrunkConfigInput } from '../telephony/trunks/config.js';
 import { E2eRig } from '../telephony/e2e/harness.js';
@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 /** The telephony worker of this test: its own task queue, the CallCenter over the real adapter. */
-async function startTelephonyWorker(trunks: TrunkConfigInput[], taskQueue: string): Promise<void> {
+async function startTelephonyWorker(trunks: TrunkConfigInput[], taskQueue: string): Promise<TelephonyActivities> {
   const center = rig.callCenter({ queues: [], trunks });
   const telephonyConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
   workerConnections.push(telephonyConnection);
@@ -59,6 +59,7 @@ async function startTelephonyWorker(trunks: TrunkConfigInput[], taskQueue: strin
   });
   const worker = await Worker.create({ connection: telephonyConnection, taskQueue, activities });
   workers.push({ worker, running: worker.run() });
+  return activities;
 }
 
 const carrier = (name: string, peer: SippPeer, priority: number, price: string): TrunkConfigInput => ({
@@ -84,7 +85,7 @@ describe('call activities reach the contact journey', () => {
     const peer = await rig.peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 20 });
     const queue = `${telephonyQueue}-a`;
     // 0.06 per minute, billed per second: 0.001 a second.
-    await startTelephonyWorker([carrier('main', peer, 1, '0.060')], queue);
+    const activities = await startTelephonyWorker([carrier('main', peer, 1, '0.060')], queue);
     const phone = '+4930555001';
     const callId = `call-${randomUUID()}`;
 
@@ -104,6 +105,10 @@ describe('call activities reach the contact journey', () => {
     expect(seconds).toBeGreaterThanOrEqual(2);
     expect(seconds).toBeLessThanOrEqual(3);
     expect(call.cdr!.cost).toBe(formatMicros(seconds * 1_000));
+
+    // The ended call left this worker's registry: a retried hang-up is a no-op, acting on it is refused for good.
+    expect(await activities.hangupCall(callId)).toEqual({ hungUp: false });
+    await expect(activities.bridgeToAgent(callId, 'sales')).rejects.toMatchObject({ type: 'CallNotLive', nonRetryable: true });
 
     const run = await peer.finished();
     expect(run.successful).toBe(1);
