@@ -3,12 +3,11 @@
 // a worker killed in the middle of a CRM write leaves exactly one write behind once
 // another worker takes over. Real Temporal, PostgreSQL, worker processes and CRMs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
 import type { contactJourney } from '../workflows/journey/workflows.js';
 import { crmChangedSignal, journeyStateQuery, journeyWorkflowId, MAX_CRM_CHANGES_IN_STATE, type CrmChange } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startWorkerProcess, type WorkerProcess } from './support/worker-process.js';
+import { startHubWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 /** Runs `send(i)` for every i in [from, to) with at most `inFlight` calls outstanding. */
 async function sendRange(from: number, to: number, inFlight: number, send: (index: number) => Promise<void>): Promise<void> {
@@ -130,13 +129,7 @@ describe('a worker killed in the middle of a CRM write', () => {
   const workers: WorkerProcess[] = [];
 
   const startWorker = () => {
-    const worker = startWorkerProcess({
-      DATABASE_URL: hub.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      CONNECTOR_SECRET_KEY: hub.secretKey,
-      LOG_LEVEL: 'warn',
-    });
+    const worker = startHubWorkerProcess(hub, 'warn');
     workers.push(worker);
     return worker;
   };

@@ -5,11 +5,10 @@
 // processes and a Bitrix24 sandbox portal as the primary CRM.
 import { decodeTimeoutType } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
 import { journeyWorkflowId } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startWorkerProcess, type WorkerProcess } from './support/worker-process.js';
+import { startHubWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 describe('a worker killed during a CRM write that fell back to a normal activity', () => {
   const phone = '+79120005566';
@@ -18,13 +17,7 @@ describe('a worker killed during a CRM write that fell back to a normal activity
   const workers: WorkerProcess[] = [];
 
   const startWorker = () => {
-    const worker = startWorkerProcess({
-      DATABASE_URL: hub.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      CONNECTOR_SECRET_KEY: hub.secretKey,
-      LOG_LEVEL: 'error',
-    });
+    const worker = startHubWorkerProcess(hub, 'error');
     workers.push(worker);
     return worker;
   };

@@ -5,10 +5,10 @@
 // once, including the rows stamped before the blocked poll began. Real worker
 // processes, Temporal, PostgreSQL.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { journeyStateQuery, journeyWorkflowId, type JourneyState } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startWorkerProcess, type WorkerProcess } from './support/worker-process.js';
+import { startHubWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 describe('a worker killed during a poll', () => {
   let hub: TestHub;
@@ -18,13 +18,7 @@ describe('a worker killed during a poll', () => {
   const phones = { ada: '+14155550171', grace: '+14155550172' };
 
   const startWorker = () => {
-    const worker = startWorkerProcess({
-      DATABASE_URL: hub.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      CONNECTOR_SECRET_KEY: hub.secretKey,
-      LOG_LEVEL: 'warn',
-    });
+    const worker = startHubWorkerProcess(hub, 'warn');
     workers.push(worker);
     return worker;
   };

@@ -2,6 +2,7 @@
 // tests that must kill it the way an OOM killer or a lost VM does: SIGKILL, no
 // shutdown hook, in-flight activities abandoned mid-request.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inject } from 'vitest';
 import { repoRoot } from '../../prisma/tooling/paths.js';
 
 export interface WorkerProcessEnv {
@@ -10,6 +11,17 @@ export interface WorkerProcessEnv {
   TEMPORAL_TASK_QUEUE: string;
   CONNECTOR_SECRET_KEY: string;
   LOG_LEVEL?: string;
+}
+
+/** A worker process serving a test hub (its database, task queue and sealing key) on the suite's Temporal. */
+export function startHubWorkerProcess(hub: { databaseUrl: string; taskQueue: string; secretKey: string }, logLevel = 'warn'): WorkerProcess {
+  return startWorkerProcess({
+    DATABASE_URL: hub.databaseUrl,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: hub.taskQueue,
+    CONNECTOR_SECRET_KEY: hub.secretKey,
+    LOG_LEVEL: logLevel,
+  });
 }
 
 export interface WorkerProcess {

@@ -4,7 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
-import { callEventSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type CrmChange, type JourneyOptions, type JourneyState } from './shared.js';
+import { callEventSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
   projectId: string;
@@ -21,21 +21,31 @@ export interface JourneyCrmChangeDelivery {
 }
 
 /**
+ * How a journey is started when a signal finds it not running: the same id, input and
+ * search attributes whoever sends the signal (outbox dispatcher, activities).
+ */
+function journeyStart(contact: { projectId: string; phone: string }, options: JourneyOptions, taskIds: string[] = []) {
+  return {
+    workflowId: journeyWorkflowId(contact.projectId, contact.phone),
+    taskQueue: options.taskQueue,
+    args: [{ projectId: contact.projectId, phone: contact.phone, idleTimeoutMs: options.idleTimeoutMs }] as [JourneyInput],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ProjectIdKey, value: contact.projectId },
+      { key: ContactPhoneKey, value: contact.phone },
+      ...(taskIds.length > 0 ? [{ key: TaskIdsKey, value: taskIds }] : []),
+    ]),
+  };
+}
+
+/**
  * Hands a task to its contact's journey, starting the journey if it is not
  * running. Safe to repeat: the journey ignores a task id it has seen.
  */
 export async function deliverTaskToJourney(client: Client, delivery: JourneyTaskDelivery, options: JourneyOptions): Promise<void> {
   await client.workflow.signalWithStart(contactJourney, {
-    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
-    taskQueue: options.taskQueue,
-    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
+    ...journeyStart(delivery, options, [delivery.taskId]),
     signal: taskReceivedSignal,
     signalArgs: [{ taskId: delivery.taskId }],
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: ProjectIdKey, value: delivery.projectId },
-      { key: ContactPhoneKey, value: delivery.phone },
-      { key: TaskIdsKey, value: [delivery.taskId] },
-    ]),
   });
 }
 
@@ -44,17 +54,7 @@ export async function deliverTaskToJourney(client: Client, delivery: JourneyTask
  * running. Safe to repeat: the journey ignores an event id it has seen.
  */
 export async function deliverCrmChangeToJourney(client: Client, delivery: JourneyCrmChangeDelivery, options: JourneyOptions): Promise<void> {
-  await client.workflow.signalWithStart(contactJourney, {
-    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
-    taskQueue: options.taskQueue,
-    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
-    signal: crmChangedSignal,
-    signalArgs: [delivery.change],
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: ProjectIdKey, value: delivery.projectId },
-      { key: ContactPhoneKey, value: delivery.phone },
-    ]),
-  });
+  await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: crmChangedSignal, signalArgs: [delivery.change] });
 }
 
 /**
@@ -62,17 +62,7 @@ export async function deliverCrmChangeToJourney(client: Client, delivery: Journe
  * is not running. Repeating one merges into the same call entry.
  */
 export async function deliverCallEventToJourney(client: Client, delivery: { projectId: string; phone: string; event: CallEventSignal }, options: JourneyOptions): Promise<void> {
-  await client.workflow.signalWithStart(contactJourney, {
-    workflowId: journeyWorkflowId(delivery.projectId, delivery.phone),
-    taskQueue: options.taskQueue,
-    args: [{ projectId: delivery.projectId, phone: delivery.phone, idleTimeoutMs: options.idleTimeoutMs }],
-    signal: callEventSignal,
-    signalArgs: [delivery.event],
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: ProjectIdKey, value: delivery.projectId },
-      { key: ContactPhoneKey, value: delivery.phone },
-    ]),
-  });
+  await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: callEventSignal, signalArgs: [delivery.event] });
 }
 
 export type JourneyView =
