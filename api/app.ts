@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps) {
       onQueued: deps.onQueued ?? (() => undefined),
     }),
   );
-  app.route('/v1', conflictRoutes({ db: deps.db }));
+  app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
