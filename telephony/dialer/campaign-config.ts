@@ -24,7 +24,8 @@ export const windowSchema = z
     to: clock.describe('End (exclusive), local time, "HH:MM"; after `from`'),
   })
   .strict()
-  .refine((window) => window.to - window.from >= minimumWindowMinutes, {
+  // Only when both times are readable: a bad "from" is its own error, not a short window.
+  .refine((window) => !(Number.isFinite(window.from) && Number.isFinite(window.to)) || window.to - window.from >= minimumWindowMinutes, {
     message: 'must end at least 15 minutes after it starts, on the same day',
     path: ['to'],
   });
