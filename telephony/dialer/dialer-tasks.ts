@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { Prisma, type Db } from '../../core/db/client.js';
+import type { Prisma, Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
 import { fieldErrorsFrom, type FieldError } from '../../core/validation.js';
 import { TelephonyConfigError } from '../config-errors.js';
