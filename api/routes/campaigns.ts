@@ -5,7 +5,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { CampaignStore } from '../../telephony/dialer/campaign-store.js';
-import { DialerTasks, InvalidTaskCursorError, MAX_TASKS_PER_BATCH } from '../../telephony/dialer/dialer-tasks.js';
+import { InvalidTaskCursorError, MAX_TASKS_PER_BATCH, type DialerTasks } from '../../telephony/dialer/dialer-tasks.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
 import { ProblemError, validationProblem } from '../problem.js';
