@@ -48,6 +48,8 @@ const configSchema = z.object({
   SIP_PORT: z.coerce.number().int().min(0).max(65535).default(5060),
   /** Calls (inbound or outbound) up at once; beyond it new INVITEs get 503 with Retry-After. */
   SIP_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).default(200),
+  /** API key used by command-line clients (`npm run tasks:import`); the demo project's key file when unset. */
+  HUB_API_KEY: optionalString,
   /** Largest number of tasks one POST may carry. */
   MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
