@@ -94,6 +94,7 @@ export class DrachtioCallControl implements CallControl, Registrations {
         () => settle({ ok: false, sipStatus: undefined, reason: `no answer from ${host} within ${request.timeoutMs} ms`, cseq: request.cseq }),
         request.timeoutMs,
       );
+      timer.unref();
       send(
         request.uri,
         {
@@ -104,7 +105,8 @@ export class DrachtioCallControl implements CallControl, Registrations {
             // drachtio-server's convention: "localhost" stands for its own SIP address.
             Contact: `<sip:${request.contactUser}@localhost>`,
             Expires: String(request.expiresSeconds),
-            'Call-ID': request.callId,
+            // Lower case, as drachtio-srf's digest client writes it on the challenged retry (one header, not two).
+            'call-id': request.callId,
             CSeq: `${request.cseq} REGISTER`,
           },
           auth: request.auth,
