@@ -7,6 +7,7 @@ import type { Db } from '../../core/db/client.js';
 import { listCallDetailRecords } from '../../telephony/cdr/store.js';
 import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
+import type { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
 import type { TrunkStore } from '../../telephony/trunks/store.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
@@ -16,6 +17,8 @@ export interface TelephonyRoutesDeps {
   db: Db;
   trunks: TrunkStore;
   flows: CallFlowStore;
+  /** Agents' SIP accounts (what their phones register with). */
+  agents: AgentAccountStore;
 }
 
 const nameParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-"') });
@@ -24,6 +27,7 @@ const anyObject = (name: string, description: string) => z.record(z.string(), z.
 
 const trunkBody = anyObject('Trunk', 'kind ("carrier" | "pbx"), host, transport, auth ({mode:"registration",username,password} | {mode:"ip"}), priority, currency, routes [{prefix, pricePerMinute, billingIncrement, strip, prepend}], health. The password is write-only: shown as "set".');
 const queueBody = anyObject('Queue', 'agents, ringTimeoutMs, preferredAgentWindowMs, maxWaitMs, wrapUpMs. Distribution is always longest-idle.');
+const agentBody = anyObject('AgentSipAccount', 'username (SIP user part the phone registers as; default: the agent id), password (digest, at least 8 characters; required on create, write-only: shown as "set", kept when omitted).');
 const ivrBody = anyObject('IvrMenu', 'start, fallbackQueue, maxVisitsPerNode, maxDurationMs, nodes {id: menu | play | crm | queue | transfer | hangup}.');
 
 function mapErrors(error: unknown): never {
@@ -34,7 +38,7 @@ function mapErrors(error: unknown): never {
   throw error;
 }
 
-export function telephonyRoutes({ db, trunks, flows }: TelephonyRoutesDeps) {
+export function telephonyRoutes({ db, trunks, flows, agents }: TelephonyRoutesDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   const resources = [
@@ -57,6 +61,16 @@ export function telephonyRoutes({ db, trunks, flows }: TelephonyRoutesDeps) {
       list: (projectId: string) => flows.list(projectId, 'queue'),
       get: (projectId: string, name: string) => flows.get(projectId, 'queue', name),
       remove: (projectId: string, name: string) => flows.remove(projectId, 'queue', name),
+    },
+    {
+      path: 'agents', tag: 'Telephony', what: 'agent SIP account', body: agentBody, listKey: 'agents',
+      put: async (projectId: string, name: string, input: unknown) => {
+        const { account, created } = await agents.put(projectId, name, input);
+        return { value: account, created };
+      },
+      list: (projectId: string) => agents.list(projectId),
+      get: (projectId: string, name: string) => agents.get(projectId, name),
+      remove: (projectId: string, name: string) => agents.remove(projectId, name),
     },
     {
       path: 'ivr-menus', tag: 'Telephony', what: 'IVR menu', body: ivrBody, listKey: 'menus',

@@ -10,7 +10,7 @@ import { AgentRegistrar, type AgentSipAccount, type AgentSipAccounts } from '../
 import { countOf, nextLoopbackAddress, type SippPeer } from '../testing/sipp.js';
 import { E2eRig, eventually } from './harness.js';
 
-/** The accounts as configuration gives them (PostgreSQL in the hub; agent-accounts.db.test.ts covers that store). */
+/** The accounts as configuration gives them (PostgreSQL in the hub; test/agent-sip-accounts.test.ts covers that store). */
 class AccountList implements AgentSipAccounts {
   constructor(private readonly accounts: AgentSipAccount[]) {}
   async byUsername(username: string): Promise<AgentSipAccount | undefined> {
