@@ -8,6 +8,7 @@ import { listCallDetailRecords } from '../../telephony/cdr/store.js';
 import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import type { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
+import type { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import type { TrunkStore } from '../../telephony/trunks/store.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
@@ -19,6 +20,8 @@ export interface TelephonyRoutesDeps {
   flows: CallFlowStore;
   /** Agents' SIP accounts (what their phones register with). */
   agents: AgentAccountStore;
+  /** Trunk health as the telephony process reports it. */
+  trunkStatus: TrunkStatusStore;
 }
 
 const nameParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-"') });
@@ -38,7 +41,7 @@ function mapErrors(error: unknown): never {
   throw error;
 }
 
-export function telephonyRoutes({ db, trunks, flows, agents }: TelephonyRoutesDeps) {
+export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: TelephonyRoutesDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   const resources = [
@@ -143,6 +146,27 @@ export function telephonyRoutes({ db, trunks, flows, agents }: TelephonyRoutesDe
       },
     );
   }
+
+  const trunkStatusSchema = z
+    .object({
+      trunk: z.string(), status: z.string(), since: z.string(), lastFailure: z.string().nullable(),
+      registration: z.record(z.string(), z.unknown()).nullable().describe('registration trunks: status (registering | registered | failed), expiresAt, lastAttemptAt, sipStatus, lastError, consecutiveFailures, nextAttemptAt'),
+      updatedAt: z.string(),
+    })
+    .openapi('TrunkStatus');
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/trunks/{name}/status',
+      tags: ['Telephony'],
+      summary: "A trunk's health as the telephony process last reported it: up/down and why, registration with the carrier",
+      security: [{ bearer: [] }],
+      request: { params: nameParams },
+      responses: { 200: { description: 'Status', ...json(trunkStatusSchema) }, ...problemResponses(401, 404, 422) },
+    }),
+    async (c) => c.json(await trunkStatus.get(c.get('project').id, c.req.valid('param').name).catch(mapErrors), 200),
+  );
 
   const cdrSchema = z
     .object({

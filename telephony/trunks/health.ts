@@ -42,6 +42,7 @@ export type HealthChange = { trunk: string; status: TrunkStatus; reason: string;
 export class TrunkHealth {
   private readonly states = new Map<string, TrunkHealthState>();
   private readonly listeners = new Set<(change: HealthChange) => void>();
+  private readonly updateListeners = new Set<(trunk: string) => void>();
 
   constructor(
     private readonly trunks: readonly TrunkConfig[],
@@ -74,6 +75,12 @@ export class TrunkHealth {
   onChange(listener: (change: HealthChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Any change worth showing (up/down, a registration or its refresh); for publishing the state. */
+  onUpdate(listener: (trunk: string) => void): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
   }
 
   /** A call or transfer through the trunk failed in a way that blames the trunk. */
@@ -120,6 +127,7 @@ export class TrunkHealth {
       state.registration = { status: 'registered', expiresAt: result.expiresAt, lastAttemptAt: at, sipStatus: result.sipStatus, lastError: undefined, consecutiveFailures: 0, nextAttemptAt: result.nextAttemptAt };
       state.consecutiveFailures = 0;
       if (state.status === 'down') this.setStatus(state, 'up', `REGISTER accepted (${result.sipStatus})`);
+      this.updated(trunk);
       return;
     }
     state.registration = {
@@ -128,6 +136,11 @@ export class TrunkHealth {
     };
     state.lastFailure = result.reason;
     if (state.status === 'up') this.setStatus(state, 'down', `registration failed: ${result.reason}`);
+    this.updated(trunk);
+  }
+
+  private updated(trunk: string): void {
+    for (const listener of [...this.updateListeners]) listener(trunk);
   }
 
   private config(trunk: string): TrunkConfig {
@@ -141,6 +154,7 @@ export class TrunkHealth {
     state.since = this.now();
     const change = { trunk: state.trunk, status, reason, at: state.since };
     for (const listener of this.listeners) listener(change);
+    this.updated(state.trunk);
   }
 }
 
