@@ -5,6 +5,7 @@
  * and ready, offerable). Expires: 0 or `Contact: *` removes the binding at once; a binding nobody
  * refreshes lapses in the roster by itself. Decisions only: the SIP adapter parses and answers.
  */
+import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import type { AgentRoster } from '../acd/roster.js';
 import { DigestAuthenticator, parseDigestAuthorization } from './digest.js';
@@ -32,6 +33,11 @@ export interface AgentRegistrarOptions {
   /** When the phone asks for nothing. */
   defaultExpiresSeconds?: number;
   nonceTtlMs?: number;
+}
+
+/** The registrar's settings from the hub's configuration (SIP_REALM, SIP_REGISTER_MIN/MAX_EXPIRES). */
+export function registrarOptionsFrom(config: Pick<Config, 'SIP_REALM' | 'SIP_REGISTER_MIN_EXPIRES' | 'SIP_REGISTER_MAX_EXPIRES'>): AgentRegistrarOptions {
+  return { realm: config.SIP_REALM, minExpiresSeconds: config.SIP_REGISTER_MIN_EXPIRES, maxExpiresSeconds: config.SIP_REGISTER_MAX_EXPIRES };
 }
 
 export type RegistrationEvent =
