@@ -50,6 +50,11 @@ const configSchema = z.object({
   SIP_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).default(200),
   /** API key used by command-line clients (`npm run tasks:import`); the demo project's key file when unset. */
   HUB_API_KEY: optionalString,
+  /** Digest realm agents' phones are challenged with when they REGISTER to the hub. */
+  SIP_REALM: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, 'letters, digits, "." and "-"').default('contact-hub'),
+  /** Agents' phone registrations: shorter ones get 423 Interval Too Brief, longer ones are cut to the maximum (seconds). */
+  SIP_REGISTER_MIN_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(60),
+  SIP_REGISTER_MAX_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(3600),
   /** Largest number of tasks one POST may carry. */
   MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
