@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
-  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db), tasks: new DialerTasks(deps.db) }));
+  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db) }));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
 
   app.doc31('/openapi.json', {
