@@ -9,6 +9,7 @@ import { TemporalGateway } from '../core/temporal/gateway.js';
 import { journeyDeliverers } from '../workflows/journey/outbox.js';
 import { crmPollerDeliverers } from '../workflows/crm-polling/client.js';
 import { campaignDeliverers } from '../workflows/campaigns/client.js';
+import { callbackDeliverers } from '../workflows/callbacks/client.js';
 import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
@@ -31,6 +32,7 @@ const dispatcher = new OutboxDispatcher({
   deliverers: {
     ...journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
     ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...callbackDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...campaignDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, journey: { taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 } }),
   },
 });

@@ -5,3 +5,4 @@ export { crmPoller } from './crm-polling/workflows.js';
 export { noopJourney } from './bench/workflows.js';
 export { callContact } from './calls/workflows.js';
 export { campaignDialer, dialAttempt } from './campaigns/workflows.js';
+export { callback } from './callbacks/workflows.js';

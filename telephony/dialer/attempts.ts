@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../core/db/client.js';
+import { normalizePhone } from '../../core/phone.js';
 import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import { campaignConfigSchema, type AttemptOutcome, type CampaignConfig } from './campaign-config.js';
 import { decideRetry } from './retry.js';
@@ -141,8 +142,9 @@ export class DialerAttempts {
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     return this.db.$transaction(async (tx) => {
-      const [campaign] = await tx.$queryRaw<{ state: 'active' | 'paused' | 'stopped'; config: unknown }[]>`
-        SELECT state, config FROM campaigns WHERE id = ${request.campaignId}::uuid FOR UPDATE`;
+      const [campaign] = await tx.$queryRaw<{ state: 'active' | 'paused' | 'stopped'; config: unknown; default_region: string }[]>`
+        SELECT c.state, c.config, p.default_region FROM campaigns c JOIN projects p ON p.id = c.project_id
+        WHERE c.id = ${request.campaignId}::uuid FOR UPDATE OF c`;
       if (campaign === undefined) return { campaignState: 'missing', claimed: [], deferred: 0, expired: 0, dialing: 0, connectedLastMinute: 0, limit: 0 };
       const config = campaignConfigSchema.parse(campaign.config);
       const now = this.now();
@@ -158,7 +160,7 @@ export class DialerAttempts {
       const limit = campaign.state === 'active' ? launchLimit(config, request, before) : 0;
       const result: ClaimResult = {
         campaignState: campaign.state, claimed: [], deferred: 0, expired, dialing: before.dialing, connectedLastMinute: before.connected, limit,
-        callerId: config.callerId, queue: config.queue, mode: config.mode,
+        callerId: e164OrAsGiven(config.callerId, campaign.default_region), queue: config.queue, mode: config.mode,
       };
       if (limit === 0) return result;
       const due = await tx.$queryRaw<TaskRow[]>`
@@ -256,6 +258,12 @@ export class DialerAttempts {
     for (const task of stale) await applyRetry(tx, task, config, 'failed', now, 'the attempt did not report back before its lease ran out');
     return stale.length;
   }
+}
+
+/** The caller ID as E.164 (the campaign was validated with it readable in the project's region). */
+function e164OrAsGiven(number: string, region: string): string {
+  const normalized = normalizePhone(number, region);
+  return normalized.ok ? normalized.e164 : number;
 }
 
 async function applyRetry(tx: Tx, task: TaskRow, config: CampaignConfig, outcome: AttemptOutcome, endedAt: Date, detail: string | undefined): Promise<DialerOutcomeEvent['next']> {

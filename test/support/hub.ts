@@ -22,6 +22,8 @@ import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
 import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
 import { campaignDeliverers } from '../../workflows/campaigns/client.js';
+import { callbackDeliverers } from '../../workflows/callbacks/client.js';
+import type { CallbackOptions } from '../../workflows/callbacks/shared.js';
 import type { CampaignDialerOptions } from '../../workflows/campaigns/shared.js';
 import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
 import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
@@ -60,6 +62,8 @@ export interface TestHubOptions {
   pollMs?: number;
   /** Campaign dialer settings (tick, lease, ring timeout). */
   campaign?: Partial<Omit<CampaignDialerOptions, 'telephonyTaskQueue'>>;
+  /** Callback settings (how often a due callback looks for its agent, ring timeout). */
+  callback?: Partial<Omit<CallbackOptions, 'telephonyTaskQueue'>>;
 }
 
 export function databaseUrl(database: string): string {
@@ -108,6 +112,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     deliverers: {
       ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
       ...crmPollerDeliverers({ taskQueue }),
+      ...callbackDeliverers({ taskQueue, telephonyTaskQueue, ...options.callback }),
       ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey: { taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 } }),
     },
   });

@@ -18,8 +18,8 @@ export interface TelephonyStandIn {
   queues: Map<string, string[]>;
   /** E.164 -> how the number answers (default answered). */
   script: Map<string, ScriptedAnswer>;
-  /** Every placement, in order. */
-  placed: PlaceCallInput[];
+  /** Every placement, in order, with when it was placed. */
+  placed: (PlaceCallInput & { placedAt: Date })[];
   /** Every hand-over to an agent: callId -> agent. */
   bridged: Map<string, string>;
   /** An agent present and ready (logged in, registered, ready). */
@@ -32,7 +32,7 @@ export async function startTelephonyStandIn(options: { temporalAddress: string; 
   const queues = new Map(Object.entries(options.queues));
   for (const agents of queues.values()) for (const agent of agents) roster.add(agent);
   const script = new Map<string, ScriptedAnswer>();
-  const placed: PlaceCallInput[] = [];
+  const placed: (PlaceCallInput & { placedAt: Date })[] = [];
   const bridged = new Map<string, string>();
   const answeredCalls = new Set<string>();
   const figures = createAgentFigureActivities({
@@ -42,7 +42,7 @@ export async function startTelephonyStandIn(options: { temporalAddress: string; 
   const activities = {
     ...figures,
     async placeCall(input: PlaceCallInput): Promise<PlaceCallOutput> {
-      placed.push(input);
+      placed.push({ ...input, placedAt: new Date() });
       const answer = script.get(input.to) ?? 'answered';
       if (answer === 'answered') answeredCalls.add(input.callId);
       return {

@@ -4,8 +4,8 @@ import type { Db } from '../../core/db/client.js';
 import { DialerAttempts, type ClaimRequest, type ClaimResult, type OutcomeApplied, type OutcomeReport } from '../../telephony/dialer/attempts.js';
 
 export interface RecordOutcomeInput extends Omit<OutcomeReport, 'endedAt'> {
-  /** ISO time the attempt ended. */
-  endedAt: string;
+  /** ISO time the attempt ended; default: when the outcome is recorded. */
+  endedAt?: string;
 }
 
 export function createCampaignActivities(deps: { db: Db }) {
@@ -15,7 +15,7 @@ export function createCampaignActivities(deps: { db: Db }) {
       return attempts.claim(request);
     },
     async recordAttemptOutcome(input: RecordOutcomeInput): Promise<OutcomeApplied> {
-      return attempts.recordOutcome({ ...input, endedAt: new Date(input.endedAt) });
+      return attempts.recordOutcome({ ...input, endedAt: input.endedAt === undefined ? new Date() : new Date(input.endedAt) });
     },
   };
 }

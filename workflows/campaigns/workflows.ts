@@ -174,7 +174,6 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
     taskId: input.taskId,
     attemptId: input.attemptId,
     outcome,
-    endedAt: new Date().toISOString(),
     callId,
     ...(agentId === undefined ? {} : { agentId }),
     ...(detail === undefined ? {} : { detail }),
