@@ -3,7 +3,8 @@
  *
  * `decideLaunches(state)` is a pure function of the live state of one campaign. It reads no clock,
  * no randomness and no Node built-ins, so the same code runs inside the campaign's Temporal
- * workflow (time comes in as `state` fields), in `bench/dialer.ts` and in any other simulator.
+ * workflow (time comes in as `state` fields: elapsed seconds), in `bench/dialer.ts` and in any
+ * other simulator.
  *
  * ## The model
  * Abandoned call: a person answered and no agent was connected within `connectSeconds` (2 s).
@@ -12,39 +13,43 @@
  * 1. Learning from recent outcomes (with priors, so early figures stay sane):
  *    - answer probability p: answered / resolved over the recent calls (Beta prior);
  *    - time to answer of answered calls: an empirical distribution on 1 s bins (uniform prior);
- *    - talk time: a lognormal fitted on the logs of recent talk times (lognormal prior);
+ *    - talk time: a lognormal on the log scale, fitted by EM on finished talks with the talks
+ *      still running as right-censored observations (early in a day only short calls have ended);
  *    - wrap-up time: the mean of recent wrap-ups.
- *    Too few samples -> progressive (one call per ready agent), the estimate is unsure.
+ *    Too few samples -> progressive (one call per ready agent): the estimate is unsure.
  *
- * 2. Looking ahead. A call launched now is answered (if at all) within the no-answer timeout, so
- *    the pacer looks at instants t in [0, timeout] and, for each, counts
+ * 2. Looking ahead. A call launched now is answered, if at all, within the no-answer timeout, so
+ *    the pacer looks at each second t of [0, timeout] and compares
  *      D(t) = answered calls needing an agent by t: those waiting now, each ringing call's chance
  *             of being answered by t given how long it has rung already (a call that rang 20 s is
  *             less likely to be answered at all: p S(e) / (p S(e) + 1 - p)), and the new calls'
  *             p F(t);
  *      A(t) = agents free by t + connectSeconds: ready agents, plus each busy agent's chance of
  *             finishing by then given how long it has talked (lognormal residual life) or wrapped up.
- *    D and A are sums of independent Bernoulli trials; their difference X = D - A is treated as
- *    normal, and E[max(0, X)] is the expected number of answered calls that find no agent. The
- *    predicted abandons of a plan with n new calls is f(n) = max over t of E[max(0, X_n(t))]
- *    (agents, once free, stay ready; an answered call keeps its place for connectSeconds only).
+ *    D and A are sums of independent Bernoulli trials. P(D(t) - A(t) >= 0) (no agent left for one
+ *    more answered call at t) is taken from a normal approximation with a continuity correction and
+ *    an Edgeworth skew term.
  *
- * 3. Deciding. The n-th new call is launched only if its marginal predicted abandons
- *    f(n) - f(n-1), divided by its chance p of being answered, stays below a threshold theta: the
- *    marginal call's abandon probability given that it is answered. Since f is convex in n, the
- *    average abandon probability of the calls launched is below the marginal one. theta comes from
- *    the campaign's abandon budget: with the rate far under the target theta is `maxMarginalAbandon`;
- *    as the rate over the window (with a prior of `priorAnswered` calls at the aim rate) approaches
- *    the target, theta shrinks linearly to zero at `aimFraction` of ... the target itself. At or
- *    above the target the pacer falls back to progressive, which never abandons.
+ * 3. Deciding. The marginal risk of one more new call, given n others launched with it, is
+ *      sum over t of P(it is answered at t | answered) x max over s >= t of P(D(s) - A(s) >= 0),
+ *    the chance that it, or a call it takes an agent from, finds no agent. Calls are added while
+ *    that risk stays at or below a threshold theta; the risk grows with n, so the average risk of
+ *    the calls launched is below theta. theta = maxMarginalAbandon x (1 + gain x (aim - rate) /
+ *    target), kept within [floor, ceiling] x maxMarginalAbandon, where rate is the window's abandon
+ *    rate with a prior of `priorAnswered` calls at the aim rate (aimFraction x target): a steady
+ *    threshold, which is what maximises occupancy for a given abandon rate, nudged down as the
+ *    rate rises. Once the window counts `minAnsweredForRate` answered calls and its rate is at the
+ *    target, the pacer falls back to progressive, which never abandons. Never fewer launches than
+ *    progressive: a call per ready agent with no call in flight for it cannot be abandoned.
  *
  * 4. Caps. Never more than `maxLinesPerAgent` calls in flight per logged-in agent. With a CRM write
  *    budget B (answered calls per minute the connectors may write), every call that may still be
  *    answered counts as answered: answered in the last 60 s + waiting + ringing + new <= B. Every
- *    launch keeps that inequality, so any 60 s window holds at most B answered calls.
+ *    launch keeps that inequality, so no 60 s window ever holds more than B answered calls.
  *
  * Live figures returned with each decision: dial level (calls in flight per ready agent, the way
  * ratio dialers count it), estimated answer rate, abandon rate over the window, occupancy now.
+ * Settings were tuned on the simulator of `telephony/dialer/simulation` (see bench/dialer.ts).
  */
 
 export type AgentActivity = 'ready' | 'talking' | 'wrapup';
@@ -77,16 +82,22 @@ export interface PacerSettings {
   maxLinesPerAgent: number;
   /** CRM write budget: answered calls per minute the connectors may write; undefined = no cap. */
   writeBudgetPerMinute?: number | undefined;
-  /** Marginal abandon probability allowed for a launch while the rate is well under the target. */
+  /** Marginal abandon probability allowed for one more call when the rate is at the aim. */
   maxMarginalAbandon: number;
-  /** Fraction of the target where the threshold starts to shrink (it is 0 at the target). */
+  /** The abandon rate aimed at, as a fraction of the target: there the threshold is maxMarginalAbandon. */
   aimFraction: number;
+  /** threshold = maxMarginalAbandon x (1 + gain x (aim - rate) / target), kept in [floor, ceiling] x maxMarginalAbandon. */
+  thresholdGain: number;
+  thresholdFloor: number;
+  thresholdCeiling: number;
   /** Prior weight: answered calls at aimFraction*target added to the window's figures. */
   priorAnswered: number;
   /** Resolved calls / answered calls / handled calls needed before predicting; fewer = progressive. */
   minResolvedCalls: number;
   minAnsweredCalls: number;
   minHandledCalls: number;
+  /** The window's own rate forces progressive once it counts this many answered calls. */
+  minAnsweredForRate: number;
 }
 
 export const defaultPacerSettings: PacerSettings = {
@@ -95,12 +106,16 @@ export const defaultPacerSettings: PacerSettings = {
   noAnswerTimeoutSeconds: 25,
   maxLinesPerAgent: 3,
   writeBudgetPerMinute: undefined,
-  maxMarginalAbandon: 0.12,
-  aimFraction: 0.6,
-  priorAnswered: 100,
+  maxMarginalAbandon: 0.045,
+  aimFraction: 0.7,
+  thresholdGain: 5,
+  thresholdFloor: 0,
+  thresholdCeiling: 1,
+  priorAnswered: 300,
   minResolvedCalls: 40,
   minAnsweredCalls: 10,
-  minHandledCalls: 20,
+  minHandledCalls: 40,
+  minAnsweredForRate: 300,
 };
 
 export interface PacerState {
@@ -159,12 +174,18 @@ export function normalCdf(x: number): number {
 
 const INV_SQRT_2PI = 0.3989422804014327;
 
-/** E[max(0, Y)] for Y ~ Normal(mean, variance). */
-export function expectedPositivePart(mean: number, variance: number): number {
-  if (variance <= 1e-12) return Math.max(0, mean);
+/**
+ * P(Y >= 0) for an integer-valued Y with this mean, variance and third cumulant: normal with a
+ * continuity correction and a one-term Edgeworth correction for skew (sums of Bernoulli trials
+ * with small chances are right-skewed, which a plain normal under-weights in the tail).
+ */
+export function atLeastZero(mean: number, variance: number, thirdCumulant: number): number {
+  if (variance <= 1e-12) return mean > -0.5 ? 1 : 0;
   const sd = Math.sqrt(variance);
-  const z = mean / sd;
-  return sd * INV_SQRT_2PI * Math.exp(-0.5 * z * z) + mean * normalCdf(z);
+  const z = (-0.5 - mean) / sd;
+  const skew = thirdCumulant / (variance * sd);
+  const tail = 1 - normalCdf(z) + INV_SQRT_2PI * Math.exp(-0.5 * z * z) * (skew / 6) * (z * z - 1);
+  return Math.min(1, Math.max(0, tail));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +210,12 @@ const PRIOR_TALK_LOG_MEAN = Math.log(120) - 0.5 * Math.log(2);
 const PRIOR_TALK_LOG_VAR = Math.log(2);
 const PRIOR_WRAP = 10;
 
-export function learnModel(recentCalls: readonly RecentCall[], recentHandles: readonly RecentHandle[], timeoutSeconds: number): PacerModel {
+export function learnModel(
+  recentCalls: readonly RecentCall[],
+  recentHandles: readonly RecentHandle[],
+  timeoutSeconds: number,
+  talkingElapsed: readonly number[] = [],
+): PacerModel {
   const bins = Math.max(1, Math.ceil(timeoutSeconds)) + 1;
   const counts = new Array<number>(bins).fill(0);
   let answered = 0;
@@ -210,25 +236,45 @@ export function learnModel(recentCalls: readonly RecentCall[], recentHandles: re
   }
   ringCdf[bins - 1] = 1;
 
-  let logSum = PRIOR_TALK_LOG_MEAN * PRIOR_HANDLES;
-  let logSquares = (PRIOR_TALK_LOG_VAR + PRIOR_TALK_LOG_MEAN * PRIOR_TALK_LOG_MEAN) * PRIOR_HANDLES;
+  // Talk time: lognormal on the log scale, fitted by EM with the calls still being talked as
+  // right-censored observations (early in a day only short calls have finished; ignoring the long
+  // ones still running would make agents look free sooner than they will be).
   let wrapSum = PRIOR_WRAP * PRIOR_HANDLES;
+  let finishedSum = 0;
+  let finishedSquares = 0;
   for (const handle of recentHandles) {
     const log = Math.log(Math.max(1, handle.talkSeconds));
-    logSum += log;
-    logSquares += log * log;
+    finishedSum += log;
+    finishedSquares += log * log;
     wrapSum += Math.max(0, handle.wrapSeconds);
   }
-  const weight = recentHandles.length + PRIOR_HANDLES;
-  const talkLogMean = logSum / weight;
-  const talkLogVar = Math.max(0.01, logSquares / weight - talkLogMean * talkLogMean);
+  const censored = talkingElapsed.filter((elapsed) => elapsed > 1).map((elapsed) => Math.log(elapsed));
+  const weight = recentHandles.length + censored.length + PRIOR_HANDLES;
+  let talkLogMean = (finishedSum + PRIOR_TALK_LOG_MEAN * PRIOR_HANDLES) / (recentHandles.length + PRIOR_HANDLES);
+  let talkLogVar = Math.max(0.01, (finishedSquares + (PRIOR_TALK_LOG_VAR + PRIOR_TALK_LOG_MEAN ** 2) * PRIOR_HANDLES) / (recentHandles.length + PRIOR_HANDLES) - talkLogMean ** 2);
+  for (let iteration = 0; iteration < (censored.length > 0 ? 4 : 0); iteration += 1) {
+    const sd = Math.sqrt(talkLogVar);
+    let sum = finishedSum + PRIOR_TALK_LOG_MEAN * PRIOR_HANDLES;
+    let squares = finishedSquares + (PRIOR_TALK_LOG_VAR + PRIOR_TALK_LOG_MEAN ** 2) * PRIOR_HANDLES;
+    for (const c of censored) {
+      const alpha = (c - talkLogMean) / sd;
+      const tail = Math.max(1e-12, 1 - normalCdf(alpha));
+      const lambda = (INV_SQRT_2PI * Math.exp(-0.5 * alpha * alpha)) / tail;
+      const expected = talkLogMean + sd * lambda;
+      sum += expected;
+      squares += talkLogMean ** 2 + talkLogVar + sd * (c + talkLogMean) * lambda;
+    }
+    talkLogMean = sum / weight;
+    talkLogVar = Math.max(0.01, squares / weight - talkLogMean ** 2);
+  }
+  const wrapWeight = recentHandles.length + PRIOR_HANDLES;
 
   return {
     answerProbability: (answered + PRIOR_CALLS * PRIOR_ANSWER_PROBABILITY) / (recentCalls.length + PRIOR_CALLS),
     ringCdf,
     talkLogMean,
     talkLogSd: Math.sqrt(talkLogVar),
-    wrapMean: wrapSum / weight,
+    wrapMean: wrapSum / wrapWeight,
     resolved: recentCalls.length,
     answered,
     handled: recentHandles.length,
@@ -280,7 +326,7 @@ function ringingAnswerProbability(model: PacerModel, elapsed: number, within: nu
 /** Instants (seconds from now) at which supply and demand are compared. */
 function lookaheadInstants(timeout: number): number[] {
   const instants: number[] = [];
-  for (let t = 0; t < timeout; t += 2.5) instants.push(t);
+  for (let t = 0; t < timeout; t += 1) instants.push(t);
   instants.push(timeout);
   return instants;
 }
@@ -310,9 +356,8 @@ function capLaunches(state: PacerState): { cap: number; budgetBound: boolean } {
 export function marginalThreshold(window: { answered: number; abandoned: number }, settings: PacerSettings): number {
   const aim = settings.aimFraction * settings.abandonTarget;
   const rate = (window.abandoned + settings.priorAnswered * aim) / (window.answered + settings.priorAnswered);
-  if (rate >= settings.abandonTarget) return 0;
-  if (rate <= aim) return settings.maxMarginalAbandon;
-  return settings.maxMarginalAbandon * (settings.abandonTarget - rate) / (settings.abandonTarget - aim);
+  const scale = 1 + settings.thresholdGain * (aim - rate) / settings.abandonTarget;
+  return settings.maxMarginalAbandon * Math.min(settings.thresholdCeiling, Math.max(settings.thresholdFloor, scale));
 }
 
 export function decideLaunches(state: PacerState): PacerDecision {
@@ -321,7 +366,8 @@ export function decideLaunches(state: PacerState): PacerDecision {
   const ready = state.agents.filter((agent) => agent.activity === 'ready').length;
   const busy = agentCount - ready;
   const abandonRate = state.window.answered > 0 ? state.window.abandoned / state.window.answered : 0;
-  const model = learnModel(state.recentCalls, state.recentHandles, settings.noAnswerTimeoutSeconds);
+  const talkingElapsed = state.agents.filter((agent) => agent.activity === 'talking').map((agent) => agent.elapsedSeconds);
+  const model = learnModel(state.recentCalls, state.recentHandles, settings.noAnswerTimeoutSeconds, talkingElapsed);
   const figures = (launch: number): PacerFigures => ({
     dialLevel: (state.ringingSeconds.length + launch) / Math.max(1, ready),
     answerRate: model.answerProbability,
@@ -336,7 +382,7 @@ export function decideLaunches(state: PacerState): PacerDecision {
   const progressive = Math.min(cap, progressiveLaunches(state));
   const progressiveReason = (reason: string) => (budgetBound && progressive === cap ? `${reason}; write budget` : reason);
 
-  if (state.window.answered > 0 && abandonRate >= settings.abandonTarget) {
+  if (state.window.answered >= settings.minAnsweredForRate && abandonRate >= settings.abandonTarget) {
     return decision(progressive, 'progressive', progressiveReason('above target'));
   }
   if (model.resolved < settings.minResolvedCalls || model.answered < settings.minAnsweredCalls || model.handled < settings.minHandledCalls) {
@@ -351,43 +397,49 @@ export function decideLaunches(state: PacerState): PacerDecision {
   const instants = lookaheadInstants(timeout);
   const baseMean: number[] = [];
   const baseVariance: number[] = [];
+  const baseSkew: number[] = [];
   const newAnswer: number[] = [];
   const busyAgents = state.agents.filter((agent) => agent.activity !== 'ready');
   for (const t of instants) {
     let mean = state.waitingSeconds.length - ready;
     let variance = 0;
+    let third = 0;
     for (const elapsed of state.ringingSeconds) {
       const q = ringingAnswerProbability(model, elapsed, t, timeout);
       mean += q;
       variance += q * (1 - q);
+      third += q * (1 - q) * (1 - 2 * q);
     }
     for (const agent of busyAgents) {
       const a = agentFreeProbability(model, agent, t + settings.connectSeconds);
       mean -= a;
       variance += a * (1 - a);
+      third -= a * (1 - a) * (1 - 2 * a);
     }
     baseMean.push(mean);
     baseVariance.push(variance);
+    baseSkew.push(third);
     newAnswer.push(p * ringCdfAt(model, t));
   }
-  const predictedAbandons = (n: number): number => {
-    let worst = 0;
-    for (let i = 0; i < instants.length; i += 1) {
+  // Marginal risk of the n-th new call: for each instant it may be answered at (weight: its answer
+  // time distribution), the chance that the other calls answered by then or later leave no agent.
+  const answerWeights = instants.map((t, i) => ringCdfAt(model, t) - (i === 0 ? 0 : ringCdfAt(model, instants[i - 1]!)));
+  const marginalRisk = (others: number): number => {
+    let risk = 0;
+    let suffixMax = 0;
+    for (let i = instants.length - 1; i >= 0; i -= 1) {
       const q = newAnswer[i] ?? 0;
-      const value = expectedPositivePart((baseMean[i] ?? 0) + n * q, (baseVariance[i] ?? 0) + n * q * (1 - q));
-      if (value > worst) worst = value;
+      const mean = (baseMean[i] ?? 0) + others * q;
+      const variance = (baseVariance[i] ?? 0) + others * q * (1 - q);
+      const third = (baseSkew[i] ?? 0) + others * q * (1 - q) * (1 - 2 * q);
+      const noAgent = atLeastZero(mean, variance, third);
+      if (noAgent > suffixMax) suffixMax = noAgent;
+      risk += (answerWeights[i] ?? 0) * suffixMax;
     }
-    return worst;
+    return risk;
   };
-
   let launch = 0;
-  let previous = predictedAbandons(0);
-  while (launch < cap) {
-    const next = predictedAbandons(launch + 1);
-    if ((next - previous) / p > threshold) break;
-    launch += 1;
-    previous = next;
-  }
+  while (launch < cap && marginalRisk(launch) <= threshold) launch += 1;
   // Never fewer than progressive: a ready agent with no call in flight for it is idle for nothing.
   if (launch < progressive) return decision(progressive, 'predictive', 'model; at least progressive', threshold);
   return decision(launch, 'predictive', budgetBound && launch === cap ? 'model; write budget' : 'model', threshold);

@@ -62,8 +62,9 @@ export interface SimulationResult {
   connected: number;
   abandonRate: number;
   occupancy: number;
-  /** Calls still ringing or waiting at the end of the day. */
-  inFlightAtEnd: number;
+  /** Calls still ringing, and answered calls still waiting for an agent, at the end of the day. */
+  ringingAtEnd: number;
+  waitingAtEnd: number;
   /** Highest number of calls answered within any 60 s window. */
   maxAnsweredPerMinute: number;
 }
@@ -241,7 +242,8 @@ export function simulateDay(policy: DialingPolicy, settings: SimulationSettings)
     connected,
     abandonRate: answered > 0 ? abandoned / answered : 0,
     occupancy: settings.agents > 0 ? busySeconds / (settings.agents * end) : 0,
-    inFlightAtEnd: ringing.size + waiting.size,
+    ringingAtEnd: ringing.size,
+    waitingAtEnd: waiting.size,
     maxAnsweredPerMinute,
   };
 }
