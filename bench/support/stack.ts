@@ -28,6 +28,8 @@ export interface BenchStack {
   db: Db;
   projectId: string;
   apiKey: string;
+  /** The embedded servers' processes (absent when DATABASE_URL / TEMPORAL_ADDRESS name other servers): for CPU accounting. */
+  serverProcesses: { temporalPid?: number; postgresDataDir?: string };
   /** Starts api/main.ts or worker/main.ts as a child process on this stack. */
   spawnService(entry: 'api/main.ts' | 'worker/main.ts', env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   const stops: (() => Promise<void>)[] = [];
   const children: ChildProcess[] = [];
 
+  const serverProcesses: BenchStack['serverProcesses'] = {};
   let serverUrl: string;
   if (config.DATABASE_URL) {
     serverUrl = withDatabase(config.DATABASE_URL, 'postgres');
@@ -49,6 +52,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     const server = await startEmbeddedPostgres({ dataDir: join(workDir, 'pg'), port: await findFreePort() });
     stops.push(() => server.stop());
     serverUrl = server.url;
+    serverProcesses.postgresDataDir = server.dataDir;
     log(`bench: embedded PostgreSQL at ${server.url}`);
   }
   const database = `bench_${name}_${Date.now()}`;
@@ -66,6 +70,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     });
     stops.push(() => server.stop());
     temporalAddress = server.address;
+    serverProcesses.temporalPid = server.pid;
     log(`bench: embedded Temporal at ${temporalAddress}`);
   }
 
@@ -89,6 +94,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     db,
     projectId,
     apiKey,
+    serverProcesses,
     spawnService(entry, env = {}) {
       // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in DevTools).
       const profile = process.env.BENCH_CPU_PROF && entry === 'worker/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
