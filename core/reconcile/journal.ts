@@ -13,7 +13,8 @@
 // - fields the caller reports as reconciled without disagreement
 //   (`settledFields`) close their open conflict with `{ reason: "sources-agree" }`.
 import { randomUUID } from 'node:crypto';
-import { Prisma, type Db } from '../db/client.js';
+import { Prisma, sqlPoolOf, type Db } from '../db/client.js';
+import { runSql, statement } from '../db/sql.js';
 import type { ConflictFinding } from './types.js';
 import { comparableValue, toJsonValue, type JsonValue } from './values.js';
 
@@ -96,6 +97,12 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 type ConflictRow = Prisma.ConflictGetPayload<object>;
 type Tx = Prisma.TransactionClient;
 
+// The read every reconciliation makes (on the pg pool: it runs once per journey event).
+const selectAnyOpen = statement(
+  'conflicts.any_open',
+  `SELECT 1 AS open FROM conflicts WHERE project_id = $1::uuid AND contact_phone = $2 AND status = 'open' AND field = ANY($3::text[]) LIMIT 1`,
+);
+
 export class ConflictJournal {
   constructor(private readonly db: Db) {}
 
@@ -115,8 +122,8 @@ export class ConflictJournal {
     // read says so, without a transaction and its lock. The locked re-read below
     // decides whenever there is something to write.
     if (latest.size === 0) {
-      const anyOpen = await this.db.conflict.findFirst({ where: { projectId, contactPhone, status: 'open', field: { in: fields } }, select: { id: true } });
-      if (!anyOpen) return { opened: [], unchanged: [], closed: [] };
+      const anyOpen = await runSql(sqlPoolOf(this.db), selectAnyOpen, [projectId, contactPhone, fields]);
+      if (anyOpen.length === 0) return { opened: [], unchanged: [], closed: [] };
     }
 
     return this.db.$transaction(async (tx) => {
