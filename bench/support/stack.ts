@@ -96,8 +96,10 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     apiKey,
     serverProcesses,
     spawnService(entry, env = {}) {
-      // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in DevTools).
-      const profile = process.env.BENCH_CPU_PROF && entry === 'worker/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+      // BENCH_CPU_PROF=<dir>: the worker and the API write V8 CPU profiles to <dir>/worker and
+      // <dir>/api when they stop (open them in DevTools, or see bench/support/profile-summary.ts).
+      const service = entry === 'worker/main.ts' ? 'worker' : 'api';
+      const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, service)}`] : [];
       const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, entry)], {
         cwd: repoRoot,
         env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, CONNECTOR_SECRET_KEY: secretKey, LOG_LEVEL: 'warn', ...env },
