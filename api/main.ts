@@ -15,6 +15,8 @@ import { SecretBox } from '../core/secrets/secret-box.js';
 import { createApp } from './app.js';
 import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
+import { InboundNumberStore } from '../telephony/inbound/numbers.js';
+import { callEventDeliverers } from '../telephony/runtime/call-events.js';
 
 const config = loadConfig();
 const logger = createLogger('api', config.LOG_LEVEL);
@@ -28,6 +30,7 @@ const dispatcher = new OutboxDispatcher({
   deliverers: {
     ...journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
     ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...callEventDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
   },
 });
 const registry = defaultRegistry();
@@ -35,7 +38,7 @@ const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
 const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.REDIS_URL });
 const app = createApp({
   connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
-  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db) },
+  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db) },
   db,
   temporal,
   logger,

@@ -23,6 +23,7 @@ export type PeerScenario =
   | 'caller-abandons'
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
+  | 'caller-number-accepts-reinvite'
   | 'caller-queued'
   | 'caller-queued-transferee'
   | 'caller-ivr-digit'
