@@ -1,0 +1,137 @@
+// The telephony process as `npm start` runs it (`node --import tsx telephony/main.ts`, a child
+// process on the suite's PostgreSQL and Temporal, the drachtio-server stand-in inside it): a queue
+// and an inbound number configured through the API reach it (the number after it started, by
+// NOTIFY), an agent's SIPp phone is made ready, a SIPp caller dials the number, is queued and
+// bridged to the agent; the contact's journey then lists the inbound call with its queue, agent,
+// end and CDR, and the CDR row is in PostgreSQL. Nothing faked.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findFreePort } from '../embedded/ports.js';
+import { findFreeUdpPort } from '../embedded/rtpengine.js';
+import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
+import { journeyStateQuery, journeyWorkflowId, type JourneyCallView } from '../workflows/journey/shared.js';
+import { eventually, startTestHub, type TestHub } from './support/hub.js';
+import { startServiceProcess, type WorkerProcess } from './support/worker-process.js';
+
+const dialled = '4930123456';
+// A Berlin number as a German carrier sends it: national format, read in the project's region (DE).
+const callerNational = '03012345678';
+const callerE164 = '+493012345678';
+
+let hub: TestHub;
+let telephony: WorkerProcess | undefined;
+let connection: Connection;
+let client: Client;
+let dataDir: string;
+let sipPort: number;
+let controlUrl: string;
+const peers: SippPeer[] = [];
+
+beforeAll(async () => {
+  hub = await startTestHub({ idleTimeoutMs: 120_000, defaultRegion: 'DE' });
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  client = new Client({ connection });
+  dataDir = await mkdtemp(join(tmpdir(), 'hub-telephony-'));
+});
+
+afterAll(async () => {
+  await telephony?.kill('SIGKILL');
+  for (const peer of peers) peer.stop();
+  await connection?.close();
+  await hub?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function control(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, ...rest } = init;
+  return fetch(`${controlUrl}${path}`, { ...rest, ...(json === undefined ? {} : { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }) });
+}
+
+async function api(method: string, path: string, json: unknown): Promise<Response> {
+  return hub.request(path, { method, json });
+}
+
+describe('the telephony process', () => {
+  it('routes an inbound call on a configured number to a ready agent; the journey shows the call and the CDR is stored', async () => {
+    expect((await api('PUT', '/v1/telephony/queues/sales', { agents: ['ann'], ringTimeoutMs: 5_000, maxWaitMs: 20_000, wrapUpMs: 0 })).status).toBe(201);
+
+    sipPort = await findFreeUdpPort('127.0.0.1');
+    const controlPort = await findFreePort();
+    controlUrl = `http://127.0.0.1:${controlPort}`;
+    telephony = startServiceProcess('telephony/main.ts', {
+      DATABASE_URL: hub.databaseUrl,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: hub.taskQueue,
+      TELEPHONY_TASK_QUEUE: `telephony-shared-${randomUUID()}`,
+      CONNECTOR_SECRET_KEY: hub.secretKey,
+      SIP_ADDRESS: '127.0.0.1',
+      SIP_PORT: String(sipPort),
+      TELEPHONY_CONTROL_PORT: String(controlPort),
+      DATA_DIR: dataDir,
+      DRACHTIO_HOST: undefined,
+      LOG_LEVEL: 'warn',
+    });
+    let exited = false;
+    void telephony.exited.then(() => (exited = true));
+    const child = telephony;
+    const health = await eventually(async () => {
+      if (exited) throw new Error(`the telephony process exited: ${child.output()}`);
+      const response = await control('/healthz').catch(() => undefined);
+      return response?.ok ? ((await response.json()) as { sip: { port: number }; numbers: string[]; projects: number }) : undefined;
+    }, 40_000, 'the telephony process to answer /healthz');
+    expect(health.sip.port).toBe(sipPort);
+    expect(health.projects).toBe(1);
+    expect(health.numbers).toEqual([]);
+
+    // Configured while the process runs: the change reaches it by NOTIFY, no restart.
+    expect((await api('PUT', `/v1/telephony/numbers/${dialled}`, { queue: 'sales' })).status).toBe(201);
+    await eventually(async () => {
+      const body = (await (await control('/healthz')).json()) as { numbers: string[] };
+      return body.numbers.includes(dialled) ? true : undefined;
+    }, 10_000, 'the new number to be routed');
+
+    const agent = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'ann', calls: 1, timeoutSeconds: 30 });
+    peers.push(agent);
+    const ready = await control(`/projects/${hub.projectId}/agents/ann`, { method: 'PUT', json: { status: 'ready', contact: agent.uri } });
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ id: 'ann', status: 'ready', registered: true });
+
+    const caller = await startSipp({
+      scenario: 'caller-number-accepts-reinvite', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, service: dialled,
+      calls: 1, timeoutSeconds: 30, pauseMs: 1_500, keys: { caller_number: callerNational },
+    });
+    peers.push(caller);
+    const [callerRun, agentRun] = await Promise.all([caller.finished(), agent.finished()]);
+    expect(callerRun.successful, callerRun.output).toBe(1);
+    expect(agentRun.successful, agentRun.output).toBe(1);
+    expect(countOf(agentRun, 'INVITE')).toBe(1);
+    expect(countOf(agentRun, 'BYE')).toBe(1);
+
+    // The journey of the caller (normalized in the project's region) lists the call, step by step.
+    const journey = client.workflow.getHandle(journeyWorkflowId(hub.projectId, callerE164));
+    const call = await eventually(async () => {
+      const state = await journey.query(journeyStateQuery).catch(() => undefined);
+      const found = state?.calls?.find((candidate: JourneyCallView) => candidate.direction === 'inbound');
+      return found?.cdr !== undefined ? found : undefined;
+    }, 20_000, `the inbound call in the journey of ${callerE164}`);
+    expect(call).toMatchObject({ direction: 'inbound', dialled, queue: 'sales', agentId: 'ann', cause: 'normal', cdr: { outcome: 'answered', billableSeconds: 0 } });
+    expect(call.events).toEqual(['ringing', 'answered', 'queued', 'connected', 'ended', 'cdr']);
+    expect(Date.parse(call.connectedAt!)).toBeGreaterThanOrEqual(Date.parse(call.answeredAt!));
+    expect(Date.parse(call.endedAt!) - Date.parse(call.connectedAt!)).toBeGreaterThanOrEqual(1_000);
+
+    // The CDR row, and no call event left undelivered in the outbox.
+    const [row] = await hub.db.callDetailRecord.findMany({ where: { projectId: hub.projectId, callId: call.callId } });
+    expect(row).toMatchObject({ direction: 'inbound', fromNumber: callerE164, toNumber: dialled, outcome: 'answered:normal', attempt: 1, currency: 'XXX' });
+    expect(row!.answeredAt).not.toBeNull();
+    expect(row!.durationMs).toBeGreaterThanOrEqual(1_000);
+    expect(await hub.db.outboxEntry.count({ where: { projectId: hub.projectId, kind: 'journey.call-event' } })).toBe(0);
+
+    // Ctrl-C (SIGTERM from npm start) stops it cleanly.
+    await telephony.kill('SIGTERM');
+    expect(await telephony.exited).toEqual({ code: 0, signal: null });
+  });
+});
