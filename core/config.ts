@@ -52,6 +52,8 @@ const configSchema = z.object({
   RTPENGINE_NG: optionalString.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').optional()),
   /** Where the hub listens for rtpengine's DTMF log (rtpengine's --dtmf-log-dest must point here) with RTPENGINE_NG. */
   RTPENGINE_DTMF_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:0'),
+  /** Whether `npm start` starts the telephony process (SIP, media, call centers). */
+  TELEPHONY: z.enum(['on', 'off']).default('on'),
   /** The telephony process's own Temporal task queue is `telephony-<this>`; unset: host name and process id. */
   TELEPHONY_INSTANCE_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_", "-"').optional()),
   /** Task queue every telephony process polls for placeCall (any of them may place a call). */

@@ -35,7 +35,8 @@ const databaseUrl = requireSetting(config, 'DATABASE_URL');
 const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
 const db = createDb(databaseUrl, { poolSize: 5 });
 const trunkStore = new TrunkStore(db, new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY')));
-installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN');
+// Activity-only workers: the SDK's WARN about having no workflows is expected here.
+installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'ERROR');
 
 const stops: { name: string; stop: () => Promise<unknown> }[] = [];
 let stopping = false;
@@ -67,7 +68,7 @@ if (!media.available) logger.warn({ reason: media.reason }, 'telephony: no IVR m
 
 const runtime = new TelephonyRuntime({
   callControl: sip.callControl,
-  media: media.available ? { control: media.control, promptPath: media.promptPath } : undefined,
+  media: media.available ? { control: media.control, promptPath: media.promptPath, description: media.description } : undefined,
   ...(media.available ? {} : { mediaUnavailable: media.reason }),
   lookupContact: async () => {
     throw new Error('CRM lookups are not wired into the IVR yet');
@@ -103,7 +104,7 @@ const workers = runWorkers([config.TELEPHONY_TASK_QUEUE, instanceQueue]);
 
 logger.info(
   { ...runtime.describe(), sip: `${sip.callControl.sipAddress.address}:${sip.callControl.sipAddress.port}`, drachtio: config.DRACHTIO_HOST ? `${config.DRACHTIO_HOST}:${config.DRACHTIO_PORT}` : 'stand-in in process',
-    media: media.available ? media.description : `unavailable: ${media.reason}`, control: `http://${config.TELEPHONY_CONTROL_HOST}:${control.port}`, taskQueues: [config.TELEPHONY_TASK_QUEUE, instanceQueue] },
+    control: `http://${config.TELEPHONY_CONTROL_HOST}:${control.port}`, taskQueues: [config.TELEPHONY_TASK_QUEUE, instanceQueue] },
   'telephony ready',
 );
 

@@ -26,7 +26,7 @@ export const HOLD_SDP = ['v=0', 'o=hub 1 1 IN IP4 0.0.0.0', 's=hub', 'c=IN IP4 0
 export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
   callControl: CallControl;
   /** rtpengine media with prompts; without it IVR numbers are refused (503) and queue numbers still work. */
-  media: { control: CallCenterMedia; promptPath: (prompt: string) => string } | undefined;
+  media: { control: CallCenterMedia; promptPath: (prompt: string) => string; description: string } | undefined;
   /** Why there is no media, for the refusal and the health answer. */
   mediaUnavailable?: string;
   /** The CRM lookup of the IVR's `crm` nodes. */
@@ -86,7 +86,7 @@ export class TelephonyRuntime {
     return {
       projects: this.projects.size,
       numbers: [...this.numbers.keys()].sort(),
-      media: this.deps.media ? 'rtpengine' : `unavailable: ${this.deps.mediaUnavailable ?? 'not configured'}`,
+      media: this.deps.media ? this.deps.media.description : `unavailable: ${this.deps.mediaUnavailable ?? 'not configured'}`,
       callsInProgress: this.calls.size,
     };
   }
