@@ -30,6 +30,7 @@ let dataDir: string;
 let sipPort: number;
 let controlUrl: string;
 const peers: SippPeer[] = [];
+const sharedQueue = `telephony-shared-${randomUUID()}`;
 
 beforeAll(async () => {
   hub = await startTestHub({ idleTimeoutMs: 120_000, defaultRegion: 'DE' });
@@ -66,7 +67,7 @@ describe('the telephony process', () => {
       DATABASE_URL: hub.databaseUrl,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      TELEPHONY_TASK_QUEUE: `telephony-shared-${randomUUID()}`,
+      TELEPHONY_TASK_QUEUE: sharedQueue,
       CONNECTOR_SECRET_KEY: hub.secretKey,
       SIP_ADDRESS: '127.0.0.1',
       SIP_PORT: String(sipPort),
@@ -119,9 +120,12 @@ describe('the telephony process', () => {
       return found?.cdr !== undefined ? found : undefined;
     }, 20_000, `the inbound call in the journey of ${callerE164}`);
     expect(call).toMatchObject({ direction: 'inbound', dialled, queue: 'sales', agentId: 'ann', cause: 'normal', cdr: { outcome: 'answered', billableSeconds: 0 } });
-    expect(call.events).toEqual(['ringing', 'answered', 'queued', 'connected', 'ended', 'cdr']);
+    // Each step once. Arrival order may differ from the order of the steps: this process's dispatcher
+    // and the API's share the outbox, and each event carries its own time.
+    expect([...call.events].sort()).toEqual(['answered', 'cdr', 'connected', 'ended', 'queued', 'ringing']);
+    expect(Date.parse(call.answeredAt!)).toBeGreaterThanOrEqual(Date.parse(call.ringingAt!));
     expect(Date.parse(call.connectedAt!)).toBeGreaterThanOrEqual(Date.parse(call.answeredAt!));
-    expect(Date.parse(call.endedAt!) - Date.parse(call.connectedAt!)).toBeGreaterThanOrEqual(1_000);
+    expect(Date.parse(call.endedAt!)).toBeGreaterThanOrEqual(Date.parse(call.connectedAt!));
 
     // The CDR row, and no call event left undelivered in the outbox.
     const [row] = await hub.db.callDetailRecord.findMany({ where: { projectId: hub.projectId, callId: call.callId } });
@@ -130,8 +134,44 @@ describe('the telephony process', () => {
     expect(row!.durationMs).toBeGreaterThanOrEqual(1_000);
     expect(await hub.db.outboxEntry.count({ where: { projectId: hub.projectId, kind: 'journey.call-event' } })).toBe(0);
 
+  });
+
+  it('runs the telephony activities: a callContact workflow places a call through a trunk configured by API; the CDR is stored and the journey lists it', async () => {
+    expect(telephony, 'the process from the first test').toBeDefined();
+    const carrier = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 30 });
+    peers.push(carrier);
+    const trunk = { kind: 'carrier', host: carrier.hostport, auth: { mode: 'ip' }, priority: 1, currency: 'EUR', routes: [{ prefix: '49', pricePerMinute: '0.060', billingIncrement: '1/1' }] };
+    expect((await api('PUT', '/v1/telephony/trunks/main', trunk)).status).toBe(201);
+    await eventually(async () => {
+      // Reloaded by NOTIFY, no restart.
+      const body = (await (await control('/healthz')).json()) as { trunks: number };
+      return body.trunks === 1 ? true : undefined;
+    }, 10_000, 'the new trunk to reach the call center');
+
+    const callId = `out-${randomUUID()}`;
+    const result = await client.workflow.execute('callContact', {
+      taskQueue: hub.taskQueue, workflowId: `call/${callId}`, workflowExecutionTimeout: '40 seconds',
+      args: [{ projectId: hub.projectId, callId, to: '+4930555001', callerId: '+4940111111', ringTimeoutMs: 5_000, telephonyTaskQueue: sharedQueue, then: { hangupAfterMs: 1_200 } }],
+    }) as { outcome: string; trunk: string; taskQueue: string };
+    expect(result).toMatchObject({ outcome: 'answered', trunk: 'main' });
+    expect(result.taskQueue).toMatch(/^telephony-/);
+    expect(result.taskQueue).not.toBe(sharedQueue);
+
+    const row = await eventually(async () => (await hub.db.callDetailRecord.findFirst({ where: { projectId: hub.projectId, callId, outcome: { startsWith: 'answered' } } })) ?? undefined, 15_000, 'the outbound CDR row');
+    expect(row).toMatchObject({ direction: 'outbound', trunkName: 'main', toNumber: expect.stringContaining('4930555001'), currency: 'EUR' });
+    expect(row.billableSeconds).toBeGreaterThanOrEqual(1);
+    expect(row.cost.toFixed(6)).toBe((row.billableSeconds * 0.001).toFixed(6));
+    const journey = client.workflow.getHandle(journeyWorkflowId(hub.projectId, '+4930555001'));
+    const call = await eventually(async () => {
+      const state = await journey.query(journeyStateQuery).catch(() => undefined);
+      const found = state?.calls?.find((candidate: JourneyCallView) => candidate.callId === callId);
+      return found?.cdr?.outcome === 'answered' ? found : undefined;
+    }, 15_000, 'the outbound call in the journey');
+    expect(call).toMatchObject({ trunk: 'main', cause: 'normal', cdr: { trunk: 'main', currency: 'EUR' } });
+    expect((await carrier.finished()).successful).toBe(1);
+
     // Ctrl-C (SIGTERM from npm start) stops it cleanly.
-    await telephony.kill('SIGTERM');
-    expect(await telephony.exited).toEqual({ code: 0, signal: null });
+    await telephony!.kill('SIGTERM');
+    expect(await telephony!.exited).toEqual({ code: 0, signal: null });
   });
 });

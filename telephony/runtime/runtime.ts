@@ -82,9 +82,12 @@ export class TelephonyRuntime {
     return this.projects.has(projectId);
   }
 
-  describe(): { projects: number; numbers: string[]; media: string; callsInProgress: number } {
+  describe(): { projects: number; trunks: number; queues: number; numbers: string[]; media: string; callsInProgress: number } {
+    const running = [...this.projects.values()];
     return {
       projects: this.projects.size,
+      trunks: running.reduce((sum, project) => sum + project.config.trunks.length, 0),
+      queues: running.reduce((sum, project) => sum + project.config.queues.length, 0),
       numbers: [...this.numbers.keys()].sort(),
       media: this.deps.media ? this.deps.media.description : `unavailable: ${this.deps.mediaUnavailable ?? 'not configured'}`,
       callsInProgress: this.calls.size,
