@@ -91,7 +91,12 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
   };
 
   const centerFor = (projectId: string): CallCenter => {
-    const center = deps.callCenterFor?.(projectId) ?? deps.callCenter;
+    let center: CallCenter | undefined;
+    try {
+      center = deps.callCenterFor?.(projectId) ?? deps.callCenter;
+    } catch (error) {
+      throw ApplicationFailure.create({ nonRetryable: true, type: 'NoCallCenter', message: error instanceof Error ? error.message : String(error) });
+    }
     if (center === undefined) throw ApplicationFailure.create({ nonRetryable: true, type: 'NoCallCenter', message: `project ${projectId} has no telephony configured on this worker` });
     return center;
   };
