@@ -3,7 +3,9 @@
 // and an inbound number configured through the API reach it (the number after it started, by
 // NOTIFY), an agent's SIPp phone is made ready, a SIPp caller dials the number, is queued and
 // bridged to the agent; the contact's journey then lists the inbound call with its queue, agent,
-// end and CDR, and the CDR row is in PostgreSQL. Nothing faked.
+// end and CDR, and the CDR row is in PostgreSQL. Then, on the same process (the tests run in order:
+// starting it once keeps the file short), an IVR number with the prompt played by the process's
+// embedded rtpengine, and a call placed by the telephony activities. Nothing faked.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +136,47 @@ describe('the telephony process', () => {
     expect(row!.durationMs).toBeGreaterThanOrEqual(1_000);
     expect(await hub.db.outboxEntry.count({ where: { projectId: hub.projectId, kind: 'journey.call-event' } })).toBe(0);
 
+  });
+
+  it('walks a caller through an IVR number (prompt from the embedded rtpengine, a key by SIP INFO) to the chosen queue\'s agent; the journey shows the IVR\'s decision', async () => {
+    expect(telephony, 'the process from the first test').toBeDefined();
+    expect((await api('PUT', '/v1/telephony/queues/support', { agents: ['sue'], ringTimeoutMs: 5_000, maxWaitMs: 20_000, wrapUpMs: 0 })).status).toBe(201);
+    const menu = {
+      start: 'welcome', fallbackQueue: 'sales',
+      nodes: {
+        welcome: { kind: 'menu', prompt: 'main-menu', options: { '1': 'sales', '2': 'support' }, timeoutMs: 5_000 },
+        sales: { kind: 'queue', queue: 'sales' },
+        support: { kind: 'queue', queue: 'support' },
+      },
+    };
+    expect((await api('PUT', '/v1/telephony/ivr-menus/main', menu)).status).toBe(201);
+    expect((await api('PUT', '/v1/telephony/numbers/4930123499', { ivr: 'main' })).status).toBe(201);
+    const health = await eventually(async () => {
+      const body = (await (await control('/healthz')).json()) as { numbers: string[]; media: string };
+      return body.numbers.includes('4930123499') ? body : undefined;
+    }, 10_000, 'the IVR number to be routed');
+    expect(health.media).toMatch(/rtpengine/);
+
+    const agent = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'sue', calls: 1, timeoutSeconds: 30 });
+    peers.push(agent);
+    expect((await control(`/projects/${hub.projectId}/agents/sue`, { method: 'PUT', json: { status: 'ready', contact: agent.uri } })).status).toBe(200);
+    const caller = await startSipp({
+      scenario: 'caller-number-ivr-digit', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, service: '4930123499',
+      calls: 1, timeoutSeconds: 30, pauseMs: 1_500, keys: { caller_number: '03012345679', digit: '2' },
+    });
+    peers.push(caller);
+    const [callerRun, agentRun] = await Promise.all([caller.finished(), agent.finished()]);
+    expect(callerRun.successful, callerRun.output).toBe(1);
+    expect(countOf(callerRun, 'INFO')).toBe(1);
+    expect(agentRun.successful, agentRun.output).toBe(1);
+
+    const journey = client.workflow.getHandle(journeyWorkflowId(hub.projectId, '+493012345679'));
+    const call = await eventually(async () => {
+      const state = await journey.query(journeyStateQuery).catch(() => undefined);
+      const found = state?.calls?.find((candidate: JourneyCallView) => candidate.dialled === '4930123499');
+      return found?.cdr !== undefined && found.agentId !== undefined ? found : undefined;
+    }, 20_000, 'the IVR call in the journey');
+    expect(call).toMatchObject({ direction: 'inbound', ivr: 'queue support', queue: 'support', agentId: 'sue', cause: 'normal', cdr: { outcome: 'answered' } });
   });
 
   it('runs the telephony activities: a callContact workflow places a call through a trunk configured by API; the CDR is stored and the journey lists it', async () => {

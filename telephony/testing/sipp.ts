@@ -24,6 +24,7 @@ export type PeerScenario =
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
   | 'caller-number-accepts-reinvite'
+  | 'caller-number-ivr-digit'
   | 'caller-queued'
   | 'caller-queued-transferee'
   | 'caller-ivr-digit'
