@@ -18,6 +18,9 @@ import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { telephonyRoutes, type TelephonyRoutesDeps } from './routes/telephony.js';
+import { campaignRoutes } from './routes/campaigns.js';
+import { CampaignStore } from '../telephony/dialer/campaign-store.js';
+import { DialerTasks } from '../telephony/dialer/dialer-tasks.js';
 
 export interface AppDeps {
   db: Db;
@@ -75,9 +78,10 @@ export function createApp(deps: AppDeps) {
       onQueued: deps.onQueued ?? (() => undefined),
     }),
   );
-  app.route('/v1', conflictRoutes({ db: deps.db }));
+  app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
+  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db), tasks: new DialerTasks(deps.db) }));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
 
   app.doc31('/openapi.json', {

@@ -14,6 +14,8 @@ import { ConnectorInstances } from '../core/connectors/instances.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
 import { createApp } from './app.js';
 import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
+import { AgentAccountStore } from '../telephony/registration/agent-accounts.js';
+import { TrunkStatusStore } from '../telephony/trunks/status-store.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
 import { InboundNumberStore } from '../telephony/inbound/numbers.js';
 import { callEventDeliverers } from '../telephony/runtime/call-events.js';
@@ -38,7 +40,7 @@ const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
 const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.REDIS_URL });
 const app = createApp({
   connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
-  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db) },
+  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
   db,
   temporal,
   logger,

@@ -48,6 +48,13 @@ const configSchema = z.object({
   SIP_PORT: z.coerce.number().int().min(0).max(65535).default(5060),
   /** Calls (inbound or outbound) up at once; beyond it new INVITEs get 503 with Retry-After. */
   SIP_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).default(200),
+  /** API key used by command-line clients (`npm run tasks:import`); the demo project's key file when unset. */
+  HUB_API_KEY: optionalString,
+  /** Digest realm agents' phones are challenged with when they REGISTER to the hub. */
+  SIP_REALM: z.string().regex(/^[A-Za-z0-9.-]{1,100}$/, 'letters, digits, "." and "-"').default('contact-hub'),
+  /** Agents' phone registrations: shorter ones get 423 Interval Too Brief, longer ones are cut to the maximum (seconds). */
+  SIP_REGISTER_MIN_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(60),
+  SIP_REGISTER_MAX_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(3600),
   /** rtpengine's ng control address (host:port) for IVR media. Unset: a private rtpengine is started when the binary is installed. */
   RTPENGINE_NG: optionalString.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').optional()),
   /** Where the hub listens for rtpengine's DTMF log (rtpengine's --dtmf-log-dest must point here) with RTPENGINE_NG. */

@@ -20,6 +20,8 @@ import { runIvr, type IvrDeps, type IvrResult } from './ivr/run-ivr.js';
 import type { TrunkConfig } from './trunks/config.js';
 import { placeCallWithFailover, type PlaceCallRequest, type PlaceCallResult } from './trunks/failover.js';
 import { TrunkHealth, TrunkProbeScheduler } from './trunks/health.js';
+import { TrunkRegistrar } from './trunks/registration.js';
+import type { Registrations } from './registration/port.js';
 
 /** Media with SIP INFO digits fed in by the signalling side (telephony/media/rtpengine-media.ts). */
 export interface CallCenterMedia extends MediaControl {
@@ -42,6 +44,10 @@ export interface CallCenterOptions {
   /** Attended transfers ring the extension this long before the caller goes to the fallback queue. */
   transferRingTimeoutMs?: number;
   logger?: Pick<Logger, 'error'>;
+  /** Sends the registration trunks' REGISTERs (the drachtio adapter); without it they do not register. */
+  registrations?: Pick<Registrations, 'register'>;
+  /** How long one REGISTER to a carrier may take (default 10 s). */
+  registrationTimeoutMs?: number;
 }
 
 /** What became of an inbound call once the hub handed it on. */
@@ -55,6 +61,8 @@ export interface InboundRouting {
 export class CallCenter {
   readonly health: TrunkHealth;
   readonly probes: TrunkProbeScheduler;
+  /** Registration trunks' REGISTERs, started at once when `registrations` is given. */
+  readonly trunkRegistrar: TrunkRegistrar | undefined;
   readonly queues = new Map<string, CallQueue>();
   private readonly routedListeners = new Set<(routing: InboundRouting) => void>();
   private callCounter = 0;
@@ -62,6 +70,8 @@ export class CallCenter {
   constructor(private readonly options: CallCenterOptions) {
     this.health = new TrunkHealth(options.trunks);
     this.probes = new TrunkProbeScheduler(options.callControl, options.trunks, this.health, Date.now, options.logger);
+    this.trunkRegistrar = options.registrations && new TrunkRegistrar(options.registrations, options.trunks, this.health, { timeoutMs: options.registrationTimeoutMs });
+    this.trunkRegistrar?.start();
     for (const config of options.queues) {
       this.queues.set(config.name, new CallQueue(config, { callControl: options.callControl, roster: options.roster, logger: options.logger }));
     }
@@ -101,9 +111,16 @@ export class CallCenter {
     return queue;
   }
 
+  /** Stops probes and queues; registration trunks unregister (awaited by `closeAndUnregister`). */
   close(): void {
+    void this.closeAndUnregister();
+  }
+
+  async closeAndUnregister(): Promise<void> {
+    const unregistered = this.trunkRegistrar?.stop();
     this.probes.stop();
     for (const queue of this.queues.values()) queue.close();
+    await unregistered;
   }
 
   /**

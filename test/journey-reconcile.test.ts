@@ -24,6 +24,19 @@ async function api(method: string, path: string, json?: unknown) {
   return { status: response.status, body: (await response.json()) as any };
 }
 
+/**
+ * The portal stamps its events in whole seconds, and the connector takes (event, record, second) as
+ * the event id: two events of one record within a second are one event. A later event in these
+ * tests is sent in a later second, as it would be by a portal.
+ */
+let lastEventSecond = 0;
+async function portalEvent(recordId: number) {
+  const wait = (lastEventSecond + 1) * 1000 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 5));
+  lastEventSecond = Math.floor(Date.now() / 1000);
+  return sandbox.emitContactEvent(`${hubUrl}/v1/webhooks/${bitrixId}`, 'ONCRMCONTACTUPDATE', recordId);
+}
+
 async function journey(): Promise<JourneyState> {
   const client = await hub.temporal.client();
   return client.workflow.getHandle(journeyWorkflowId(hub.projectId, phone)).query(journeyStateQuery);
@@ -68,7 +81,7 @@ it('merges per rules, journals the conflicts, writes owners once and ignores the
   const bitrixContact = sandbox.seed('contact', { NAME: 'Ada King', PHONE: [{ VALUE: '8 (912) 000-11-22', VALUE_TYPE: 'MOBILE' }], UF_CRM_STATUS: 'review' });
 
   // The portal tells the hub its record changed.
-  expect((await sandbox.emitContactEvent(`${hubUrl}/v1/webhooks/${bitrixId}`, 'ONCRMCONTACTUPDATE', bitrixContact)).status).toBe(200);
+  expect((await portalEvent(bitrixContact)).status).toBe(200);
   const merged = await eventually(async () => {
     const state = await journey();
     return (state.reconciliations ?? 0) >= 1 ? state : undefined;
@@ -91,7 +104,7 @@ it('merges per rules, journals the conflicts, writes owners once and ignores the
   expect(updatesAfterFirstPass).toBe(1);
 
   // The portal reports the hub's own write back; reconciling again finds agreement and writes nothing.
-  expect((await sandbox.emitContactEvent(`${hubUrl}/v1/webhooks/${bitrixId}`, 'ONCRMCONTACTUPDATE', bitrixContact)).status).toBe(200);
+  expect((await portalEvent(bitrixContact)).status).toBe(200);
   const settled = await eventually(async () => {
     const state = await journey();
     return (state.reconciliations ?? 0) >= 2 ? state : undefined;
@@ -101,4 +114,89 @@ it('merges per rules, journals the conflicts, writes owners once and ignores the
   const sqlRowAgain = (await hub.crmRows()).find((row) => row.phone === phone);
   expect(sqlRowAgain?.updated_at).toEqual(sqlRow?.updated_at);
   expect((await api('GET', '/v1/conflicts?status=open')).body.conflicts).toEqual([]);
+});
+
+it('writes a supervisor\'s decision to the owner, keeps it through later reconciliations, and gives way to news', async () => {
+  const contact = '+79120003344';
+  const stateOf = async () => {
+    const client = await hub.temporal.client();
+    return client.workflow.getHandle(journeyWorkflowId(hub.projectId, contact)).query(journeyStateQuery);
+  };
+  const reconciled = (count: number) =>
+    eventually(async () => {
+      const state = await stateOf();
+      return (state.reconciliations ?? 0) >= count ? state : undefined;
+    }, 30_000, `reconciliation ${count}`);
+  // Two resolutions may take one or two passes: wait until no pass has run for a while before counting.
+  const quiet = async () => {
+    let last = -1;
+    let sameFor = 0;
+    await eventually(async () => {
+      const passes = (await stateOf()).reconciliations ?? 0;
+      sameFor = passes === last ? sameFor + 1 : 0;
+      last = passes;
+      return sameFor >= 5 ? true : undefined;
+    }, 30_000, 'the journey to be quiet');
+    return stateOf();
+  };
+  const openConflicts = async () => (await api('GET', `/v1/conflicts?status=open&phone=${encodeURIComponent(contact)}`)).body.conflicts as { id: string; field: string; candidates: { value: unknown }[] }[];
+
+  // The loans CRM (SQL) owns both fields and is trusted first, so the portal's differing values stay conflicts.
+  const rules = await api('PUT', '/v1/reconciliation', {
+    fields: {
+      name: { rule: { kind: 'ranked', ranking: [sqlId, bitrixId] }, owner: sqlId },
+      'fields.status': { rule: { kind: 'ranked', ranking: [sqlId, bitrixId] }, owner: sqlId },
+    },
+  });
+  expect(rules.status).toBe(200);
+  const task = await api('POST', '/v1/tasks', { phone: contact, name: 'Grace Hopper', status: 'approved' });
+  expect(task.status).toBe(202);
+  await eventually(async () => ((await hub.db.task.findUnique({ where: { id: task.body.task.id } }))?.status === 'done' ? true : undefined), 30_000, 'the task');
+  const portalRecord = sandbox.seed('contact', { NAME: 'Grace B. Hopper', PHONE: [{ VALUE: contact, VALUE_TYPE: 'MOBILE' }], UF_CRM_STATUS: 'review' });
+  const portalSays = async () => expect((await portalEvent(portalRecord)).status).toBe(200);
+
+  await portalSays();
+  const first = await reconciled(1);
+  expect(first.conflictFields?.sort()).toEqual(['fields.status', 'name']);
+  const conflicts = Object.fromEntries((await openConflicts()).map((conflict) => [conflict.field, conflict]));
+
+  // The supervisor takes the portal's spelling of the name, and the loans CRM's status.
+  const name = await api('POST', `/v1/conflicts/${conflicts.name?.id}/resolve`, { value: 'Grace B. Hopper', resolvedBy: 'supervisor-1' });
+  expect(name.status).toBe(200);
+  const status = await api('POST', `/v1/conflicts/${conflicts['fields.status']?.id}/resolve`, { value: 'approved', resolvedBy: 'supervisor-1' });
+  expect(status.status).toBe(200);
+
+  // The journey reconciles with the decisions: the owner gets the decided name, nothing reopens.
+  const decided = await eventually(async () => {
+    const state = await stateOf();
+    return (state.resolvedConflicts?.length ?? 0) === 2 && (state.decidedFields?.length ?? 0) === 2 ? state : undefined;
+  }, 30_000, 'the decisions reconciled');
+  expect(decided.merged).toMatchObject({ name: 'Grace B. Hopper', 'fields.status': 'approved' });
+  expect(decided.decidedFields?.sort()).toEqual(['fields.status', 'name']);
+  expect(decided.conflictFields).toEqual([]);
+  await eventually(async () => ((await hub.crmRows()).find((row) => row.phone === contact)?.full_name === 'Grace B. Hopper' ? true : undefined), 30_000, 'the owner written');
+  expect(await openConflicts()).toEqual([]);
+
+  // The portal repeats what it said when the supervisor decided: still settled, nothing reopened, nothing written.
+  const rowBefore = (await hub.crmRows()).find((row) => row.phone === contact);
+  const passes = (await quiet()).reconciliations ?? 0;
+  await portalSays();
+  const again = await reconciled(passes + 1);
+  expect(again.decidedFields?.sort()).toEqual(['fields.status', 'name']);
+  expect(await openConflicts()).toEqual([]);
+  expect((await hub.crmRows()).find((row) => row.phone === contact)?.updated_at).toEqual(rowBefore?.updated_at);
+
+  // The portal says something new about the status: the decision gives way and a new conflict opens.
+  const edit = await fetch(`${sandbox.webhookBase}crm.contact.update.json`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: portalRecord, fields: { UF_CRM_STATUS: 'rejected' } }),
+  });
+  expect(edit.status).toBe(200);
+  await portalSays();
+  const news = await reconciled(passes + 2);
+  expect(news.decidedFields).toEqual(['name']);
+  expect(news.conflictFields).toEqual(['fields.status']);
+  const reopened = await openConflicts();
+  expect(reopened.map((conflict) => [conflict.field, conflict.candidates.map((candidate) => candidate.value).sort()])).toEqual([['fields.status', ['approved', 'rejected']]]);
 });

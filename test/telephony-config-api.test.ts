@@ -49,7 +49,7 @@ describe('/v1/telephony', () => {
     expect(replaced.status).toBe(200);
     expect(replaced.body.priority).toBe(5);
     const [loaded] = await new TrunkStore(hub.db, new SecretBox(hub.secretKey)).load(hub.projectId);
-    expect(loaded?.auth).toEqual({ mode: 'registration', username: 'hub-01', password: 'very-secret-pw' });
+    expect(loaded?.auth).toEqual({ mode: 'registration', username: 'hub-01', password: 'very-secret-pw', expiresSeconds: 300, retryMinMs: 5_000, retryMaxMs: 300_000 });
     expect(loaded?.routes[0]).toMatchObject({ pricePerMinute: 12_500, billingIncrement: { firstSeconds: 30, nextSeconds: 6 } });
   });
 

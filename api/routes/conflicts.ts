@@ -16,6 +16,8 @@ import { ProblemError, validationProblem } from '../problem.js';
 
 export interface ConflictRoutesDeps {
   db: Db;
+  /** A resolution queued its write-back for the contact's journey (outbox). */
+  onQueued: () => void;
 }
 
 const candidateSchema = z.object({
@@ -70,7 +72,7 @@ function mapErrors(id: string) {
   };
 }
 
-export function conflictRoutes({ db }: ConflictRoutesDeps) {
+export function conflictRoutes({ db, onQueued }: ConflictRoutesDeps) {
   const journal = new ConflictJournal(db);
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
@@ -141,7 +143,9 @@ export function conflictRoutes({ db }: ConflictRoutesDeps) {
       path: '/conflicts/{id}/resolve',
       tags: ['Conflicts'],
       summary: 'Resolve a conflict with the value that should stand',
-      description: 'A conflict is resolved once: a second resolve answers 409 naming who resolved it.',
+      description:
+        'A conflict is resolved once: a second resolve answers 409 naming who resolved it. The value becomes the field\'s survivor for the contact: ' +
+        'the contact\'s journey writes it to the field\'s owner and mirrors, and it stands until a CRM says something new for the field.',
       security: [{ bearer: [] }],
       request: {
         params: idParams,
@@ -169,6 +173,7 @@ export function conflictRoutes({ db }: ConflictRoutesDeps) {
       const resolved = await journal
         .resolve(c.get('project').id, id, { value: body.value, resolvedBy: body.resolvedBy, note: body.note })
         .catch(mapErrors(id));
+      onQueued();
       return c.json(resolved, 200);
     },
   );

@@ -9,6 +9,8 @@ import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { InboundNumberStore } from '../../telephony/inbound/numbers.js';
 import type { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import { announceTelephonyConfigChanged } from '../../telephony/runtime/config-changes.js';
+import type { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
+import type { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import type { TrunkStore } from '../../telephony/trunks/store.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
@@ -19,6 +21,10 @@ export interface TelephonyRoutesDeps {
   trunks: TrunkStore;
   flows: CallFlowStore;
   numbers: InboundNumberStore;
+  /** Agents' SIP accounts (what their phones register with). */
+  agents: AgentAccountStore;
+  /** Trunk health as the telephony process reports it. */
+  trunkStatus: TrunkStatusStore;
 }
 
 const nameParams = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-"') });
@@ -27,6 +33,7 @@ const anyObject = (name: string, description: string) => z.record(z.string(), z.
 
 const trunkBody = anyObject('Trunk', 'kind ("carrier" | "pbx"), host, transport, auth ({mode:"registration",username,password} | {mode:"ip"}), priority, currency, routes [{prefix, pricePerMinute, billingIncrement, strip, prepend}], health. The password is write-only: shown as "set".');
 const queueBody = anyObject('Queue', 'agents, ringTimeoutMs, preferredAgentWindowMs, maxWaitMs, wrapUpMs. Distribution is always longest-idle.');
+const agentBody = anyObject('AgentSipAccount', 'username (SIP user part the phone registers as; default: the agent id), password (digest, at least 8 characters; required on create, write-only: shown as "set", kept when omitted).');
 const ivrBody = anyObject('IvrMenu', 'start, fallbackQueue, maxVisitsPerNode, maxDurationMs, nodes {id: menu | play | crm | queue | transfer | hangup}.');
 const numberBody = anyObject('InboundNumber', 'Where calls to this number (digits only, E.164 without "+") go: {"ivr": menu} or {"queue": queue}. A number belongs to one project.');
 
@@ -38,7 +45,7 @@ function mapErrors(error: unknown): never {
   throw error;
 }
 
-export function telephonyRoutes({ db, trunks, flows, numbers }: TelephonyRoutesDeps) {
+export function telephonyRoutes({ db, trunks, flows, numbers, agents, trunkStatus }: TelephonyRoutesDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   /** A queue or IVR menu that an inbound number sends callers to cannot be removed from under it. */
@@ -72,6 +79,16 @@ export function telephonyRoutes({ db, trunks, flows, numbers }: TelephonyRoutesD
         await refuseIfNumbersUse(projectId, 'queue', name);
         await flows.remove(projectId, 'queue', name);
       },
+    },
+    {
+      path: 'agents', tag: 'Telephony', what: 'agent SIP account', body: agentBody, listKey: 'agents',
+      put: async (projectId: string, name: string, input: unknown) => {
+        const { account, created } = await agents.put(projectId, name, input);
+        return { value: account, created };
+      },
+      list: (projectId: string) => agents.list(projectId),
+      get: (projectId: string, name: string) => agents.get(projectId, name),
+      remove: (projectId: string, name: string) => agents.remove(projectId, name),
     },
     {
       path: 'ivr-menus', tag: 'Telephony', what: 'IVR menu', body: ivrBody, listKey: 'menus',
@@ -158,6 +175,27 @@ export function telephonyRoutes({ db, trunks, flows, numbers }: TelephonyRoutesD
       },
     );
   }
+
+  const trunkStatusSchema = z
+    .object({
+      trunk: z.string(), status: z.string(), since: z.string(), lastFailure: z.string().nullable(),
+      registration: z.record(z.string(), z.unknown()).nullable().describe('registration trunks: status (registering | registered | failed), expiresAt, lastAttemptAt, sipStatus, lastError, consecutiveFailures, nextAttemptAt'),
+      updatedAt: z.string(),
+    })
+    .openapi('TrunkStatus');
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/trunks/{name}/status',
+      tags: ['Telephony'],
+      summary: "A trunk's health as the telephony process last reported it: up/down and why, registration with the carrier",
+      security: [{ bearer: [] }],
+      request: { params: nameParams },
+      responses: { 200: { description: 'Status', ...json(trunkStatusSchema) }, ...problemResponses(401, 404, 422) },
+    }),
+    async (c) => c.json(await trunkStatus.get(c.get('project').id, c.req.valid('param').name).catch(mapErrors), 200),
+  );
 
   const cdrSchema = z
     .object({

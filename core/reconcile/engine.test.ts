@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeRule, reconcile } from './engine.js';
 import { defaultRules, reconcileRulesSchema, rulesFromProject, sourceReferenceErrors } from './rules.js';
-import type { FieldPolicy, ReconcileRules, SourceRecord, SurvivorshipRule } from './types.js';
+import type { FieldPolicy, ReconcileRules, SourceRecord, SupervisorDecision, SurvivorshipRule } from './types.js';
 
 const A = 'src-a';
 const B = 'src-b';
@@ -313,6 +313,68 @@ describe('two CRMs disagree on a name and a status', () => {
     ]);
     // A owns both fields and lacks the new status; B mirrors status and has it: one write.
     expect(result.writeBack).toEqual({ [A]: { status: 'approved' } });
+  });
+});
+
+describe('supervisor decisions', () => {
+  // The CRMs disagreed on the name; the supervisor decided on a corrected spelling.
+  const owned = rules({ rule: { kind: 'ranked', ranking: [A, B] } }, { name: { rule: { kind: 'ranked', ranking: [A, B] }, owner: A, mirrors: [B] } });
+  const decision: SupervisorDecision = {
+    field: 'name',
+    value: 'Ada Lovelace',
+    decidedAt: '2024-06-02T00:00:00Z',
+    heldBy: [
+      { source: A, value: 'Ada L.' },
+      { source: B, value: 'A. Lovelace' },
+    ],
+  };
+
+  it('makes the decided value survive over the rule, opens no conflict and writes it to the owner and mirrors', () => {
+    const result = reconcile([record(A, { name: 'Ada L.' }, '2024-06-01T00:00:00Z'), record(B, { name: 'A. Lovelace' }, '2024-06-03T00:00:00Z')], owned, [decision]);
+    expect(result.merged.name).toBe('Ada Lovelace');
+    expect(result.provenance.name).toBe('supervisor');
+    expect(result.decided).toEqual(['name']);
+    expect(result.conflicts).toEqual([]);
+    expect(result.writeBack).toEqual({ [A]: { name: 'Ada Lovelace' }, [B]: { name: 'Ada Lovelace' } });
+  });
+
+  it('writes nothing once the owner and mirrors hold the decision, and a source still holding its old value opens nothing', () => {
+    const onlyOwner = rules({ rule: mostRecent }, { name: { rule: mostRecent, owner: A } });
+    const result = reconcile([record(A, { name: 'Ada Lovelace' }, '2024-06-02T00:00:01Z'), record(B, { name: ' A. Lovelace ' }, '2024-06-05T00:00:00Z')], onlyOwner, [decision]);
+    expect(result.merged.name).toBe('Ada Lovelace');
+    expect(result.conflicts).toEqual([]);
+    expect(result.writeBack).toEqual({});
+  });
+
+  it('gives way when a source says something new: the rule decides again and the disagreement is a conflict', () => {
+    const result = reconcile([record(A, { name: 'Ada Lovelace' }, '2024-06-02T00:00:01Z'), record(B, { name: 'Augusta Ada King' }, '2024-06-05T00:00:00Z')], owned, [decision]);
+    expect(result.decided).toEqual([]);
+    expect(result.provenance.name).toBe(A);
+    expect(result.conflicts.map((conflict) => conflict.field)).toEqual(['name']);
+    // A source that had no value when the supervisor decided and has one now is news too.
+    const newcomer = reconcile([record(A, { name: 'Ada Lovelace' }), record('src-c', { name: 'Ada K.' })], owned, [decision]);
+    expect(newcomer.decided).toEqual([]);
+  });
+
+  it('holds a field every source left empty, and leaves other fields to the rules', () => {
+    const result = reconcile([record(A, { name: '', status: 'new' }), record(B, { status: 'won' }, '2024-07-01T00:00:00Z')], owned, [decision]);
+    expect(result.merged).toEqual({ name: 'Ada Lovelace', status: 'new' });
+    expect(result.writeBack).toEqual({ [A]: { name: 'Ada Lovelace' }, [B]: { name: 'Ada Lovelace' } });
+    expect(result.conflicts.map((conflict) => conflict.field)).toEqual(['status']);
+  });
+
+  it('takes the latest of several decisions for a field and ignores malformed ones', () => {
+    const later = { ...decision, value: 'Ada King', decidedAt: '2024-06-04T00:00:00Z' };
+    const junk = [null, 42, { field: 'name' }, { value: 'x' }, { field: '', value: 'y', heldBy: [] }, { field: 'name', value: 'z', heldBy: 'nope', decidedAt: 'not a time' }] as unknown as SupervisorDecision[];
+    const records = [record(A, { name: 'Ada L.' }), record(B, { name: 'A. Lovelace' })];
+    expect(reconcile(records, owned, [later, decision, ...junk]).merged.name).toBe('Ada King');
+    expect(reconcile(records, owned, [...junk, decision, later]).merged.name).toBe('Ada King');
+  });
+
+  it('never writes a decision to a legacy source', () => {
+    const legacyMirror = rules({ rule: mostRecent }, { name: { rule: mostRecent, owner: A, mirrors: [OLD] } }, [OLD]);
+    const result = reconcile([record(A, { name: 'Ada L.' }), record(OLD, { name: 'A. Lovelace' })], legacyMirror, [{ ...decision, heldBy: [{ source: A, value: 'Ada L.' }, { source: OLD, value: 'A. Lovelace' }] }]);
+    expect(result.writeBack).toEqual({ [A]: { name: 'Ada Lovelace' } });
   });
 });
 

@@ -8,7 +8,7 @@
 // a legacy source is never written to, and its value survives only where no
 // non-legacy source has a value for the field; its disagreements are still
 // journaled, so the old data can be cleaned later. See README.md here.
-import type { ConflictFinding, FieldPolicy, Reconcile, ReconcileResult, ReconcileRules, SourceRecord, SurvivorshipRule } from './types.js';
+import { SUPERVISOR_SOURCE, type ConflictFinding, type FieldPolicy, type Reconcile, type ReconcileResult, type ReconcileRules, type SourceRecord, type SupervisorDecision, type SurvivorshipRule } from './types.js';
 import { comparableValue, defineOwn, hasOwn, isEmptyValue, stableText, timestampOf } from './values.js';
 
 /** One source's value for one field, with everything the rules look at. */
@@ -43,13 +43,22 @@ interface NormalRecord {
 /** Nesting of `agent-wins` deeper than this is a malformed (possibly cyclic) rule. */
 const maxRuleDepth = 4;
 
-export const reconcile: Reconcile = (records, rules) => {
+export const reconcile: Reconcile = (records, rules, decisions = []) => {
   const normal = normalizeRecords(records);
   const legacySources = legacySourcesOf(normal, rules);
   const nameOf = sourceNames(normal);
-  const result: ReconcileResult = { merged: {}, provenance: {}, conflicts: [], writeBack: {} };
+  const decided = decisionsByField(decisions);
+  const result: ReconcileResult = { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
+  const writeSurvivor = (policy: FieldPolicy, field: string, value: unknown, comparable: string) => {
+    for (const target of writeTargets(policy)) {
+      if (legacySources.has(target)) continue;
+      if (!needsWrite(normal, target, field, comparable)) continue;
+      if (!hasOwn(result.writeBack, target)) defineOwn(result.writeBack, target, {});
+      defineOwn(result.writeBack[target] as Record<string, unknown>, field, value);
+    }
+  };
 
-  for (const field of fieldsOf(normal)) {
+  for (const field of [...new Set([...fieldsOf(normal), ...decided.keys()])].sort(compareText)) {
     const policy = policyFor(rules, field);
     const ignoreEmpty = policy.ignoreEmpty !== false;
     const candidates: Candidate[] = [];
@@ -68,6 +77,16 @@ export const reconcile: Reconcile = (records, rules) => {
         updatedAt: own ? own.updatedAt : record.updatedAt,
       });
     }
+    const decision = decided.get(field);
+    if (decision && standing(field, decision, candidates)) {
+      // The supervisor's value stands: it is the survivor, the disagreement it settled is not a
+      // conflict any more, and owners and mirrors get it like any survivor.
+      defineOwn(result.merged, field, decision.value);
+      defineOwn(result.provenance, field, SUPERVISOR_SOURCE);
+      result.decided.push(field);
+      writeSurvivor(policy, field, decision.value, comparableValue(field, decision.value));
+      continue;
+    }
     if (candidates.length === 0) continue;
 
     const current = candidates.filter((candidate) => !candidate.record.legacy);
@@ -78,16 +97,43 @@ export const reconcile: Reconcile = (records, rules) => {
     if (new Set(candidates.map((candidate) => candidate.comparable)).size > 1) {
       result.conflicts.push(finding(field, candidates, chosen, describeRule(policy.rule, nameOf, 0)));
     }
-
-    for (const target of writeTargets(policy)) {
-      if (legacySources.has(target)) continue;
-      if (!needsWrite(normal, target, field, chosen.comparable)) continue;
-      if (!hasOwn(result.writeBack, target)) defineOwn(result.writeBack, target, {});
-      defineOwn(result.writeBack[target] as Record<string, unknown>, field, chosen.value);
-    }
+    writeSurvivor(policy, field, chosen.value, chosen.comparable);
   }
   return result;
 };
+
+/** The latest decision per field; malformed entries are ignored (a decision never makes reconciliation throw). */
+function decisionsByField(decisions: unknown): Map<string, SupervisorDecision> {
+  const byField = new Map<string, SupervisorDecision>();
+  if (!Array.isArray(decisions)) return byField;
+  for (const item of decisions as unknown[]) {
+    if (item === null || typeof item !== 'object') continue;
+    const decision = item as Partial<SupervisorDecision>;
+    if (typeof decision.field !== 'string' || decision.field === '' || !hasOwn(decision, 'value') || decision.value === undefined) continue;
+    const previous = byField.get(decision.field);
+    if (previous && (timestampOf(previous.decidedAt) ?? -Infinity) > (timestampOf(decision.decidedAt) ?? -Infinity)) continue;
+    byField.set(decision.field, { ...decision, field: decision.field, value: decision.value, heldBy: Array.isArray(decision.heldBy) ? decision.heldBy : [] });
+  }
+  return byField;
+}
+
+/**
+ * A decision stands while every source holds either the decided value or what
+ * it held when the supervisor decided. A source saying anything else (or
+ * a source that had no value then and has another one now) is news the
+ * supervisor has not seen: the rules decide again, and a new conflict opens.
+ */
+function standing(field: string, decision: SupervisorDecision, candidates: Candidate[]): boolean {
+  const decidedValue = comparableValue(field, decision.value);
+  const held = new Map<string, Set<string>>();
+  for (const entry of decision.heldBy) {
+    if (entry === null || typeof entry !== 'object' || typeof entry.source !== 'string') continue;
+    const values = held.get(entry.source) ?? new Set<string>();
+    values.add(comparableValue(field, entry.value));
+    held.set(entry.source, values);
+  }
+  return candidates.every((candidate) => candidate.comparable === decidedValue || held.get(candidate.record.source)?.has(candidate.comparable) === true);
+}
 
 /** A readable name of a rule for the journal, e.g. "agent-wins(ranked[crm-a>crm-b])". */
 export function describeRule(rule: SurvivorshipRule | undefined, nameOf: (source: string) => string = (source) => source, depth = 0): string {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHubDatabase } from '../../test/support/hub.js';
 import { createDb, type Db } from '../db/client.js';
 import { createProject } from '../projects/projects.js';
-import { ConflictAlreadyResolvedError, ConflictJournal, ConflictNotFoundError, InvalidCursorError } from './journal.js';
+import { ConflictAlreadyResolvedError, ConflictJournal, ConflictNotFoundError, InvalidCursorError, JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } from './journal.js';
 import type { ConflictFinding } from './types.js';
 
 let db: Db;
@@ -166,5 +166,63 @@ describe('ConflictJournal.resolve', () => {
     await expect(second).rejects.toBeInstanceOf(ConflictAlreadyResolvedError);
     expect((await journal.get(projectId, id)).resolvedBy).toBe('supervisor-1');
     await expect(journal.resolve(projectId, 'not-a-uuid', { value: 1, resolvedBy: 'x' })).rejects.toBeInstanceOf(ConflictNotFoundError);
+  });
+});
+
+describe('supervisor decisions', () => {
+  it('queues the decision for the journey with the resolution, and holds it until a newer conflict replaces it', async () => {
+    const phone = '+14155550301';
+    const { opened } = await journal.record(projectId, phone, [nameConflict('Ada', 'A. Lovelace')]);
+    const conflictId = opened[0]?.id as string;
+    expect(await journal.decisions(projectId, phone)).toEqual([]);
+
+    await journal.resolve(projectId, conflictId, { value: 'Ada Lovelace', resolvedBy: 'sam' });
+    const queued = await db.outboxEntry.findMany({ where: { projectId, kind: JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } });
+    expect(queued.filter((row) => (row.payload as { conflictId: string }).conflictId === conflictId).map((row) => [row.workflowId, row.payload])).toEqual([
+      [`journey/${projectId}/${phone}`, { projectId, phone, conflictId, field: 'name' }],
+    ]);
+    const [decision] = await journal.decisions(projectId, phone);
+    expect(decision).toMatchObject({
+      field: 'name',
+      value: 'Ada Lovelace',
+      conflictId,
+      decidedBy: 'sam',
+      heldBy: [
+        { source: 'crm-a', value: 'Ada' },
+        { source: 'crm-b', value: 'A. Lovelace' },
+      ],
+    });
+    expect(Number.isNaN(Date.parse(decision?.decidedAt ?? ''))).toBe(false);
+    expect(await journal.decisions(otherProjectId, phone)).toEqual([]);
+
+    // A CRM said something new: the new conflict is the field's latest word, the decision no longer stands.
+    await journal.record(projectId, phone, [nameConflict('Ada', 'Augusta')]);
+    expect(await journal.decisions(projectId, phone)).toEqual([]);
+  });
+
+  it('queues nothing when the resolve is refused', async () => {
+    const phone = '+14155550302';
+    const { opened } = await journal.record(projectId, phone, [nameConflict('Ada', 'A. Lovelace')]);
+    const conflictId = opened[0]?.id as string;
+    await journal.resolve(projectId, conflictId, { value: 'Ada', resolvedBy: 'sam' });
+    await expect(journal.resolve(projectId, conflictId, { value: 'A. Lovelace', resolvedBy: 'kim' })).rejects.toBeInstanceOf(ConflictAlreadyResolvedError);
+    const queued = await db.outboxEntry.findMany({ where: { projectId, kind: JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } });
+    expect(queued.filter((row) => (row.payload as { conflictId: string }).conflictId === conflictId)).toHaveLength(1);
+    expect((await journal.decisions(projectId, phone)).map((decision) => decision.value)).toEqual(['Ada']);
+  });
+});
+
+describe('a resolution racing a reconciliation', () => {
+  it('is not undone by a reconciliation that read the decisions before the supervisor resolved', async () => {
+    const phone = '+14155550303';
+    const { opened } = await journal.record(projectId, phone, [nameConflict('Ada', 'A. Lovelace')]);
+    await journal.resolve(projectId, opened[0]?.id as string, { value: 'Ada', resolvedBy: 'sam' });
+    // The late reconciliation reports the disagreement the supervisor just settled.
+    const late = await journal.record(projectId, phone, [nameConflict('Ada', 'A. Lovelace', '2024-03-03T00:00:00Z')]);
+    expect(late.opened).toEqual([]);
+    expect(await openRows(phone)).toEqual([]);
+    expect((await journal.decisions(projectId, phone)).map((decision) => decision.value)).toEqual(['Ada']);
+    // A different disagreement is news and opens.
+    expect((await journal.record(projectId, phone, [nameConflict('Ada', 'Augusta')])).opened).toHaveLength(1);
   });
 });

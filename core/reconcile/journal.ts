@@ -12,9 +12,17 @@
 //   history stays readable;
 // - fields the caller reports as reconciled without disagreement
 //   (`settledFields`) close their open conflict with `{ reason: "sources-agree" }`.
+//
+// A supervisor's resolution is a decision (types.ts `SupervisorDecision`): it
+// is committed together with an outbox row that tells the contact's journey,
+// which reconciles again with the decision and writes the value to the field's
+// owner and mirrors. The latest conflict of a field says whether a decision
+// stands: a newer conflict (a source said something new) replaces it.
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { Prisma, type Db } from '../db/client.js';
-import type { ConflictFinding } from './types.js';
+import { journeyWorkflowId } from '../../workflows/journey/shared.js';
+import type { ConflictFinding, SupervisorDecision } from './types.js';
 import { comparableValue, toJsonValue, type JsonValue } from './values.js';
 
 export interface StoredCandidate {
@@ -79,6 +87,17 @@ export interface ResolveInput {
   note?: string | undefined;
 }
 
+/** A supervisor resolved a conflict: signalled to the contact's journey, which writes the decision back. */
+export const JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND = 'journey.conflict-resolved';
+
+export const conflictResolvedPayloadSchema = z.object({
+  projectId: z.string(),
+  phone: z.string(),
+  conflictId: z.string(),
+  field: z.string(),
+});
+export type ConflictResolvedPayload = z.infer<typeof conflictResolvedPayloadSchema>;
+
 export class ConflictNotFoundError extends Error {}
 export class ConflictAlreadyResolvedError extends Error {
   constructor(readonly conflict: ConflictView) {
@@ -137,6 +156,10 @@ export class ConflictJournal {
         if (same) {
           keeper = viewOf(same);
           outcome.unchanged.push(keeper);
+        } else if (openForField.length === 0 && (await decidedAlready(tx, projectId, contactPhone, field, fingerprint))) {
+          // A supervisor resolved this very disagreement after the reconciliation read the
+          // decisions: it stays resolved, and the journey's next pass applies the decision.
+          continue;
         } else {
           keeper = await insert(tx, projectId, contactPhone, found, candidates);
           outcome.opened.push(keeper);
@@ -178,7 +201,12 @@ export class ConflictJournal {
     return viewOf(row);
   }
 
-  /** Closes an open conflict with the supervisor's value; a conflict is resolved once (else ConflictAlreadyResolvedError). */
+  /**
+   * Closes an open conflict with the supervisor's value and, in the same
+   * transaction, queues the decision for the contact's journey (outbox), so the
+   * write-back happens even if Temporal is down right now. A conflict is
+   * resolved once (else ConflictAlreadyResolvedError).
+   */
   async resolve(projectId: string, id: string, input: ResolveInput): Promise<ConflictView> {
     if (!uuidPattern.test(id)) throw new ConflictNotFoundError(`No conflict ${id} in this project.`);
     const resolution: ConflictResolution = {
@@ -186,14 +214,49 @@ export class ConflictJournal {
       value: toJsonValue(input.value),
       ...(input.note === undefined ? {} : { note: input.note }),
     };
-    // The status condition makes "resolve once" hold under concurrent resolves.
-    const { count } = await this.db.conflict.updateMany({
-      where: { id, projectId, status: 'open' },
-      data: { status: 'resolved', resolvedBy: input.resolvedBy, resolvedAt: new Date(), resolution: resolution as Prisma.InputJsonValue },
+    const resolved = await this.db.$transaction(async (tx) => {
+      // The status condition makes "resolve once" hold under concurrent resolves.
+      const rows = await tx.conflict.updateManyAndReturn({
+        where: { id, projectId, status: 'open' },
+        data: { status: 'resolved', resolvedBy: input.resolvedBy, resolvedAt: new Date(), resolution: resolution as Prisma.InputJsonValue },
+      });
+      const row = rows[0];
+      if (!row) return undefined;
+      const payload: ConflictResolvedPayload = { projectId, phone: row.contactPhone, conflictId: row.id, field: row.field };
+      await tx.outboxEntry.create({
+        data: { projectId, kind: JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND, workflowId: journeyWorkflowId(projectId, row.contactPhone), payload },
+      });
+      return viewOf(row);
     });
-    const current = await this.get(projectId, id);
-    if (count === 0) throw new ConflictAlreadyResolvedError(current);
-    return current;
+    if (resolved) return resolved;
+    throw new ConflictAlreadyResolvedError(await this.get(projectId, id));
+  }
+
+  /**
+   * The supervisors' decisions that may still stand for a contact: per field,
+   * the latest conflict, when a supervisor resolved it. Reconciliation checks
+   * whether a source has said something new since (engine.ts).
+   */
+  async decisions(projectId: string, contactPhone: string): Promise<SupervisorDecision[]> {
+    const rows = await this.db.$queryRaw<{ id: string; field: string; candidates: unknown; resolution: unknown; resolved_by: string | null; resolved_at: Date | null }[]>`
+      SELECT id, field, candidates, resolution, resolved_by, resolved_at FROM (
+        SELECT DISTINCT ON (field) id, field, candidates, resolution, resolved_by, resolved_at, status
+        FROM conflicts WHERE project_id = ${projectId}::uuid AND contact_phone = ${contactPhone}
+        ORDER BY field, created_at DESC, id DESC
+      ) latest
+      WHERE status = 'resolved' AND resolution->>'reason' = 'supervisor'`;
+    return rows.map((row) => {
+      const resolution = row.resolution as { value?: JsonValue };
+      const candidates = Array.isArray(row.candidates) ? (row.candidates as StoredCandidate[]) : [];
+      return {
+        field: row.field,
+        value: resolution.value ?? null,
+        conflictId: row.id,
+        ...(row.resolved_by === null ? {} : { decidedBy: row.resolved_by }),
+        ...(row.resolved_at === null ? {} : { decidedAt: row.resolved_at.toISOString() }),
+        heldBy: candidates.map((candidate) => ({ source: candidate.source, value: candidate.value })),
+      };
+    });
   }
 }
 
@@ -213,12 +276,20 @@ async function insert(tx: Tx, projectId: string, contactPhone: string, found: Co
   return viewOf(row);
 }
 
+/** Whether the field's latest conflict is this disagreement, resolved by a supervisor. */
+async function decidedAlready(tx: Tx, projectId: string, contactPhone: string, field: string, fingerprint: string): Promise<boolean> {
+  const latest = await tx.conflict.findFirst({ where: { projectId, contactPhone, field }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+  const resolution = latest?.resolution as ConflictResolution | null | undefined;
+  return latest?.status === 'resolved' && resolution?.reason === 'supervisor' && fingerprintOf(field, latest.candidates as unknown as StoredCandidate[]) === fingerprint;
+}
+
 async function close(tx: Tx, row: ConflictRow, resolution: ConflictResolution): Promise<ConflictView> {
-  const updated = await tx.conflict.update({
-    where: { id: row.id },
+  // Only while open: a supervisor who resolved it meanwhile keeps the resolution.
+  const [updated] = await tx.conflict.updateManyAndReturn({
+    where: { id: row.id, status: 'open' },
     data: { status: 'resolved', resolvedBy: hubResolver, resolvedAt: new Date(), resolution: resolution as Prisma.InputJsonValue },
   });
-  return viewOf(updated);
+  return viewOf(updated ?? (await tx.conflict.findUniqueOrThrow({ where: { id: row.id } })));
 }
 
 function storedCandidates(found: ConflictFinding): StoredCandidate[] {

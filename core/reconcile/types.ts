@@ -76,6 +76,22 @@ export interface ConflictFinding {
   chosenSource: string | undefined;
 }
 
+/**
+ * A supervisor's answer to a conflict (the journal's latest word on the field):
+ * `value` stands until a source says something new for the field, that is a
+ * value that is neither the decided one nor what that source held when the
+ * supervisor decided (`heldBy`, the conflict's candidates).
+ */
+export interface SupervisorDecision {
+  field: string;
+  value: unknown;
+  /** The conflict the decision closed, for the journey's view. */
+  conflictId?: string | undefined;
+  decidedBy?: string | undefined;
+  decidedAt?: string | undefined;
+  heldBy: { source: string; value: unknown }[];
+}
+
 export interface ReconcileResult {
   /** Field -> surviving value. */
   merged: Record<string, unknown>;
@@ -84,6 +100,11 @@ export interface ReconcileResult {
   conflicts: ConflictFinding[];
   /** Writes to make so owners (and mirrors) hold the surviving values: source -> field -> value. Never to legacy sources. */
   writeBack: Record<string, Record<string, unknown>>;
+  /** Fields whose value is a supervisor's decision that still stands (provenance `supervisor`). */
+  decided: string[];
 }
 
-export type Reconcile = (records: SourceRecord[], rules: ReconcileRules) => ReconcileResult;
+export type Reconcile = (records: SourceRecord[], rules: ReconcileRules, decisions?: readonly SupervisorDecision[]) => ReconcileResult;
+
+/** The provenance of a value decided by a supervisor. */
+export const SUPERVISOR_SOURCE = 'supervisor';

@@ -191,7 +191,7 @@ export interface BuildCardInput {
 export function buildCard({ phone, fetchedAt, answers, rules, reconcile }: BuildCardInput): ScreenPopCard {
   const answered = answers.flatMap(({ instance, outcome }) => (outcome.status === 'ok' ? [{ instance, contacts: outcome.contacts }] : []));
   const records = answered.flatMap(({ instance, contacts }) => toSourceRecord(instance, contacts) ?? []);
-  const result: ReconcileResult = records.length > 0 ? reconcile(records, rules) : { merged: {}, provenance: {}, conflicts: [], writeBack: {} };
+  const result: ReconcileResult = records.length > 0 ? reconcile(records, rules) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
   const { merged } = result;
 
   const applications = new Map<string, CardApplication>();

@@ -35,6 +35,42 @@ describe('AgentRoster', () => {
     expect(r.claimForOffer('ann', 'c1')).toBeUndefined();
   });
 
+  it('a registration nobody refreshes lapses by itself: listeners hear of it and a ringing offer is withdrawn; a refresh keeps it', async () => {
+    const r = new AgentRoster();
+    const reasons: (string | undefined)[] = [];
+    r.onChange((change) => reasons.push(change.reason));
+    for (const agent of ['ann', 'bob']) {
+      r.add(agent);
+      r.login(agent);
+      r.register(agent, `sip:${agent}@desk.test`, 60);
+      r.setReady(agent);
+    }
+    const offer = r.claimForOffer('ann', 'c1');
+    // bob's phone refreshes before the end; ann's does not.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    r.register('bob', 'sip:bob@desk.test', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(r.view('ann').registered).toBe(false);
+    expect(offer?.signal.aborted).toBe(true);
+    expect(reasons).toContain('registration expired');
+    expect(r.view('bob').registered).toBe(true);
+    expect(r.isOfferable('bob')).toBe(true);
+  });
+
+  it('a phone registering elsewhere withdraws the offer ringing the old one', () => {
+    const { r } = roster();
+    r.add('ann');
+    r.login('ann');
+    r.register('ann', 'sip:ann@desk.test', 60_000);
+    r.setReady('ann');
+    const offer = r.claimForOffer('ann', 'c1');
+    r.register('ann', 'sip:ann@desk.test', 60_000);
+    expect(offer?.signal.aborted).toBe(false);
+    r.register('ann', 'sip:ann@laptop.test', 60_000);
+    expect(offer?.signal.aborted).toBe(true);
+    expect(r.view('ann').registration?.contactUri).toBe('sip:ann@laptop.test');
+  });
+
   it('offers cannot be forged', () => {
     const forge = AgentOffer as unknown as new (token: symbol, agentId: string, callId: string, uri: string) => AgentOffer;
     expect(() => new forge(Symbol('agent-offer'), 'ann', 'c1', 'sip:ann@desk.test')).toThrow(/claimForOffer/);

@@ -61,6 +61,8 @@ export class AgentOffer {
 interface AgentRecord extends AgentView {
   offer: AgentOffer | undefined;
   wrapUpTimer: NodeJS.Timeout | undefined;
+  /** Fires when the registration lapses without a refresh, so queues and ringing offers hear of it. */
+  expiryTimer: NodeJS.Timeout | undefined;
 }
 
 export class UnknownAgentError extends Error {}
@@ -76,12 +78,12 @@ export class AgentRoster {
     if (this.agents.has(agentId)) return;
     this.agents.set(agentId, {
       id: agentId, status: 'logged-out', registered: false, registration: undefined, idleSince: undefined,
-      notReadyReason: undefined, callId: undefined, offer: undefined, wrapUpTimer: undefined,
+      notReadyReason: undefined, callId: undefined, offer: undefined, wrapUpTimer: undefined, expiryTimer: undefined,
     });
   }
 
   view(agentId: string): AgentView {
-    const { offer: _offer, wrapUpTimer: _timer, ...view } = this.record(agentId);
+    const { offer: _offer, wrapUpTimer: _timer, expiryTimer: _expiry, ...view } = this.record(agentId);
     return { ...view, registered: this.isRegistered(this.record(agentId)) };
   }
 
@@ -131,17 +133,34 @@ export class AgentRoster {
     this.transition(agent, 'not-ready', reason);
   }
 
+  /**
+   * The agent's phone registered (or refreshed) `contactUri` for `expiresInMs`. Without a refresh
+   * the registration lapses: the roster then reports the agent unregistered by itself.
+   */
   register(agentId: string, contactUri: string, expiresInMs: number): void {
     const agent = this.record(agentId);
-    agent.registration = { contactUri, expiresAt: new Date(this.now().getTime() + expiresInMs) };
+    const previous = agent.registration;
+    const registration = { contactUri, expiresAt: new Date(this.now().getTime() + expiresInMs) };
+    agent.registration = registration;
+    clearTimeout(agent.expiryTimer);
+    agent.expiryTimer = setTimeout(() => {
+      agent.expiryTimer = undefined;
+      if (agent.registration === registration) this.unregister(agentId, 'registration expired');
+    }, Math.max(0, expiresInMs));
+    agent.expiryTimer.unref();
+    // An offer ringing the old phone is not for the phone the agent now uses.
+    if (previous !== undefined && previous.contactUri !== contactUri) agent.offer?.withdraw('agent registered another phone');
     this.emit(agent, agent.status, agent.status, 'registered');
   }
 
-  unregister(agentId: string): void {
+  unregister(agentId: string, reason = 'unregistered'): void {
     const agent = this.record(agentId);
+    clearTimeout(agent.expiryTimer);
+    agent.expiryTimer = undefined;
+    const wasRegistered = agent.registration !== undefined;
     agent.registration = undefined;
-    agent.offer?.withdraw('agent unregistered');
-    this.emit(agent, agent.status, agent.status, 'unregistered');
+    agent.offer?.withdraw(`agent ${reason}`);
+    if (wasRegistered) this.emit(agent, agent.status, agent.status, reason);
   }
 
   /** Logged in, registered and ready right now. */

@@ -19,9 +19,11 @@ import type {
   TransferRequest,
   TransferResult,
 } from '../call-control.js';
+import type { IncomingRegister, OutgoingRegister, OutgoingRegisterResult, RegisterAnswer, Registrations } from '../registration/port.js';
 import { CallSession } from './call-session.js';
 import { defaultInboundSteps, firstRejection, type InboundStep } from './inbound-steps.js';
 import { InboundLeg, OutboundLeg, SipLeg, causeForStatus } from './legs.js';
+import { RegisterParseError, parseRegister, parseRegisterResponse } from './register-message.js';
 
 export interface DrachtioCallControlOptions {
   host: string;
@@ -39,13 +41,18 @@ export interface DrachtioCallControlOptions {
 interface SentRequest {
   on(event: 'response', listener: (res: Srf.SrfResponse) => void): void;
 }
-type RequestFn = (uri: string, opts: { method: string; headers?: Record<string, string>; body?: string }, callback: (err: unknown, req: SentRequest) => void) => void;
+type RequestFn = (
+  uri: string,
+  opts: { method: string; headers?: Record<string, string>; body?: string; auth?: { username: string; password: string } },
+  callback: (err: unknown, req: SentRequest) => void,
+) => void;
 
 type FailedOutcome = Exclude<OriginateResult, { outcome: 'answered' }>['outcome'];
 
-export class DrachtioCallControl implements CallControl {
+export class DrachtioCallControl implements CallControl, Registrations {
   private readonly sessions = new Set<CallSession>();
   private inboundHandler: ((call: InboundCall) => void | Promise<void>) | undefined;
+  private registerHandler: ((request: IncomingRegister) => RegisterAnswer | Promise<RegisterAnswer>) | undefined;
   private closing = false;
   private maxConcurrentCalls: number;
   private readonly steps: readonly InboundStep[];
@@ -62,6 +69,59 @@ export class DrachtioCallControl implements CallControl {
     srf.use('options', (req, res) => {
       const busy = this.closing || this.sessions.size >= this.maxConcurrentCalls;
       res.send(busy ? 503 : 200);
+    });
+  }
+
+  /** REGISTERs from phones reach `handler`; until one is set the server answers them 503 (no route). */
+  onRegister(handler: (request: IncomingRegister) => RegisterAnswer | Promise<RegisterAnswer>): void {
+    const first = this.registerHandler === undefined;
+    this.registerHandler = handler;
+    if (first) this.srf.use('register', (req, res) => void this.onRegisterRequest(req, res));
+  }
+
+  async register(request: OutgoingRegister): Promise<OutgoingRegisterResult> {
+    const send = this.srf.request.bind(this.srf) as unknown as RequestFn;
+    const host = /^sips?:(?:[^@]*@)?(.*)$/i.exec(request.uri)?.[1] ?? request.uri;
+    return new Promise<OutgoingRegisterResult>((resolve) => {
+      let settled = false;
+      const settle = (result: OutgoingRegisterResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const timer = setTimeout(
+        () => settle({ ok: false, sipStatus: undefined, reason: `no answer from ${host} within ${request.timeoutMs} ms`, cseq: request.cseq }),
+        request.timeoutMs,
+      );
+      timer.unref();
+      send(
+        request.uri,
+        {
+          method: 'REGISTER',
+          headers: {
+            From: `<${request.aor}>`,
+            To: `<${request.aor}>`,
+            // drachtio-server's convention: "localhost" stands for its own SIP address.
+            Contact: `<sip:${request.contactUser}@localhost>`,
+            Expires: String(request.expiresSeconds),
+            // Lower case, as drachtio-srf's digest client writes it on the challenged retry (one header, not two).
+            'call-id': request.callId,
+            CSeq: `${request.cseq} REGISTER`,
+          },
+          auth: request.auth,
+        },
+        (error, sent) => {
+          if (error) {
+            settle({ ok: false, sipStatus: undefined, reason: `REGISTER not sent: ${(error as Error).message ?? String(error)}`, cseq: request.cseq });
+            return;
+          }
+          sent.on('response', (res) => {
+            if (res.status < 200) return;
+            settle(parseRegisterResponse(res, request));
+          });
+        },
+      );
     });
   }
 
@@ -279,6 +339,28 @@ export class DrachtioCallControl implements CallControl {
       session.log.error({ err: error, sipCallId: leg.sipCallId }, 'inbound call handler failed');
       if (leg.state === 'ringing') await leg.reject(500, 'inbound call handler failed');
       else await session.destroy();
+    }
+  }
+
+  private async onRegisterRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+    const handler = this.registerHandler;
+    let answer: RegisterAnswer;
+    try {
+      const request = parseRegister(req);
+      answer = handler ? await handler(request) : { status: 503, reason: 'Service Unavailable', headers: { 'X-Reason': 'no registrar' } };
+    } catch (error) {
+      if (error instanceof RegisterParseError) {
+        answer = { status: 400, reason: 'Bad Request', headers: { 'X-Reason': error.message } };
+      } else {
+        // The registrar could not decide (its store is down): the phone retries, nothing is lost.
+        this.options.logger.warn({ err: error }, 'REGISTER could not be handled');
+        answer = { status: 503, reason: 'Service Unavailable', headers: { 'Retry-After': '5', 'X-Reason': 'registrar unavailable' } };
+      }
+    }
+    try {
+      res.send(answer.status, answer.reason, { headers: answer.headers ?? {} });
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'REGISTER answer could not be sent');
     }
   }
 

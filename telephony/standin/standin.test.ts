@@ -383,3 +383,49 @@ describe('timers (T1 shrunk to 25 ms, so 64*T1 is 1.6 s)', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
+
+describe('REGISTER', () => {
+  it('goes to the client that routed register, without 100 Trying; its answers go out as written, a retransmission is absorbed; no such client: 503', async () => {
+    const peer = await RawPeer.open();
+    const register = (branch: string, cseq: number) => {
+      const message = request('REGISTER', `sip:${standin.sipAddress}:${standin.sipPort}`, peer, { branch, callId: 'reg-1', cseq, fromTag: 'reg-tag' });
+      message.set('Expires', '120');
+      return message;
+    };
+    let registrar: Srf | undefined;
+    try {
+      peer.send(register('z9hG4bK-reg-none', 1));
+      expect((await peer.next(isStatus(503, 'REGISTER'))).status).toBe(503);
+
+      registrar = await connect();
+      const seen: string[] = [];
+      registrar.use('register', (req, res) => {
+        seen.push(req.get('CSeq') as string);
+        if (!req.has('Authorization')) {
+          res.send(401, 'Unauthorized', { headers: { 'WWW-Authenticate': 'Digest realm="hub.test", nonce="n1", algorithm=MD5' } });
+        } else {
+          res.send(200, 'OK', { headers: { Contact: `<sip:peer@${peer.address}:${peer.port}>;expires=120`, Expires: '120' } });
+        }
+      });
+      const first = register('z9hG4bK-reg-1', 2);
+      peer.send(first);
+      const challenge = await peer.next(isStatus(401, 'REGISTER'));
+      expect(challenge.get('www-authenticate')).toBe('Digest realm="hub.test", nonce="n1", algorithm=MD5');
+      expect(tagOf(challenge.get('to'))).toBeTruthy();
+      // The same REGISTER again (a lost 401): the transaction repeats its answer, the application hears it once.
+      peer.send(first);
+      await peer.next(isStatus(401, 'REGISTER'));
+      const authorised = register('z9hG4bK-reg-2', 3);
+      authorised.set('Authorization', 'Digest username="peer", realm="hub.test", nonce="n1", uri="sip:hub", response="0"');
+      peer.send(authorised);
+      const ok = await peer.next(isStatus(200, 'REGISTER'));
+      expect(ok.get('contact')).toBe(`<sip:peer@${peer.address}:${peer.port}>;expires=120`);
+      expect(ok.get('expires')).toBe('120');
+      expect(seen).toEqual(['2 REGISTER', '3 REGISTER']);
+      expect(peer.count(isStatus(100))).toBe(0);
+    } finally {
+      if (registrar) disconnect(registrar);
+      peer.close();
+    }
+  });
+});

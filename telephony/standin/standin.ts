@@ -9,8 +9,15 @@
  * retransmission until ACK, Via/Call-ID/CSeq/tags/Contact); the application sends responses, the
  * ACK for 2xx, CANCEL and in-dialog requests. Covered: authenticate, route/remove_route, ping,
  * requests outside and inside dialogs (INVITE, re-INVITE, BYE, INFO, REFER, NOTIFY, OPTIONS, ...),
- * CANCEL, and cdr:attempt/start/stop events. Not covered: `proxy`, TCP/TLS/WS SIP transports,
- * PRACK/100rel, outbound DNS SRV (A records only), registration of the server itself.
+ * CANCEL, and cdr:attempt/start/stop events. REGISTER is handled as drachtio-server handles it
+ * for an application registrar: it reaches the client that routed `register` (srf.use('register'))
+ * as a non-INVITE server transaction, with no 100 Trying; the application's answer goes out as
+ * written (401 + WWW-Authenticate, 423 + Min-Expires, 200 with the bound Contacts and their
+ * expires); without such a client the server answers 503. REGISTERs the application sends
+ * (srf.request) leave with the application's Call-ID and CSeq, so refreshes stay on one Call-ID,
+ * and drachtio-srf answers 401/407 itself. Not covered: `proxy`, TCP/TLS/WS SIP transports,
+ * PRACK/100rel, outbound DNS SRV (A records only), drachtio-server's own registrar/outbound
+ * registration features (applications do this themselves here).
  */
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';

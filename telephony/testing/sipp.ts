@@ -29,7 +29,11 @@ export type PeerScenario =
   | 'caller-queued-transferee'
   | 'caller-ivr-digit'
   | 'caller-ivr-rfc2833'
-  | 'transferee';
+  | 'transferee'
+  | 'agent-register'
+  | 'register-flood'
+  | 'registrar-digest'
+  | 'registrar-forbidden';
 
 export interface SippOptions {
   scenario: PeerScenario;
@@ -52,6 +56,9 @@ export interface SippOptions {
   pauseMs?: number;
   /** -key name value pairs for [$name] in the scenario. */
   keys?: Record<string, string>;
+  /** -au / -ap: digest credentials for `[authentication]` in the scenario (a phone registering). */
+  authUsername?: string;
+  authPassword?: string;
   /** Write per-call response times (-trace_rtt) into this directory. */
   rttDirectory?: string;
 }
@@ -142,6 +149,8 @@ export class SippPeer {
       ...(options.pauseMs !== undefined ? ['-d', String(options.pauseMs)] : []),
       ...Object.entries(options.keys ?? {}).flatMap(([key, value]) => ['-key', key, value]),
       ...(options.rttDirectory ? ['-trace_rtt', '-rtt_freq', '1'] : []),
+      ...(options.authUsername !== undefined ? ['-au', options.authUsername] : []),
+      ...(options.authPassword !== undefined ? ['-ap', options.authPassword] : []),
     ];
     const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.rttDirectory });
     this.child = child;

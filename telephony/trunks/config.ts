@@ -20,7 +20,16 @@ const routeSchema = z.object({
 });
 
 const authSchema = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('registration'), username: z.string().min(1), password: z.string().min(1) }),
+  z.object({
+    mode: z.literal('registration'),
+    username: z.string().min(1),
+    password: z.string().min(1),
+    /** Registration time asked of the carrier; the hub refreshes before the granted time runs out. */
+    expiresSeconds: z.number().int().min(1).max(86_400).default(300),
+    /** Back-off after a failed REGISTER: from `retryMinMs`, doubling, at most `retryMaxMs`. */
+    retryMinMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    retryMaxMs: z.number().int().min(100).max(3_600_000).default(300_000),
+  }),
   /** The carrier recognises our source address; nothing to send. */
   z.object({ mode: z.literal('ip') }),
 ]);
@@ -58,6 +67,9 @@ export const trunkConfigSchema = z
     if (trunk.kind === 'carrier' && trunk.routes.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['routes'], message: 'a carrier trunk needs at least one route' });
     }
+    if (trunk.auth.mode === 'registration' && trunk.auth.retryMaxMs < trunk.auth.retryMinMs) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'retryMaxMs'], message: 'must not be less than retryMinMs' });
+    }
     const seen = new Set<string>();
     trunk.routes.forEach((route, index) => {
       if (seen.has(route.prefix)) {
@@ -87,6 +99,11 @@ export const trunkSetSchema = z.array(trunkConfigSchema).superRefine((trunks, ct
 export function trunkUri(trunk: TrunkConfig, user?: string): string {
   const transport = trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`;
   return `sip:${user === undefined ? '' : `${user}@`}${trunk.host}${transport}`;
+}
+
+/** The address of record a registration trunk registers: `sip:<username>@<host without port>`. */
+export function trunkAor(trunk: TrunkConfig & { auth: { mode: 'registration' } }): string {
+  return `sip:${trunk.auth.username}@${trunk.host.replace(/:\d+$/, '')}`;
 }
 
 /** Back to the input form (prices and increments as text): what is stored and shown. */

@@ -10,6 +10,20 @@ import { trunkUri, type TrunkConfig } from './config.js';
 
 export type TrunkStatus = 'up' | 'down';
 
+/** Registration of a `registration` trunk with its carrier (telephony/trunks/registration.ts). */
+export interface TrunkRegistrationState {
+  status: 'registering' | 'registered' | 'failed';
+  /** When the granted registration runs out. */
+  expiresAt: Date | undefined;
+  lastAttemptAt: Date | undefined;
+  /** The registrar's last final answer; undefined when it did not answer. */
+  sipStatus: number | undefined;
+  /** Why the last attempt failed, in words. */
+  lastError: string | undefined;
+  consecutiveFailures: number;
+  nextAttemptAt: Date | undefined;
+}
+
 export interface TrunkHealthState {
   trunk: string;
   status: TrunkStatus;
@@ -19,6 +33,8 @@ export interface TrunkHealthState {
   /** The failure that counted last, in words: what ops and the agent see. */
   lastFailure: string | undefined;
   lastProbe: { at: Date; reachable: boolean; sipStatus: number | undefined; rttMs: number } | undefined;
+  /** Registration trunks only: a trunk whose REGISTER fails is down whatever OPTIONS says. */
+  registration: TrunkRegistrationState | undefined;
 }
 
 export type HealthChange = { trunk: string; status: TrunkStatus; reason: string; at: Date };
@@ -26,6 +42,7 @@ export type HealthChange = { trunk: string; status: TrunkStatus; reason: string;
 export class TrunkHealth {
   private readonly states = new Map<string, TrunkHealthState>();
   private readonly listeners = new Set<(change: HealthChange) => void>();
+  private readonly updateListeners = new Set<(trunk: string) => void>();
 
   constructor(
     private readonly trunks: readonly TrunkConfig[],
@@ -34,6 +51,9 @@ export class TrunkHealth {
     for (const trunk of trunks) {
       this.states.set(trunk.name, {
         trunk: trunk.name, status: 'up', consecutiveFailures: 0, since: now(), lastFailure: undefined, lastProbe: undefined,
+        registration: trunk.auth.mode === 'registration'
+          ? { status: 'registering', expiresAt: undefined, lastAttemptAt: undefined, sipStatus: undefined, lastError: undefined, consecutiveFailures: 0, nextAttemptAt: undefined }
+          : undefined,
       });
     }
   }
@@ -49,12 +69,18 @@ export class TrunkHealth {
   }
 
   snapshot(): TrunkHealthState[] {
-    return [...this.states.values()].map((state) => ({ ...state }));
+    return [...this.states.values()].map((state) => ({ ...state, registration: state.registration && { ...state.registration } }));
   }
 
   onChange(listener: (change: HealthChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Any change worth showing (up/down, a registration or its refresh); for publishing the state. */
+  onUpdate(listener: (trunk: string) => void): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
   }
 
   /** A call or transfer through the trunk failed in a way that blames the trunk. */
@@ -80,10 +106,41 @@ export class TrunkHealth {
     state.lastProbe = { at: this.now(), ...result };
     if (result.reachable) {
       state.consecutiveFailures = 0;
+      // Reachable is not enough for a trunk the carrier will not register: calls would be refused.
+      if (state.registration?.status === 'failed') return;
       if (state.status === 'down') this.setStatus(state, 'up', `OPTIONS answered${result.sipStatus ? ` ${result.sipStatus}` : ''} in ${result.rttMs} ms`);
     } else {
       this.recordFailure(trunk, result.sipStatus ? `OPTIONS answered ${result.sipStatus}` : 'no answer to OPTIONS');
     }
+  }
+
+  /** A REGISTER to the carrier succeeded (brings the trunk up) or failed (takes it down). */
+  recordRegistration(
+    trunk: string,
+    result: { ok: true; sipStatus: number; expiresAt: Date; nextAttemptAt: Date } | { ok: false; sipStatus: number | undefined; reason: string; nextAttemptAt: Date },
+  ): void {
+    const state = this.state(trunk);
+    const previous = state.registration;
+    if (previous === undefined) throw new Error(`trunk "${trunk}" does not register`);
+    const at = this.now();
+    if (result.ok) {
+      state.registration = { status: 'registered', expiresAt: result.expiresAt, lastAttemptAt: at, sipStatus: result.sipStatus, lastError: undefined, consecutiveFailures: 0, nextAttemptAt: result.nextAttemptAt };
+      state.consecutiveFailures = 0;
+      if (state.status === 'down') this.setStatus(state, 'up', `REGISTER accepted (${result.sipStatus})`);
+      this.updated(trunk);
+      return;
+    }
+    state.registration = {
+      status: 'failed', expiresAt: undefined, lastAttemptAt: at, sipStatus: result.sipStatus, lastError: result.reason,
+      consecutiveFailures: previous.consecutiveFailures + 1, nextAttemptAt: result.nextAttemptAt,
+    };
+    state.lastFailure = result.reason;
+    if (state.status === 'up') this.setStatus(state, 'down', `registration failed: ${result.reason}`);
+    this.updated(trunk);
+  }
+
+  private updated(trunk: string): void {
+    for (const listener of [...this.updateListeners]) listener(trunk);
   }
 
   private config(trunk: string): TrunkConfig {
@@ -97,6 +154,7 @@ export class TrunkHealth {
     state.since = this.now();
     const change = { trunk: state.trunk, status, reason, at: state.since };
     for (const listener of this.listeners) listener(change);
+    this.updated(state.trunk);
   }
 }
 

@@ -32,7 +32,8 @@ export class TrunkStore {
     const id = existing?.id ?? randomUUID();
     const password = trunk.auth.mode === 'registration' ? this.seal(trunk.auth.password, id) : null;
     const { auth, ...rest } = toTrunkInput(trunk);
-    const config = { ...rest, auth: auth.mode === 'registration' ? { mode: auth.mode, username: auth.username } : auth };
+    // Everything but the password is plain configuration (expiry, back-off); the password is sealed apart.
+    const config = { ...rest, auth: auth.mode === 'registration' ? withoutPassword(auth) : auth };
     if (existing) {
       await this.db.trunk.update({ where: { id }, data: { kind: trunk.kind, config, password } });
     } else {
@@ -96,6 +97,11 @@ export class TrunkStore {
 function viewOf(config: Record<string, unknown>, hasPassword: boolean): TrunkView {
   const auth = config.auth as Record<string, unknown>;
   return { ...config, auth: hasPassword ? { ...auth, password: 'set' } : auth } as unknown as TrunkView;
+}
+
+function withoutPassword<T extends { password?: unknown }>(auth: T): Omit<T, 'password'> {
+  const { password: _password, ...rest } = auth;
+  return rest;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -23,6 +23,8 @@ import { journeyDeliverers } from '../../workflows/journey/outbox.js';
 import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
 import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
 import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
+import { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
+import { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import { TrunkStore } from '../../telephony/trunks/store.js';
 import { InboundNumberStore } from '../../telephony/inbound/numbers.js';
 import { callEventDeliverers } from '../../telephony/runtime/call-events.js';
@@ -104,7 +106,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
     connectors: { registry, runtime: connectors, instances },
-    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db) },
+    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
     db,
     temporal,
     logger,

@@ -4,7 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
-import { callEventSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
+import { callEventSignal, conflictResolvedSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type ConflictResolved, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
   projectId: string;
@@ -63,6 +63,14 @@ export async function deliverCrmChangeToJourney(client: Client, delivery: Journe
  */
 export async function deliverCallEventToJourney(client: Client, delivery: { projectId: string; phone: string; event: CallEventSignal }, options: JourneyOptions): Promise<void> {
   await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: callEventSignal, signalArgs: [delivery.event] });
+}
+
+/**
+ * Tells a contact's journey that a supervisor resolved one of its conflicts, starting the journey if
+ * it is not running. Safe to repeat: the journey ignores a conflict id it has seen.
+ */
+export async function deliverConflictResolutionToJourney(client: Client, delivery: { projectId: string; phone: string; resolved: ConflictResolved }, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: conflictResolvedSignal, signalArgs: [delivery.resolved] });
 }
 
 export type JourneyView =

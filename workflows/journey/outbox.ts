@@ -1,10 +1,12 @@
-// Outbox rows of kind "journey.task" become signals to the contact's journey;
+// Outbox rows of kind "journey.task" become signals to the contact's journey, and so do
+// supervisors' conflict resolutions ("journey.conflict-resolved");
 // CRM changes (core/webhooks) become "crmChanged" signals, or first a
 // resolveCrmContact workflow when the CRM record is not linked to a contact yet.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import { z } from 'zod';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
+import { conflictResolvedPayloadSchema, JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } from '../../core/reconcile/journal.js';
 import { JOURNEY_TASK_OUTBOX_KIND } from '../../core/tasks/intake.js';
 import {
   JOURNEY_CRM_CHANGE_OUTBOX_KIND,
@@ -16,7 +18,7 @@ import {
 import { resolveCrmContactWorkflowId } from '../crm-changes/shared.js';
 import { resolveCrmContact } from '../crm-changes/workflows.js';
 import { ProjectIdKey } from '../search-attributes.js';
-import { deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
+import { deliverConflictResolutionToJourney, deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
 
 const payloadSchema = z.object({ projectId: z.string(), phone: z.string(), taskId: z.string() });
 
@@ -43,6 +45,12 @@ export function journeyDeliverers(options: JourneyOptions): Record<string, Outbo
         await tx.$executeRaw`
           UPDATE webhook_events SET processed_at = now()
           WHERE id = ANY(${eventIds}::uuid[]) AND processed_at IS NULL`;
+      },
+    },
+    [JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND]: {
+      async deliver(client, row) {
+        const { projectId, phone, conflictId, field } = conflictResolvedPayloadSchema.parse(row.payload);
+        await deliverConflictResolutionToJourney(client, { projectId, phone, resolved: { conflictId, field } }, options);
       },
     },
     [RESOLVE_CRM_CONTACT_OUTBOX_KIND]: {

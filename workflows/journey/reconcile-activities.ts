@@ -34,6 +34,8 @@ export interface ReconcileOutcome {
   /** Connector instance name -> record id. */
   crmRecords: Record<string, string>;
   conflictFields: string[];
+  /** Fields held at a supervisor's decision. */
+  decidedFields: string[];
   writes: HubWrite[];
 }
 
@@ -106,9 +108,9 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
     } catch (error) {
       throw toActivityFailure(error);
     }
-    await linkRecords(db, input.projectId, input.phone, links);
+    const [decisions] = await Promise.all([journal.decisions(input.projectId, input.phone), linkRecords(db, input.projectId, input.phone, links)]);
 
-    const result = reconcile(records, projectRules);
+    const result = reconcile(records, projectRules, decisions);
     const allFields = [...new Set(records.flatMap((record) => Object.keys(record.values)).concat(coreFields))];
     const conflictFields = result.conflicts.map((conflict) => conflict.field);
     await journal.record(input.projectId, input.phone, result.conflicts, {
@@ -129,7 +131,7 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
         throw toActivityFailure(error);
       }
     }
-    return { merged: result.merged, crmRecords, conflictFields, writes };
+    return { merged: result.merged, crmRecords, conflictFields, decidedFields: result.decided, writes };
   }
 }
 

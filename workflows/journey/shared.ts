@@ -13,7 +13,7 @@ export interface JourneyInput {
   /** Carried over by continueAsNew. */
   carried?: JourneyState;
   /** Work taken in but not done yet when the previous run continued as new. */
-  pending?: { taskIds: string[]; changedSources: string[] };
+  pending?: { taskIds: string[]; changedSources: string[]; reconcile?: boolean };
 }
 
 /** Where journeys run and when they end; the outbox dispatcher's settings, passed on to whoever starts a journey. */
@@ -73,11 +73,21 @@ export interface JourneyState {
   merged?: Record<string, unknown>;
   /** Fields the CRMs disagreed on at the last reconciliation (see the conflict journal). */
   conflictFields?: string[];
+  /** Fields whose merged value is a supervisor's decision (a resolved conflict) at the last reconciliation. */
+  decidedFields?: string[];
+  /** Conflicts of this contact resolved by supervisors, as signalled (most recent first, bounded). */
+  resolvedConflicts?: ConflictResolved[];
   reconciliations?: number;
   /** The contact's recent calls, most recent first, bounded; absent in runs carried over from before calls existed. */
   calls?: JourneyCallView[];
   /** Call events the journey could not read (recorded, never thrown), most recent first, bounded. */
   rejectedCallEvents?: RejectedCallEvent[];
+}
+
+/** A supervisor resolved one of the contact's conflicts; the journey reconciles with the decision. */
+export interface ConflictResolved {
+  conflictId: string;
+  field: string;
 }
 
 /** `ivr`, `queued` and `connected` are steps of an inbound call: the IVR's decision, the queue it waits in, the agent who took it. */
@@ -140,12 +150,16 @@ export interface RejectedCallEvent {
 export const taskReceivedSignal = defineSignal<[TaskReceived]>('taskReceived');
 export const crmChangedSignal = defineSignal<[CrmChange]>('crmChanged');
 export const callEventSignal = defineSignal<[CallEventSignal]>('callEvent');
+export const conflictResolvedSignal = defineSignal<[ConflictResolved]>('conflictResolved');
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 
 /** Tasks remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_TASKS_IN_STATE = 200;
 /** CRM changes remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_CRM_CHANGES_IN_STATE = 200;
+
+/** Supervisor resolutions remembered in the state (and for de-duplicating redelivered signals). */
+export const MAX_RESOLVED_CONFLICTS_IN_STATE = 50;
 
 /** Calls remembered in the state. */
 export const MAX_CALLS_IN_STATE = 20;

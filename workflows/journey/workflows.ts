@@ -22,10 +22,12 @@ import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
 import { recordCallEvent } from './calls.js';
 import {
   callEventSignal,
+  conflictResolvedSignal,
   crmChangedSignal,
   crmChangeKey,
   journeyStateQuery,
   MAX_CRM_CHANGES_IN_STATE,
+  MAX_RESOLVED_CONFLICTS_IN_STATE,
   MAX_TASKS_IN_STATE,
   taskReceivedSignal,
   type JourneyInput,
@@ -98,11 +100,20 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     // The hub's own write coming back is not news; anything else is reconciled.
     if (origin !== 'hub-echo') changedSources.add(change.connectorInstanceId);
   });
+  // A supervisor's decision is read from the journal by the next reconciliation, which writes it back.
+  let reconcileRequested = input.pending?.reconcile === true;
+  setHandler(conflictResolvedSignal, (resolved) => {
+    state.resolvedConflicts ??= [];
+    if (state.resolvedConflicts.some((known) => known.conflictId === resolved.conflictId)) return;
+    state.resolvedConflicts.unshift({ conflictId: resolved.conflictId, field: resolved.field });
+    if (state.resolvedConflicts.length > MAX_RESOLVED_CONFLICTS_IN_STATE) state.resolvedConflicts.length = MAX_RESOLVED_CONFLICTS_IN_STATE;
+    reconcileRequested = true;
+  });
   // Call events only update the state; a malformed one is recorded in it, never thrown.
   setHandler(callEventSignal, (event: unknown) => recordCallEvent(state, event));
   setHandler(journeyStateQuery, () => state);
 
-  const hasWork = () => queue.length > 0 || changedSources.size > 0 || workflowInfo().continueAsNewSuggested;
+  const hasWork = () => queue.length > 0 || changedSources.size > 0 || reconcileRequested || workflowInfo().continueAsNewSuggested;
   for (;;) {
     // Waiting starts an idle timer; with work already taken in there is nothing to wait for.
     if (!hasWork() && !(await condition(hasWork, input.idleTimeoutMs))) break;
@@ -111,7 +122,7 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     // quiet moment, so the run continues as new with its pending work rather than wait for one.
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources] } });
+      await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources], reconcile: reconcileRequested } });
     }
     // One pass takes the next task and then the CRM changes pending by then, so a
     // task and a change that arrive together are handled in one workflow task.
@@ -120,10 +131,11 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
       await handleTask(state, taskId);
       state.eventsHandled += 1;
     }
-    if (changedSources.size > 0) {
+    if (changedSources.size > 0 || reconcileRequested) {
       // Changes that arrive while this runs are reconciled by the next pass.
       const sources = [...changedSources];
       changedSources.clear();
+      reconcileRequested = false;
       await reconcileAcrossCrms(state, sources);
       state.eventsHandled += 1;
     }
@@ -152,6 +164,7 @@ async function reconcileAcrossCrms(state: JourneyState, changed: string[]): Prom
   const outcome = await localFirst(localReconciliation.reconcileContact, durableReconciliation.reconcileContact, { projectId: state.projectId, phone: state.phone, changedSources: changed });
   state.merged = outcome.merged;
   state.conflictFields = outcome.conflictFields;
+  state.decidedFields = outcome.decidedFields;
   state.reconciliations = (state.reconciliations ?? 0) + 1;
   Object.assign(state.crmRecords, outcome.crmRecords);
   for (const write of outcome.writes) rememberWrite(state.hubWrites, write.connectorInstanceId, write.externalId, write.fieldHashes, write.at);
