@@ -116,6 +116,11 @@ export class CallCenter {
     void this.closeAndUnregister();
   }
 
+  /** Registration trunks unregister now; queues go on (a replaced call center serving its last callers). */
+  async unregisterTrunks(): Promise<void> {
+    await this.trunkRegistrar?.stop();
+  }
+
   async closeAndUnregister(): Promise<void> {
     const unregistered = this.trunkRegistrar?.stop();
     this.probes.stop();

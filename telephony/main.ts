@@ -28,13 +28,19 @@ import { withRetries } from './runtime/retry.js';
 import { HOLD_SDP, TelephonyRuntime } from './runtime/runtime.js';
 import { startCallControl } from './sip/start.js';
 import { TrunkStore } from './trunks/store.js';
+import { TrunkStatusStore } from './trunks/status-store.js';
+import { AgentAccountStore } from './registration/agent-accounts.js';
+import { registrarOptionsFrom } from './registration/agent-registrar.js';
 
 const config = loadConfig();
 const logger = createLogger('telephony', config.LOG_LEVEL);
 const databaseUrl = requireSetting(config, 'DATABASE_URL');
 const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
 const db = createDb(databaseUrl, { poolSize: 5 });
-const trunkStore = new TrunkStore(db, new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY')));
+const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
+const trunkStore = new TrunkStore(db, secretBox);
+const agentAccounts = new AgentAccountStore(db, secretBox);
+const trunkStatus = new TrunkStatusStore(db, logger);
 // Activity-only workers: the SDK's WARN about having no workflows is expected here.
 installWorkerRuntime(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'ERROR');
 
@@ -78,6 +84,15 @@ const runtime = new TelephonyRuntime({
   sendEvent,
   saveCdrs,
   logger,
+  // Agents' phones REGISTER here; registration trunks REGISTER with their carriers; trunk health reaches the API.
+  registration: {
+    registrations: sip.callControl,
+    accountsFor: (projectId) => agentAccounts.forProject(projectId),
+    projectsWithUsername: async (username) =>
+      (await db.agentSipAccount.findMany({ where: { username }, select: { projectId: true }, distinct: ['projectId'] })).map((row) => row.projectId),
+    options: registrarOptionsFrom(config),
+  },
+  publishTrunkStatus: (projectId, health) => trunkStatus.publish(projectId, health),
 });
 stops.push({ name: 'call centers', stop: () => runtime.close() });
 const reload = () => void runtime.reload().catch((error: unknown) => logger.error({ err: error }, 'telephony: configuration could not be loaded; keeping the running one'));

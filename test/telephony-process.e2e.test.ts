@@ -1,7 +1,8 @@
 // The telephony process as `npm start` runs it (`node --import tsx telephony/main.ts`, a child
 // process on the suite's PostgreSQL and Temporal, the drachtio-server stand-in inside it): a queue
 // and an inbound number configured through the API reach it (the number after it started, by
-// NOTIFY), an agent's SIPp phone is made ready, a SIPp caller dials the number, is queued and
+// NOTIFY), an agent's SIPp phone registers (digest, account stored through the API) and the agent
+// is made ready, a SIPp caller dials the number, is queued and
 // bridged to the agent; the contact's journey then lists the inbound call with its queue, agent,
 // end and CDR, and the CDR row is in PostgreSQL. Then, on the same process (the tests run in order:
 // starting it once keeps the file short), an IVR number with the prompt played by the process's
@@ -97,11 +98,20 @@ describe('the telephony process', () => {
       return body.numbers.includes(dialled) ? true : undefined;
     }, 10_000, 'the new number to be routed');
 
+    // Ann's phone registers with the SIP account stored through the API (digest), then she says ready.
+    expect((await api('PUT', '/v1/telephony/agents/ann', { password: 'ann-desk-phone-1' })).status).toBe(201);
     const agent = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), service: 'ann', calls: 1, timeoutSeconds: 30 });
     peers.push(agent);
-    const ready = await control(`/projects/${hub.projectId}/agents/ann`, { method: 'PUT', json: { status: 'ready', contact: agent.uri } });
+    const registering = await startSipp({
+      scenario: 'agent-register', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, calls: 1, timeoutSeconds: 10,
+      keys: { phone_user: 'ann', phone_contact: agent.hostport, phone_expires: '600' }, authUsername: 'ann', authPassword: 'ann-desk-phone-1',
+    });
+    peers.push(registering);
+    const registered = await registering.finished();
+    expect(registered.successful, registered.output).toBe(1);
+    const ready = await control(`/projects/${hub.projectId}/agents/ann`, { method: 'PUT', json: { status: 'ready' } });
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ id: 'ann', status: 'ready', registered: true });
+    expect(await ready.json()).toMatchObject({ id: 'ann', status: 'ready', registered: true, registration: { contactUri: expect.stringContaining(agent.hostport) } });
 
     const caller = await startSipp({
       scenario: 'caller-number-accepts-reinvite', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, service: dialled,
@@ -212,6 +222,12 @@ describe('the telephony process', () => {
     }, 15_000, 'the outbound call in the journey');
     expect(call).toMatchObject({ trunk: 'main', cause: 'normal', cdr: { trunk: 'main', currency: 'EUR' } });
     expect((await carrier.finished()).successful).toBe(1);
+    // The process publishes its trunks' health for the API.
+    const status = await eventually(async () => {
+      const response = await hub.request('/v1/telephony/trunks/main/status', { method: 'GET' });
+      return response.status === 200 ? ((await response.json()) as { trunk: string; status: string }) : undefined;
+    }, 10_000, 'the trunk status from the telephony process');
+    expect(status).toMatchObject({ trunk: 'main', status: 'up' });
 
     // Ctrl-C (SIGTERM from npm start) stops it cleanly.
     await telephony!.kill('SIGTERM');

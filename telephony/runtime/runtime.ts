@@ -14,6 +14,9 @@ import type { CallControl, InboundCall } from '../call-control.js';
 import { CallCenter, type CallCenterMedia, type CallCenterOptions } from '../call-center.js';
 import { numberKey, type InboundRoute } from '../inbound/numbers.js';
 import type { IvrDeps } from '../ivr/run-ivr.js';
+import { AgentRegistrar, type AgentRegistrarOptions, type AgentSipAccounts } from '../registration/agent-registrar.js';
+import type { IncomingRegister, RegisterAnswer, Registrations } from '../registration/port.js';
+import type { TrunkHealth } from '../trunks/health.js';
 import { InboundCallLog, type InboundCallLogDeps } from './inbound-call-log.js';
 import type { ProjectTelephonyConfig } from './project-config.js';
 
@@ -34,6 +37,19 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
   holdSdp: string;
   loadConfigs: () => Promise<Map<string, ProjectTelephonyConfig>>;
   logger: Pick<Logger, 'warn' | 'error' | 'info'>;
+  /**
+   * SIP registration: agents' phones REGISTER to the hub (digest against their project's SIP
+   * accounts, the Contact bound in that project's roster) and registration trunks REGISTER with
+   * their carriers. A REGISTER goes to the project whose account has its user name.
+   */
+  registration?: {
+    registrations: Registrations;
+    accountsFor: (projectId: string) => AgentSipAccounts;
+    projectsWithUsername: (username: string) => Promise<string[]>;
+    options: AgentRegistrarOptions;
+  };
+  /** Publishes a project's trunk health for the API (TrunkStatusStore); returns the stop. */
+  publishTrunkStatus?: (projectId: string, health: TrunkHealth) => () => void;
   /** How often a replaced call center looks whether its last caller is gone. */
   drainCheckMs?: number;
 }
@@ -41,6 +57,7 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
 interface RunningProject {
   config: ProjectTelephonyConfig;
   center: CallCenter;
+  stopPublishing: () => void;
 }
 
 export class TelephonyRuntime {
@@ -48,11 +65,13 @@ export class TelephonyRuntime {
   private readonly rosters = new Map<string, AgentRoster>();
   private numbers = new Map<string, { projectId: string; route: InboundRoute }>();
   private readonly draining = new Set<{ center: CallCenter; timer: NodeJS.Timeout }>();
+  private readonly registrars = new Map<string, AgentRegistrar>();
   private reloading: Promise<void> = Promise.resolve();
   private readonly calls = new Set<InboundCallLog>();
 
   constructor(private readonly deps: TelephonyRuntimeDeps) {
     deps.callControl.onInboundCall((call) => this.onInbound(call));
+    deps.registration?.registrations.onRegister((request) => this.onRegister(request));
   }
 
   /** Reads every project's configuration and rebuilds the call centers whose configuration changed. Serialized. */
@@ -97,11 +116,16 @@ export class TelephonyRuntime {
   /** Stops probing and closes every queue (callers still waiting are told by their queue). */
   async close(): Promise<void> {
     await this.reloading.catch(() => undefined);
-    for (const { center } of this.projects.values()) center.close();
+    const closing: Promise<void>[] = [];
+    for (const { center, stopPublishing } of this.projects.values()) {
+      stopPublishing();
+      closing.push(center.closeAndUnregister());
+    }
     for (const entry of this.draining) {
       clearInterval(entry.timer);
-      entry.center.close();
+      closing.push(entry.center.closeAndUnregister());
     }
+    await Promise.allSettled(closing);
     this.projects.clear();
     this.draining.clear();
     await Promise.all([...this.calls].map((call) => call.settled()));
@@ -111,7 +135,7 @@ export class TelephonyRuntime {
     const configs = await this.deps.loadConfigs();
     for (const [projectId, running] of this.projects) {
       if (!configs.has(projectId)) {
-        this.retire(running.center);
+        await this.retire(running);
         this.projects.delete(projectId);
         this.deps.logger.info({ projectId }, 'telephony: project has no telephony configuration any more');
       }
@@ -119,9 +143,11 @@ export class TelephonyRuntime {
     for (const config of configs.values()) {
       const running = this.projects.get(config.projectId);
       if (running?.config.fingerprint === config.fingerprint) continue;
+      // The old center unregisters its trunks before the new one registers them.
+      if (running) await this.retire(running);
       const center = this.build(config);
-      if (running) this.retire(running.center);
-      this.projects.set(config.projectId, { config, center });
+      const stopPublishing = this.deps.publishTrunkStatus?.(config.projectId, center.health) ?? (() => undefined);
+      this.projects.set(config.projectId, { config, center, stopPublishing });
       this.deps.logger.info(
         { projectId: config.projectId, trunks: config.trunks.length, queues: config.queues.length, menus: config.menus.length, numbers: config.numbers.map((entry) => entry.number) },
         running ? 'telephony: project configuration reloaded' : 'telephony: project configuration loaded',
@@ -145,26 +171,52 @@ export class TelephonyRuntime {
       notifyAgent: (agentId, notice) => this.deps.logger.warn({ projectId: config.projectId, agentId, notice }, 'telephony: notice for an agent (no agent desktop to show it yet)'),
       logger: this.deps.logger,
       ...(media ? { media: media.control, ivr: { promptPath: media.promptPath, lookupContact: this.deps.lookupContact } } : {}),
+      ...(this.deps.registration ? { registrations: this.deps.registration.registrations } : {}),
     };
     const center = new CallCenter(options);
     center.probes.start(1_000);
     return center;
   }
 
-  /** A replaced call center: no more probes; its queues close once nobody waits in them. */
-  private retire(center: CallCenter): void {
+  /**
+   * A replaced call center: no more probes or status, its registration trunks unregistered at once
+   * (the new one registers the same bindings); its queues close once nobody waits in them.
+   */
+  private async retire(running: RunningProject): Promise<void> {
+    const center = running.center;
+    running.stopPublishing();
     center.probes.stop();
+    await center.unregisterTrunks();
     const entry = {
       center,
       timer: setInterval(() => {
         if ([...center.queues.values()].some((queue) => queue.size > 0)) return;
         clearInterval(entry.timer);
         this.draining.delete(entry);
-        center.close();
+        void center.closeAndUnregister();
       }, this.deps.drainCheckMs ?? 1_000),
     };
     entry.timer.unref();
     this.draining.add(entry);
+  }
+
+  /** A phone's REGISTER, to the registrar of the one project whose SIP account has that user name. */
+  private async onRegister(request: IncomingRegister): Promise<RegisterAnswer> {
+    const registration = this.deps.registration!;
+    const projects = await registration.projectsWithUsername(request.aorUser);
+    if (projects.length > 1) {
+      this.deps.logger.warn({ username: request.aorUser, projects }, 'telephony: a SIP user name exists in several projects; its REGISTER is refused');
+      return { status: 403, reason: 'Forbidden', headers: { 'X-Reason': 'user name is not unique across projects' } };
+    }
+    // Nobody's user name still gets the challenge-then-403 of a registrar with no accounts (no user enumeration).
+    const projectId = projects[0] ?? '';
+    let registrar = this.registrars.get(projectId);
+    if (registrar === undefined) {
+      const accounts = projectId === '' ? { byUsername: async () => undefined } : registration.accountsFor(projectId);
+      registrar = new AgentRegistrar(projectId === '' ? new AgentRoster() : this.rosterFor(projectId), accounts, registration.options, this.deps.logger);
+      this.registrars.set(projectId, registrar);
+    }
+    return registrar.handle(request);
   }
 
   private async onInbound(call: InboundCall): Promise<void> {
