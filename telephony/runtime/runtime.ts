@@ -50,6 +50,8 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
   };
   /** Publishes a project's trunk health for the API (TrunkStatusStore); returns the stop. */
   publishTrunkStatus?: (projectId: string, health: TrunkHealth) => () => void;
+  /** How long close() waits for call events still being stored. */
+  closeWaitMs?: number;
   /** How often a replaced call center looks whether its last caller is gone. */
   drainCheckMs?: number;
 }
@@ -128,7 +130,15 @@ export class TelephonyRuntime {
     await Promise.allSettled(closing);
     this.projects.clear();
     this.draining.clear();
-    await Promise.all([...this.calls].map((call) => call.settled()));
+    // Events of calls that just ended are being stored; wait for them, but not for ever (a database
+    // that is itself stopping would hold the process until it is killed).
+    let timer: NodeJS.Timeout | undefined;
+    const pending = [...this.calls].map((call) => call.settled());
+    await Promise.race([Promise.all(pending), new Promise((resolve) => (timer = setTimeout(resolve, this.deps.closeWaitMs ?? 3_000)))]);
+    clearTimeout(timer);
+    if (this.calls.size > 0) {
+      this.deps.logger.warn({ callIds: [...this.calls].map((call) => call.callId) }, 'telephony: stopping with call events of these calls possibly not stored (database unreachable)');
+    }
   }
 
   private async reloadNow(): Promise<void> {
