@@ -26,6 +26,8 @@ import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
 import { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import { TrunkStore } from '../../telephony/trunks/store.js';
+import { InboundNumberStore } from '../../telephony/inbound/numbers.js';
+import { callEventDeliverers } from '../../telephony/runtime/call-events.js';
 
 export interface TestHub {
   db: Db;
@@ -98,12 +100,13 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     temporal,
     logger,
     pollMs: options.pollMs ?? 200,
-    deliverers: { ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }), ...crmPollerDeliverers({ taskQueue }) },
+    deliverers: { ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }), ...crmPollerDeliverers({ taskQueue }),
+      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }) },
   });
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
     connectors: { registry, runtime: connectors, instances },
-    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
+    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
     db,
     temporal,
     logger,
