@@ -53,4 +53,20 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dialer's pacer also runs inside the campaign workflow: same determinism rules, and no
+    // clock or randomness at all (time and outcomes come in as inputs).
+    files: ['telephony/dialer/pacer.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: nodeBuiltins.flatMap((name) => [name, `node:${name}`]),
+        patterns: [{ group: ['*', '!./*'], message: 'The pacer is a pure module: no imports.' }],
+      }],
+      'no-restricted-globals': ['error', 'process', 'fetch', 'require', 'setTimeout', 'setInterval', 'performance'],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'Time comes in as an input.' },
+        { object: 'Math', property: 'random', message: 'The pacer is deterministic.' },
+      ],
+    },
+  },
 );

@@ -19,6 +19,8 @@ import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
 import { AgentAccountStore } from '../telephony/registration/agent-accounts.js';
 import { TrunkStatusStore } from '../telephony/trunks/status-store.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
+import { InboundNumberStore } from '../telephony/inbound/numbers.js';
+import { callEventDeliverers } from '../telephony/runtime/call-events.js';
 
 const config = loadConfig();
 const logger = createLogger('api', config.LOG_LEVEL);
@@ -32,8 +34,9 @@ const dispatcher = new OutboxDispatcher({
   deliverers: {
     ...journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
     ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
-    ...callbackDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
-    ...campaignDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, journey: { taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 } }),
+    ...callEventDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
+    ...callbackDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE }),
+    ...campaignDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE, journey: { taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 } }),
   },
 });
 const registry = defaultRegistry();
@@ -41,7 +44,7 @@ const secretBox = new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY'));
 const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.REDIS_URL });
 const app = createApp({
   connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
-  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
+  telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
   db,
   temporal,
   logger,

@@ -48,7 +48,8 @@
 // Final line: {"journeys_per_s","bare_workflows_per_s","screenpop_p95_ms",
 //              "screenpop_cached_p95_ms","slowest_crm_ms",...}; about a minute.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import pg from 'pg';
@@ -111,14 +112,48 @@ async function cpuMsOf(pid: number | undefined): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** CPU the worker and the API used between two calls, per item. */
-function cpuMeter(pids: { worker?: number | undefined; api?: number | undefined }) {
-  const read = async () => ({ worker: await cpuMsOf(pids.worker), api: await cpuMsOf(pids.api) });
-  return async () => {
+/** CPU time of a PostgreSQL server: the postmaster and every backend it forked (they live as long as their pools). */
+async function postgresCpuMs(dataDir: string | undefined): Promise<number> {
+  if (dataDir === undefined) return Number.NaN;
+  const postmaster = Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(postmaster)) return Number.NaN;
+  let total = await cpuMsOf(postmaster);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return total;
+}
+
+interface CpuPids {
+  worker?: number | undefined;
+  api?: number | undefined;
+  temporal?: number | undefined;
+  postgresDataDir?: string | undefined;
+}
+
+/** CPU the worker, the API, Temporal and PostgreSQL used between two calls, per item. */
+function cpuMeter(pids: CpuPids) {
+  const read = async () => ({
+    worker: await cpuMsOf(pids.worker),
+    api: await cpuMsOf(pids.api),
+    temporal: await cpuMsOf(pids.temporal),
+    postgres: await postgresCpuMs(pids.postgresDataDir),
+  });
+  // The monotonic clock is the one V8 stamps profile samples with: these lines let a
+  // BENCH_CPU_PROF profile be cut to one measured phase (bench/support/profile-summary.ts).
+  const now = () => String(process.hrtime.bigint() / 1000n);
+  return async (phase: string) => {
     const before = await read();
+    const startedAt = now();
     return async (items: number) => {
       const after = await read();
-      return { worker: round((after.worker - before.worker) / items, 2), api: round((after.api - before.api) / items, 2) };
+      log(`cpu window ${phase}: ${startedAt} ${now()} (monotonic µs), ${items} items`);
+      const per = (key: keyof typeof before) => round((after[key] - before[key]) / items, 2);
+      return { worker: per('worker'), api: per('api'), temporal: per('temporal'), postgres: per('postgres') };
     };
   };
 }
@@ -496,7 +531,7 @@ async function main(): Promise<void> {
     const port = await findFreePort();
     const api = stack.spawnService('api/main.ts', { API_PORT: String(port), API_HOST: '127.0.0.1' });
     const worker = stack.spawnService('worker/main.ts');
-    const startCpuMeter = cpuMeter({ worker: worker.pid, api: api.pid });
+    const startCpuMeter = cpuMeter({ worker: worker.pid, api: api.pid, temporal: stack.serverProcesses.temporalPid, postgresDataDir: stack.serverProcesses.postgresDataDir });
     const base = `http://127.0.0.1:${port}`;
     await waitForUrl(`${base}/healthz`);
     connection = await Connection.connect({ address: stack.temporalAddress });
@@ -523,19 +558,19 @@ async function main(): Promise<void> {
     await measureJourneys(hub, warmup, 'WARM', 1);
     log('journeys: warmed up');
 
-    const bareCpu = await startCpuMeter();
+    const bareCpu = await startCpuMeter('bare');
     const bare = await measureBareWorkflows(hub, CONTACTS, 'run');
     const bareCpuMs = await bareCpu(CONTACTS);
-    log(`bare: ${CONTACTS} no-op workflows in ${round(bare.seconds, 2)} s = ${round(bare.perSecond)} /s; CPU per workflow: worker ${bareCpuMs.worker} ms, API ${bareCpuMs.api} ms`);
+    log(`bare: ${CONTACTS} no-op workflows in ${round(bare.seconds, 2)} s = ${round(bare.perSecond)} /s; CPU per workflow: worker ${bareCpuMs.worker} ms, API ${bareCpuMs.api} ms, Temporal ${bareCpuMs.temporal} ms, PostgreSQL ${bareCpuMs.postgres} ms`);
     log(`bare: Temporal work per workflow: 1 workflow start, ${bare.work.workflowTasks} workflow task, ${bare.work.activityTasks} activity tasks, ${bare.work.events} history events`);
 
     // Wave 1: the contacts' first events. Their CRM records are not linked yet, so each webhook is resolved first.
     const statsBefore = sandbox.stats();
-    const journeysCpu = await startCpuMeter();
+    const journeysCpu = await startCpuMeter('journeys');
     const journeys = await measureJourneys(hub, contacts, 'JRN', 1);
     const journeyCpuMs = await journeysCpu(CONTACTS);
     const statsAfter = sandbox.stats();
-    log(`journeys JRN: ${CONTACTS} contacts in ${round(journeys.seconds, 2)} s = ${round(journeys.perSecond)} /s; CPU per contact: worker ${journeyCpuMs.worker} ms, API ${journeyCpuMs.api} ms`);
+    log(`journeys JRN: ${CONTACTS} contacts in ${round(journeys.seconds, 2)} s = ${round(journeys.perSecond)} /s; CPU per contact: worker ${journeyCpuMs.worker} ms, API ${journeyCpuMs.api} ms, Temporal ${journeyCpuMs.temporal} ms, PostgreSQL ${journeyCpuMs.postgres} ms`);
     await verifyJourneyStates(hub, journeys.wave);
     const conflicts = await stack.db.conflict.findMany({ where: { projectId: stack.projectId }, select: { contactPhone: true }, distinct: ['contactPhone'] });
     const bitrixRequests = statsAfter.accepted - statsBefore.accepted;
@@ -584,6 +619,10 @@ async function main(): Promise<void> {
         worker_cpu_ms_per_bare_workflow: bareCpuMs.worker,
         api_cpu_ms_per_journey: journeyCpuMs.api,
         api_cpu_ms_per_bare_workflow: bareCpuMs.api,
+        temporal_cpu_ms_per_journey: journeyCpuMs.temporal,
+        temporal_cpu_ms_per_bare_workflow: bareCpuMs.temporal,
+        postgres_cpu_ms_per_journey: journeyCpuMs.postgres,
+        postgres_cpu_ms_per_bare_workflow: bareCpuMs.postgres,
         local_activities_per_journey: round(work.localActivities / CONTACTS),
         bare_seconds: round(bare.seconds, 2),
         bitrix_requests_per_contact: round(bitrixRequests / CONTACTS, 2),

@@ -55,6 +55,21 @@ const configSchema = z.object({
   /** Agents' phone registrations: shorter ones get 423 Interval Too Brief, longer ones are cut to the maximum (seconds). */
   SIP_REGISTER_MIN_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(60),
   SIP_REGISTER_MAX_EXPIRES: z.coerce.number().int().min(1).max(86_400).default(3600),
+  /** rtpengine's ng control address (host:port) for IVR media. Unset: a private rtpengine is started when the binary is installed. */
+  RTPENGINE_NG: optionalString.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').optional()),
+  /** Where the hub listens for rtpengine's DTMF log (rtpengine's --dtmf-log-dest must point here) with RTPENGINE_NG. */
+  RTPENGINE_DTMF_LISTEN: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:0'),
+  /** Whether `npm start` starts the telephony process (SIP, media, call centers). */
+  TELEPHONY: z.enum(['on', 'off']).default('on'),
+  /** The telephony process's own Temporal task queue is `telephony-<this>`; unset: host name and process id. */
+  TELEPHONY_INSTANCE_ID: optionalString.pipe(z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_", "-"').optional()),
+  /** Task queue every telephony process polls for placeCall (any of them may place a call). */
+  TELEPHONY_TASK_QUEUE: z.string().min(1).default('telephony'),
+  /** The telephony process's control endpoint (health, agent presence): loopback by default. 0 picks a free port. */
+  TELEPHONY_CONTROL_HOST: z.string().min(1).default('127.0.0.1'),
+  TELEPHONY_CONTROL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /** How often the telephony process compares the stored configuration with what it runs (changes made through the API arrive at once by NOTIFY). */
+  TELEPHONY_CONFIG_POLL_MS: z.coerce.number().int().min(100).default(30_000),
   /** Largest number of tasks one POST may carry. */
   MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
 });

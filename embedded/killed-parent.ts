@@ -11,7 +11,7 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * Runs `script` in a separate Node process, reads the JSON line it prints,
  * then kills that process with SIGKILL, so that no exit hook of it runs.
  */
-export async function startInKilledParent(script: string): Promise<{ pid: number }> {
+export async function startInKilledParent<Printed extends { pid: number } = { pid: number }>(script: string): Promise<Printed> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +29,7 @@ export async function startInKilledParent(script: string): Promise<{ pid: number
       child.once('error', reject);
       child.once('exit', (code, signal) => reject(new Error(`child exited (${String(code ?? signal)}) before printing: ${stderr.toString()}`)));
     });
-    return JSON.parse(line) as { pid: number };
+    return JSON.parse(line) as Printed;
   } finally {
     const exited = new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();

@@ -74,13 +74,15 @@ describe('embedded redis', () => {
   });
 
   it('does not outlive a parent killed with SIGKILL', async () => {
-    const { pid } = await startInKilledParent(`
+    // The parent reads Redis's private temp dir before it is killed: on a busy machine Redis may be
+    // gone (as it should) before the test could look.
+    const { pid, workDir } = await startInKilledParent<{ pid: number; workDir: string }>(`
+      const { readlinkSync } = await import('node:fs');
       const { startEmbeddedRedis } = await import('./embedded/redis.ts');
       const server = await startEmbeddedRedis();
-      console.log(JSON.stringify({ pid: server.pid }));
+      console.log(JSON.stringify({ pid: server.pid, workDir: readlinkSync('/proc/' + server.pid + '/cwd') }));
     `);
-    // Redis runs in its private temp dir; with no stop() to remove it, the test does.
-    const workDir = await readlink(`/proc/${pid}/cwd`);
+    // With no stop() to remove the temp dir, the test does.
     expect(await waitForProcessExit(pid, 10_000)).toBe(true);
     expect(path.basename(workDir)).toMatch(/^embedded-redis-/);
     await rm(workDir, { recursive: true, force: true });

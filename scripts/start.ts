@@ -1,8 +1,10 @@
 // `npm start`: the whole hub on one machine with nothing installed by hand.
 // Unset DATABASE_URL -> embedded PostgreSQL under DATA_DIR/pg (kept across runs).
 // Unset TEMPORAL_ADDRESS -> `temporal server start-dev` on DATA_DIR/temporal.db with its UI.
-// Then: migrations, a demo project on first run, the worker and the API as
-// child processes, and the URLs. Ctrl-C stops everything in reverse order.
+// Then: migrations, a demo project on first run, the worker, the API and the
+// telephony process (SIP on the drachtio stand-in unless DRACHTIO_HOST is set,
+// rtpengine when installed) as child processes, and the URLs. Ctrl-C stops
+// everything in reverse order.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, CONNECTOR_SECRET_KEY: secretKey };
   spawnService('worker', 'worker/main.ts', env);
   spawnService('api', 'api/main.ts', env);
+  if (config.TELEPHONY === 'on') spawnService('telephony', 'telephony/main.ts', env);
   await waitForHealth(`${publicUrl(config)}/healthz`);
+  const telephony = config.TELEPHONY === 'on' ? await waitForTelephony(config) : undefined;
 
   const api = publicUrl(config);
   say('');
@@ -52,6 +56,13 @@ async function main(): Promise<void> {
   say(`  Health        ${api}/healthz`);
   if (temporal.uiUrl) say(`  Temporal UI   ${temporal.uiUrl}`);
   say(`  Temporal      ${temporal.address}`);
+  if (telephony) {
+    say(`  SIP           udp ${telephony.sip.address}:${telephony.sip.port} (${config.DRACHTIO_HOST ? `drachtio-server ${config.DRACHTIO_HOST}:${config.DRACHTIO_PORT}` : 'drachtio-server stand-in'})`);
+    say(`  IVR media     ${telephony.media}`);
+    say(`  Telephony     ${telephony.controlUrl}/healthz (agent presence: PUT ${telephony.controlUrl}/projects/<id>/agents/<agent>)`);
+  } else {
+    say('  SIP           off (TELEPHONY=off)');
+  }
   if (demo) {
     say(`  Demo API key  ${demo.keyFile}${demo.created ? ' (new)' : ''}`);
     say('');
@@ -150,6 +161,34 @@ function spawnService(name: string, entry: string, env: NodeJS.ProcessEnv): void
     say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the hub.`);
     void shutdown(1);
   });
+}
+
+interface TelephonyHealth {
+  sip: { address: string; port: number };
+  media: string;
+  controlUrl: string;
+}
+
+/** The telephony process's own health answer: where SIP listens and whether IVR media is there. */
+async function waitForTelephony(config: Config, timeoutMs = 90_000): Promise<TelephonyHealth> {
+  const host = config.TELEPHONY_CONTROL_HOST === '0.0.0.0' ? '127.0.0.1' : config.TELEPHONY_CONTROL_HOST;
+  const controlUrl = `http://${host}:${config.TELEPHONY_CONTROL_PORT}`;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${controlUrl}/healthz`);
+      if (response.ok) {
+        const body = (await response.json()) as { sip: { address: string; port: number }; media: string };
+        return { sip: body.sip, media: body.media, controlUrl };
+      }
+      last = await response.text();
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((done) => setTimeout(done, 500));
+  }
+  throw new Error(`the telephony process did not answer ${controlUrl}/healthz within ${timeoutMs / 1000} s: ${last}`);
 }
 
 async function waitForHealth(url: string, timeoutMs = 90_000): Promise<void> {

@@ -25,7 +25,12 @@ import type { CallEventSignal } from '../workflows/journey/shared.js';
 export type SignalJourney = (projectId: string, phone: string, event: CallEventSignal) => Promise<void>;
 
 export interface TelephonyActivityDeps {
-  callCenter: CallCenter;
+  /** The call center calls are placed through; or, with several projects, `callCenterFor`. */
+  callCenter?: CallCenter;
+  /** The project's call center (the telephony process runs one per project). */
+  callCenterFor?: (projectId: string) => CallCenter;
+  /** Persists the CDRs of placed calls (failed attempts at once, the billed one when the call ends). */
+  saveCdrs?: (projectId: string, records: CallDetailRecord[]) => Promise<void>;
   signalJourney: SignalJourney;
   /** This worker's own task queue: where activities on calls it placed must run. */
   taskQueue: string;
@@ -60,6 +65,7 @@ export interface PlaceCallOutput {
 
 interface LiveCall {
   projectId: string;
+  center: CallCenter;
   phone: string;
   leg: CallLeg;
   releaseAgent?: () => void;
@@ -84,6 +90,23 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     return next;
   };
 
+  const centerFor = (projectId: string): CallCenter => {
+    let center: CallCenter | undefined;
+    try {
+      center = deps.callCenterFor?.(projectId) ?? deps.callCenter;
+    } catch (error) {
+      throw ApplicationFailure.create({ nonRetryable: true, type: 'NoCallCenter', message: error instanceof Error ? error.message : String(error) });
+    }
+    if (center === undefined) throw ApplicationFailure.create({ nonRetryable: true, type: 'NoCallCenter', message: `project ${projectId} has no telephony configured on this worker` });
+    return center;
+  };
+  const saveCdrs = (projectId: string, records: CallDetailRecord[]): void => {
+    if (deps.saveCdrs === undefined || records.length === 0) return;
+    deps.saveCdrs(projectId, records).catch((error: unknown) => {
+      deps.logger?.error({ err: error, callId: records[0]?.callId }, 'CDRs could not be saved');
+    });
+  };
+
   const liveCall = (callId: string): LiveCall => {
     const call = live.get(callId);
     if (call === undefined) {
@@ -98,12 +121,14 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       const heartbeat = setInterval(() => context.heartbeat({ callId: input.callId }), heartbeatMs);
       const send = (event: Omit<CallEventSignal, 'callId'>) => signal(input.projectId, input.to, { callId: input.callId, ...event });
       try {
-        const result = await deps.callCenter.placeCall({
+        const center = centerFor(input.projectId);
+        const result = await center.placeCall({
           callId: input.callId, to: input.to, callerId: input.callerId, sdp: deps.offerSdp, ringTimeoutMs: input.ringTimeoutMs,
           signal: context.cancellationSignal,
           onProgress: (event, trunk) => void send({ type: 'ringing', at: event.at.toISOString(), trunk, sipStatus: event.sipStatus }),
         });
         for (const attempt of result.attempts) if (attempt.cdr) void send(cdrEvent(attempt.cdr));
+        saveCdrs(input.projectId, result.attempts.flatMap((attempt) => (attempt.cdr ? [attempt.cdr] : [])));
         const attempts = result.attempts.map(attemptView);
         if (result.outcome !== 'answered') {
           await send({ type: 'ended', at: new Date().toISOString(), cause: result.outcome, ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) });
@@ -111,7 +136,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
             ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) };
         }
         const leg = result.leg;
-        live.set(input.callId, { projectId: input.projectId, phone: input.to, leg });
+        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg });
         const answered = send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
         // Listen before awaiting anything: a callee hanging up at once must still reach the journey.
         leg.on((event) => {
@@ -121,7 +146,10 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
         });
         if (leg.state === 'ended') live.delete(input.callId);
         // The billed record follows the ended event (same chain, so in that order).
-        void result.ended.then((cdr) => send(cdrEvent(cdr)));
+        void result.ended.then((cdr) => {
+          saveCdrs(input.projectId, [cdr]);
+          return send(cdrEvent(cdr));
+        });
         await answered;
         return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue };
       } finally {
@@ -135,7 +163,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
       try {
-        const queued = deps.callCenter.queue(queue).enqueue(call.leg, { callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }) });
+        const queued = call.center.queue(queue).enqueue(call.leg, { callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }) });
         const outcome = await queued.result;
         if (outcome.outcome === 'connected') {
           call.releaseAgent = outcome.releaseAgent;
@@ -151,7 +179,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     async transferCall(callId: string, extension: string, mode: 'blind' | 'attended'): Promise<{ outcome: string; reason?: string }> {
       const call = liveCall(callId);
       if (deps.pbx === undefined) throw ApplicationFailure.create({ nonRetryable: true, type: 'NoPbxTrunk', message: 'this worker has no PBX trunk configured for transfers' });
-      const result = await deps.callCenter.transferToExtension({
+      const result = await call.center.transferToExtension({
         callId, callerLeg: call.leg, extension, mode, trunk: deps.pbx.trunk, fallbackQueue: deps.pbx.fallbackQueue,
         ...(call.releaseAgent === undefined ? {} : { releaseAgent: call.releaseAgent }),
       });

@@ -80,7 +80,9 @@ export class CallCenter {
     if ('ivr' in inbound && (options.media === undefined || options.ivr === undefined)) {
       throw new Error('an inbound IVR needs media and the IVR dependencies (prompts, CRM lookup)');
     }
-    options.callControl.onInboundCall((call) => this.routeInbound(call, inbound));
+    options.callControl.onInboundCall(async (call) => {
+      await this.routeInbound(call, inbound);
+    });
   }
 
   /** Every inbound call once it is queued, transferred, hung up or abandoned. */
@@ -114,6 +116,11 @@ export class CallCenter {
     void this.closeAndUnregister();
   }
 
+  /** Registration trunks unregister now; queues go on (a replaced call center serving its last callers). */
+  async unregisterTrunks(): Promise<void> {
+    await this.trunkRegistrar?.stop();
+  }
+
   async closeAndUnregister(): Promise<void> {
     const unregistered = this.trunkRegistrar?.stop();
     this.probes.stop();
@@ -121,16 +128,25 @@ export class CallCenter {
     await unregistered;
   }
 
-  private async routeInbound(call: InboundCall, inbound: NonNullable<CallCenterOptions['inbound']>): Promise<void> {
-    const callId = `in-${Date.now()}-${++this.callCounter}`;
+  /**
+   * Answers an inbound call and hands it on (IVR, then queue / transfer / hang-up; or straight into a
+   * queue). Used by the constructor's `inbound` entry, or directly by a router that picks the entry per
+   * dialled number. Resolves with the routing, or undefined when it failed (the call is hung up).
+   */
+  async routeInbound(call: InboundCall, inbound: NonNullable<CallCenterOptions['inbound']>, callId = `in-${Date.now()}-${++this.callCounter}`): Promise<InboundRouting | undefined> {
+    if ('ivr' in inbound && (this.options.media === undefined || this.options.ivr === undefined)) {
+      throw new Error('an inbound IVR needs media and the IVR dependencies (prompts, CRM lookup)');
+    }
     try {
       const routing = 'ivr' in inbound
         ? await this.throughIvr(call, callId, inbound.ivr)
         : await this.straightToQueue(call, callId, inbound.queue);
       for (const listener of [...this.routedListeners]) listener(routing);
+      return routing;
     } catch (error) {
       this.options.logger?.error({ err: error, callId }, 'inbound call could not be routed');
       await call.hangup().catch(() => undefined);
+      return undefined;
     }
   }
 

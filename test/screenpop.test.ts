@@ -83,11 +83,6 @@ function source(card: Json, instanceId: string): Json {
   return card.sources.find((entry: Json) => entry.instanceId === instanceId);
 }
 
-function p95(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.ceil(sorted.length * 0.95) - 1] as number;
-}
-
 describe('GET /v1/contacts/lookup', () => {
   it('merges two CRMs holding the number under different names into one card and shows the conflicts', async () => {
     await seedSqlCrm('+14155552671', 'Ada Lovelace', {
@@ -187,19 +182,19 @@ describe('GET /v1/contacts/lookup', () => {
     }
   });
 
-  it('serves cached cards in well under 10 ms (p95 over 50 lookups)', async () => {
+  // How fast a cached card comes back is bench:journeys' figure (screenpop_cached_p95_ms); here: that repeated
+  // rings are answered from the cache, without asking a CRM again.
+  it('answers repeated rings from the cache without asking the portal again', async () => {
     await seedSqlCrm('+14155552674', 'Katherine Johnson', { responsibleAgent: 'boris' });
     const cold = await lookup('+1 415 555 2674');
     expect(cold.body.cache).toBe('miss');
-    const samples: number[] = [];
+    const asked = sandbox.stats().requests;
     for (let ring = 0; ring < 50; ring += 1) {
       const cached = await lookup('+1 415 555 2674');
       expect(cached.body.cache).toBe('hit');
-      samples.push(cached.elapsedMs);
+      expect(cached.body.contact).toEqual(cold.body.contact);
     }
-    const sorted = [...samples].sort((a, b) => a - b);
-    console.log(`cached lookups: cold ${cold.elapsedMs.toFixed(1)} ms; cached p50 ${sorted[24]?.toFixed(2)} ms, p95 ${p95(samples).toFixed(2)} ms, max ${sorted[49]?.toFixed(2)} ms`);
-    expect(p95(samples)).toBeLessThan(10);
+    expect(sandbox.stats().requests).toBe(asked);
     expect(cold.body.contact).toMatchObject({ name: 'Katherine Johnson', responsibleAgent: 'boris' });
   });
 

@@ -1,7 +1,12 @@
 // Telephony configuration through the API: trunks (password sealed, write-only), queues and IVR
 // menus validated by the telephony schemas, references checked, CDRs listed with exact costs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createProject } from '../core/projects/projects.js';
 import { saveCallDetailRecords } from '../telephony/cdr/store.js';
+import { InboundNumberStore } from '../telephony/inbound/numbers.js';
+import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
+import { TELEPHONY_CONFIG_CHANNEL } from '../telephony/runtime/config-changes.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
 import { startTestHub, type TestHub } from './support/hub.js';
@@ -110,10 +115,51 @@ describe('/v1/telephony', () => {
     expect(bad.body.errors[0].field).toBe('query.from');
   });
 
+  it('routes an inbound number to one queue or IVR menu of one project; each change is announced to the telephony process', async () => {
+    const listener = new pg.Client({ connectionString: hub.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (message) => heard.push(message.payload ?? ''));
+    await listener.query(`LISTEN ${TELEPHONY_CONFIG_CHANNEL}`);
+    try {
+      expect((await call('PUT', '/v1/telephony/queues/inbound-desk', { agents: ['ann'] })).status).toBe(201);
+      const created = await call('PUT', '/v1/telephony/numbers/4930123456', { queue: 'inbound-desk' });
+      expect(created).toMatchObject({ status: 201, body: { number: '4930123456', route: { queue: 'inbound-desk' } } });
+      expect((await call('PUT', '/v1/telephony/numbers/4930123456', { queue: 'inbound-desk' })).status).toBe(200);
+      expect((await call('GET', '/v1/telephony/numbers')).body.numbers).toEqual([{ number: '4930123456', route: { queue: 'inbound-desk' } }]);
+
+      const both = await call('PUT', '/v1/telephony/numbers/4930123457', { queue: 'inbound-desk', ivr: 'main' });
+      expect(both).toMatchObject({ status: 422, type: 'application/problem+json', body: { errors: [{ field: 'ivr' }] } });
+      const missing = await call('PUT', '/v1/telephony/numbers/4930123457', { queue: 'nobody-here' });
+      expect(missing).toMatchObject({ status: 422, body: { errors: [{ field: 'queue', message: 'queue "nobody-here" does not exist' }] } });
+      expect((await call('PUT', '/v1/telephony/numbers/12', { queue: 'inbound-desk' })).body.errors[0].field).toBe('number');
+      expect((await call('PUT', '/v1/telephony/numbers/4930123457', { queue: 'inbound-desk', extra: 1 })).status).toBe(422);
+
+      // A queue that receives a number's calls cannot be removed from under it.
+      const inUse = await call('DELETE', '/v1/telephony/queues/inbound-desk');
+      expect(inUse).toMatchObject({ status: 409, body: { detail: expect.stringContaining('4930123456') } });
+
+      // One number, one project.
+      const other = await createProject(hub.db, { slug: `other-${Date.now()}`, name: 'Other', defaultRegion: 'DE' });
+      await new CallFlowStore(hub.db).putQueue(other.id, 'desk', { agents: ['bob'] });
+      const taken = await new InboundNumberStore(hub.db).put(other.id, '4930123456', { queue: 'desk' }).catch((error: unknown) => error);
+      expect(taken).toMatchObject({ status: 409, errors: [{ field: 'number' }] });
+
+      expect((await call('DELETE', '/v1/telephony/numbers/4930123456')).status).toBe(204);
+      expect((await call('GET', '/v1/telephony/numbers/4930123456')).status).toBe(404);
+      expect((await call('DELETE', '/v1/telephony/queues/inbound-desk')).status).toBe(204);
+      // Every successful PUT and DELETE told the telephony process which project changed.
+      await expect.poll(() => heard.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(heard)).toEqual(new Set([hub.projectId]));
+    } finally {
+      await listener.end();
+    }
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const response = await hub.app.request('/openapi.json');
     expect(response.status).toBe(200);
     const doc = (await response.json()) as Json;
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/telephony/trunks/{name}', '/v1/telephony/ivr-menus/{name}', '/v1/telephony/cdrs']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/telephony/trunks/{name}', '/v1/telephony/ivr-menus/{name}', '/v1/telephony/numbers/{name}', '/v1/telephony/cdrs']));
   });
 });

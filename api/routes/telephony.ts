@@ -6,7 +6,9 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Db } from '../../core/db/client.js';
 import { listCallDetailRecords } from '../../telephony/cdr/store.js';
 import { TelephonyConfigError } from '../../telephony/config-errors.js';
+import type { InboundNumberStore } from '../../telephony/inbound/numbers.js';
 import type { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
+import { announceTelephonyConfigChanged } from '../../telephony/runtime/config-changes.js';
 import type { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
 import type { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import type { TrunkStore } from '../../telephony/trunks/store.js';
@@ -18,6 +20,7 @@ export interface TelephonyRoutesDeps {
   db: Db;
   trunks: TrunkStore;
   flows: CallFlowStore;
+  numbers: InboundNumberStore;
   /** Agents' SIP accounts (what their phones register with). */
   agents: AgentAccountStore;
   /** Trunk health as the telephony process reports it. */
@@ -32,6 +35,7 @@ const trunkBody = anyObject('Trunk', 'kind ("carrier" | "pbx"), host, transport,
 const queueBody = anyObject('Queue', 'agents, ringTimeoutMs, preferredAgentWindowMs, maxWaitMs, wrapUpMs. Distribution is always longest-idle.');
 const agentBody = anyObject('AgentSipAccount', 'username (SIP user part the phone registers as; default: the agent id), password (digest, at least 8 characters; required on create, write-only: shown as "set", kept when omitted).');
 const ivrBody = anyObject('IvrMenu', 'start, fallbackQueue, maxVisitsPerNode, maxDurationMs, nodes {id: menu | play | crm | queue | transfer | hangup}.');
+const numberBody = anyObject('InboundNumber', 'Where calls to this number (digits only, E.164 without "+") go: {"ivr": menu} or {"queue": queue}. A number belongs to one project.');
 
 function mapErrors(error: unknown): never {
   if (error instanceof TelephonyConfigError) {
@@ -41,8 +45,16 @@ function mapErrors(error: unknown): never {
   throw error;
 }
 
-export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: TelephonyRoutesDeps) {
+export function telephonyRoutes({ db, trunks, flows, numbers, agents, trunkStatus }: TelephonyRoutesDeps) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+
+  /** A queue or IVR menu that an inbound number sends callers to cannot be removed from under it. */
+  const refuseIfNumbersUse = async (projectId: string, kind: 'queue' | 'ivr', name: string) => {
+    const users = await numbers.numbersUsing(projectId, kind, name);
+    if (users.length > 0) {
+      throw new TelephonyConfigError(409, `${kind === 'ivr' ? 'IVR menu' : 'Queue'} "${name}" receives the calls of number(s) ${users.join(', ')}; change them first.`, [{ field: 'name', message: 'in use' }]);
+    }
+  };
 
   const resources = [
     {
@@ -63,7 +75,10 @@ export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: Tele
       },
       list: (projectId: string) => flows.list(projectId, 'queue'),
       get: (projectId: string, name: string) => flows.get(projectId, 'queue', name),
-      remove: (projectId: string, name: string) => flows.remove(projectId, 'queue', name),
+      remove: async (projectId: string, name: string) => {
+        await refuseIfNumbersUse(projectId, 'queue', name);
+        await flows.remove(projectId, 'queue', name);
+      },
     },
     {
       path: 'agents', tag: 'Telephony', what: 'agent SIP account', body: agentBody, listKey: 'agents',
@@ -83,7 +98,17 @@ export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: Tele
       },
       list: (projectId: string) => flows.list(projectId, 'ivr'),
       get: (projectId: string, name: string) => flows.get(projectId, 'ivr', name),
-      remove: (projectId: string, name: string) => flows.remove(projectId, 'ivr', name),
+      remove: async (projectId: string, name: string) => {
+        await refuseIfNumbersUse(projectId, 'ivr', name);
+        await flows.remove(projectId, 'ivr', name);
+      },
+    },
+    {
+      path: 'numbers', tag: 'Telephony', what: 'inbound number', body: numberBody, listKey: 'numbers',
+      put: (projectId: string, name: string, input: unknown) => numbers.put(projectId, name, input),
+      list: (projectId: string) => numbers.list(projectId),
+      get: (projectId: string, name: string) => numbers.get(projectId, name),
+      remove: (projectId: string, name: string) => numbers.remove(projectId, name),
     },
   ];
 
@@ -103,7 +128,9 @@ export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: Tele
         },
       }),
       async (c) => {
-        const { value, created } = await resource.put(c.get('project').id, c.req.valid('param').name, c.req.valid('json')).catch(mapErrors);
+        const projectId = c.get('project').id;
+        const { value, created } = await resource.put(projectId, c.req.valid('param').name, c.req.valid('json')).catch(mapErrors);
+        await announceTelephonyConfigChanged(db, projectId);
         return c.json(value as Record<string, unknown>, created ? 201 : 200);
       },
     );
@@ -141,7 +168,9 @@ export function telephonyRoutes({ db, trunks, flows, agents, trunkStatus }: Tele
         responses: { 204: { description: 'Removed' }, ...problemResponses(401, 404, 409, 422) },
       }),
       async (c) => {
-        await resource.remove(c.get('project').id, c.req.valid('param').name).catch(mapErrors);
+        const projectId = c.get('project').id;
+        await resource.remove(projectId, c.req.valid('param').name).catch(mapErrors);
+        await announceTelephonyConfigChanged(db, projectId);
         return c.body(null, 204);
       },
     );

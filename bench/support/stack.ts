@@ -28,6 +28,8 @@ export interface BenchStack {
   db: Db;
   projectId: string;
   apiKey: string;
+  /** The embedded servers' processes (absent when DATABASE_URL / TEMPORAL_ADDRESS name other servers): for CPU accounting. */
+  serverProcesses: { temporalPid?: number; postgresDataDir?: string };
   /** Starts api/main.ts or worker/main.ts as a child process on this stack. */
   spawnService(entry: 'api/main.ts' | 'worker/main.ts', env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   const stops: (() => Promise<void>)[] = [];
   const children: ChildProcess[] = [];
 
+  const serverProcesses: BenchStack['serverProcesses'] = {};
   let serverUrl: string;
   if (config.DATABASE_URL) {
     serverUrl = withDatabase(config.DATABASE_URL, 'postgres');
@@ -49,6 +52,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     const server = await startEmbeddedPostgres({ dataDir: join(workDir, 'pg'), port: await findFreePort() });
     stops.push(() => server.stop());
     serverUrl = server.url;
+    serverProcesses.postgresDataDir = server.dataDir;
     log(`bench: embedded PostgreSQL at ${server.url}`);
   }
   const database = `bench_${name}_${Date.now()}`;
@@ -66,6 +70,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     });
     stops.push(() => server.stop());
     temporalAddress = server.address;
+    serverProcesses.temporalPid = server.pid;
     log(`bench: embedded Temporal at ${temporalAddress}`);
   }
 
@@ -89,9 +94,12 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     db,
     projectId,
     apiKey,
+    serverProcesses,
     spawnService(entry, env = {}) {
-      // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in DevTools).
-      const profile = process.env.BENCH_CPU_PROF && entry === 'worker/main.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+      // BENCH_CPU_PROF=<dir>: the worker and the API write V8 CPU profiles to <dir>/worker and
+      // <dir>/api when they stop (open them in DevTools, or see bench/support/profile-summary.ts).
+      const service = entry === 'worker/main.ts' ? 'worker' : 'api';
+      const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, service)}`] : [];
       const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, entry)], {
         cwd: repoRoot,
         env: { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, CONNECTOR_SECRET_KEY: secretKey, LOG_LEVEL: 'warn', ...env },

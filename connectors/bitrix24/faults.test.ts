@@ -50,7 +50,7 @@ describe('bitrix24 when the portal misbehaves', () => {
     ['html', /answered 200 with a body that is not JSON: <!DOCTYPE html>/],
     ['gateway', /CRM error 503: 503 Service Unavailable: <html>.*503 Service Temporarily Unavailable/],
     ['5xx', /CRM error 500: INTERNAL_SERVER_ERROR: Internal server error/],
-    ['down', /UND_ERR_SOCKET \(other side closed\)/],
+    ['down', /ECONNRESET \(socket hang up\)/],
     ['slow', /no answer within 300 ms/],
   ];
 

@@ -5,6 +5,7 @@
 import { CrmError } from './errors.js';
 import type { RequestLimiter } from './limits/types.js';
 import { readPath, type ProviderFacts } from './provider.js';
+import { nodeTransport, type Transport, type TransportResponse } from './transport.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -35,14 +36,15 @@ export interface HttpClientOptions {
   limiter: RequestLimiter;
   /** Times a throttled request is queued again before the caller gets CrmError('throttled'). */
   maxThrottleRetries?: number;
-  fetch?: typeof fetch;
+  /** How requests are sent (default: node:http over keep-alive agents, see transport.ts). */
+  transport?: Transport;
 }
 
 const bodyExcerptLength = 200;
 
 export function createCrmHttpClient(options: HttpClientOptions): CrmHttpClient {
   const { provider, limiter } = options;
-  const doFetch = options.fetch ?? fetch;
+  const send = options.transport ?? nodeTransport;
   const maxThrottleRetries = options.maxThrottleRetries ?? 5;
   const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
 
@@ -67,16 +69,14 @@ export function createCrmHttpClient(options: HttpClientOptions): CrmHttpClient {
     const url = buildUrl(request);
     // Messages name the relative path only: base URLs and query strings may carry credentials.
     const where = `${request.method} ${request.path}`;
-    let response: Response;
-    let text: string;
+    let response: TransportResponse;
     try {
-      response = await doFetch(url, {
+      response = await send(url, {
         method: request.method,
         headers: buildHeaders(request),
         body: request.json === undefined ? undefined : JSON.stringify(request.json),
-        signal: AbortSignal.timeout(provider.timeoutMs),
+        timeoutMs: provider.timeoutMs,
       });
-      text = await response.text();
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       throw new CrmError(
@@ -88,6 +88,7 @@ export function createCrmHttpClient(options: HttpClientOptions): CrmHttpClient {
       );
     }
 
+    const { text } = response;
     limiter.onRateLimitHeaders(rateLimitHeaders(response.headers, provider));
     const body = parseBody(text, response.headers.get('content-type'));
     const code = body.json ? stringAt(body.value, provider.errors.codePath) : undefined;

@@ -20,7 +20,8 @@
 // stands: a newer conflict (a source said something new) replaces it.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { Prisma, type Db } from '../db/client.js';
+import { Prisma, sqlPoolOf, type Db } from '../db/client.js';
+import { runSql, statement } from '../db/sql.js';
 import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import type { ConflictFinding, SupervisorDecision } from './types.js';
 import { comparableValue, toJsonValue, type JsonValue } from './values.js';
@@ -115,6 +116,23 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 type ConflictRow = Prisma.ConflictGetPayload<object>;
 type Tx = Prisma.TransactionClient;
 
+// The read every reconciliation makes (on the pg pool: it runs once per journey event).
+/** Per field the latest conflict of the contact, kept when a supervisor resolved it. */
+const selectLatestDecisions = statement(
+  'conflicts.latest_decisions',
+  `SELECT id, field, candidates, resolution, resolved_by, resolved_at FROM (
+     SELECT DISTINCT ON (field) id, field, candidates, resolution, resolved_by, resolved_at, status
+     FROM conflicts WHERE project_id = $1::uuid AND contact_phone = $2
+     ORDER BY field, created_at DESC, id DESC
+   ) latest
+   WHERE status = 'resolved' AND resolution->>'reason' = 'supervisor'`,
+);
+
+const selectAnyOpen = statement(
+  'conflicts.any_open',
+  `SELECT 1 AS open FROM conflicts WHERE project_id = $1::uuid AND contact_phone = $2 AND status = 'open' AND field = ANY($3::text[]) LIMIT 1`,
+);
+
 export class ConflictJournal {
   constructor(private readonly db: Db) {}
 
@@ -134,8 +152,8 @@ export class ConflictJournal {
     // read says so, without a transaction and its lock. The locked re-read below
     // decides whenever there is something to write.
     if (latest.size === 0) {
-      const anyOpen = await this.db.conflict.findFirst({ where: { projectId, contactPhone, status: 'open', field: { in: fields } }, select: { id: true } });
-      if (!anyOpen) return { opened: [], unchanged: [], closed: [] };
+      const anyOpen = await runSql(sqlPoolOf(this.db), selectAnyOpen, [projectId, contactPhone, fields]);
+      if (anyOpen.length === 0) return { opened: [], unchanged: [], closed: [] };
     }
 
     return this.db.$transaction(async (tx) => {
@@ -238,13 +256,11 @@ export class ConflictJournal {
    * whether a source has said something new since (engine.ts).
    */
   async decisions(projectId: string, contactPhone: string): Promise<SupervisorDecision[]> {
-    const rows = await this.db.$queryRaw<{ id: string; field: string; candidates: unknown; resolution: unknown; resolved_by: string | null; resolved_at: Date | null }[]>`
-      SELECT id, field, candidates, resolution, resolved_by, resolved_at FROM (
-        SELECT DISTINCT ON (field) id, field, candidates, resolution, resolved_by, resolved_at, status
-        FROM conflicts WHERE project_id = ${projectId}::uuid AND contact_phone = ${contactPhone}
-        ORDER BY field, created_at DESC, id DESC
-      ) latest
-      WHERE status = 'resolved' AND resolution->>'reason' = 'supervisor'`;
+    const rows = await runSql<{ id: string; field: string; candidates: unknown; resolution: unknown; resolved_by: string | null; resolved_at: Date | null }>(
+      sqlPoolOf(this.db),
+      selectLatestDecisions,
+      [projectId, contactPhone],
+    );
     return rows.map((row) => {
       const resolution = row.resolution as { value?: JsonValue };
       const candidates = Array.isArray(row.candidates) ? (row.candidates as StoredCandidate[]) : [];

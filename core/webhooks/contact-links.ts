@@ -1,11 +1,10 @@
 // Which hub contact (project + E.164 phone) a CRM record belongs to, from the
 // identity link table. Webhooks name a record by the CRM's id only, while a
 // journey is addressed by phone, so every CRM change passes through here.
+// Each statement runs on the pg pool (journey activities) or inside a Prisma
+// transaction (the outbox dispatcher), see core/db/sql.ts.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/client.js';
-import type { OutboxTx } from '../outbox/dispatcher.js';
-
-type Queryable = Db | OutboxTx;
+import { runSql, statement, type SqlTarget } from '../db/sql.js';
 
 export interface CrmRecordRef {
   projectId: string;
@@ -13,41 +12,76 @@ export interface CrmRecordRef {
   externalId: string;
 }
 
+export interface RecordLink {
+  connectorInstanceId: string;
+  externalId: string;
+  ambiguous: boolean;
+}
+
+const selectLinkedPhones = statement(
+  'contact_links.phones',
+  `SELECT external_id AS "externalId", contact_phone AS phone FROM contact_links
+   WHERE project_id = $1::uuid AND connector_instance_id = $2::uuid AND external_id = ANY($3::text[])`,
+);
+
 /** externalId -> phone for the records of one connector instance that are linked. */
-export async function linkedPhones(db: Queryable, projectId: string, connectorInstanceId: string, externalIds: string[]): Promise<Map<string, string>> {
+export async function linkedPhones(db: SqlTarget, projectId: string, connectorInstanceId: string, externalIds: string[]): Promise<Map<string, string>> {
   if (externalIds.length === 0) return new Map();
-  const rows = await db.$queryRaw<{ externalId: string; phone: string }[]>`
-    SELECT external_id AS "externalId", contact_phone AS phone FROM contact_links
-    WHERE project_id = ${projectId}::uuid AND connector_instance_id = ${connectorInstanceId}::uuid
-      AND external_id = ANY(${externalIds}::text[])`;
+  const rows = await runSql<{ externalId: string; phone: string }>(db, selectLinkedPhones, [projectId, connectorInstanceId, externalIds]);
   return new Map(rows.map((row) => [row.externalId, row.phone]));
 }
 
-export async function linkedPhone(db: Queryable, record: CrmRecordRef): Promise<string | undefined> {
+export async function linkedPhone(db: SqlTarget, record: CrmRecordRef): Promise<string | undefined> {
   return (await linkedPhones(db, record.projectId, record.connectorInstanceId, [record.externalId])).get(record.externalId);
 }
+
+// One round trip: the inserted row, or else the one that was there.
+const insertLinkUnlessLinked = statement(
+  'contact_links.link_unless_linked',
+  `WITH inserted AS (
+     INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
+     VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5)
+     ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING
+     RETURNING contact_phone)
+   SELECT contact_phone AS phone FROM inserted
+   UNION ALL
+   SELECT contact_phone FROM contact_links
+   WHERE project_id = $2::uuid AND connector_instance_id = $4::uuid AND external_id = $5
+   LIMIT 1`,
+);
 
 /**
  * Links the record to the phone unless it is linked already, and answers the
  * phone the link holds. An existing link wins: identity resolution may have set
  * it with more care (match rules, an ambiguity flag) than a webhook's lookup.
  */
-export async function linkCrmRecord(tx: Queryable, record: CrmRecordRef, phone: string): Promise<string> {
-  // One round trip: the inserted row, or else the one that was there.
-  const rows = await tx.$queryRaw<{ phone: string }[]>`
-    WITH inserted AS (
-      INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
-      VALUES (${randomUUID()}::uuid, ${record.projectId}::uuid, ${phone}, ${record.connectorInstanceId}::uuid, ${record.externalId})
-      ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING
-      RETURNING contact_phone)
-    SELECT contact_phone AS phone FROM inserted
-    UNION ALL
-    SELECT contact_phone FROM contact_links
-    WHERE project_id = ${record.projectId}::uuid AND connector_instance_id = ${record.connectorInstanceId}::uuid AND external_id = ${record.externalId}
-    LIMIT 1`;
+export async function linkCrmRecord(tx: SqlTarget, record: CrmRecordRef, phone: string): Promise<string> {
+  const rows = await runSql<{ phone: string }>(tx, insertLinkUnlessLinked, [randomUUID(), record.projectId, phone, record.connectorInstanceId, record.externalId]);
   // A link committed by a concurrent transaction after this statement's snapshot
   // makes the insert do nothing and stays invisible to it: read it afresh.
   const linked = rows[0]?.phone ?? (await linkedPhone(tx, record));
   if (linked === undefined) throw new Error(`contact link for ${record.connectorInstanceId}/${record.externalId} vanished after it was written`);
   return linked;
+}
+
+const upsertLinks = statement(
+  'contact_links.upsert_many',
+  `INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id, ambiguous)
+   SELECT t.id, $1::uuid, $2, t.connector_instance_id, t.external_id, t.ambiguous
+   FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::boolean[]) AS t(id, connector_instance_id, external_id, ambiguous)
+   ON CONFLICT (project_id, connector_instance_id, external_id)
+   DO UPDATE SET contact_phone = EXCLUDED.contact_phone, ambiguous = EXCLUDED.ambiguous, updated_at = now()`,
+);
+
+/** Links each CRM record found for the contact to it (reconciliation found them by phone; one statement for all). */
+export async function linkRecordsToContact(db: SqlTarget, projectId: string, phone: string, links: readonly RecordLink[]): Promise<void> {
+  if (links.length === 0) return;
+  await runSql(db, upsertLinks, [
+    projectId,
+    phone,
+    links.map(() => randomUUID()),
+    links.map((link) => link.connectorInstanceId),
+    links.map((link) => link.externalId),
+    links.map((link) => link.ambiguous),
+  ]);
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import { runSql, statement, type SqlTarget } from '../db/sql.js';
 import type { OutboxTx } from '../outbox/dispatcher.js';
 import type { WebhookEvent } from '../../connectors/sdk/types.js';
 import { journeyWorkflowId, type CrmChange } from '../../workflows/journey/shared.js';
@@ -128,4 +129,11 @@ async function insertOutboxRows(tx: OutboxTx, projectId: string, rows: OutboxRow
     FROM unnest(${rows.map((row) => row.kind)}::text[], ${rows.map((row) => row.workflowId)}::text[],
                 ${rows.map((row) => JSON.stringify(row.payload))}::text[])
       AS t(kind, workflow_id, payload)`;
+}
+
+const markProcessed = statement('webhook_events.mark_processed', `UPDATE webhook_events SET processed_at = now() WHERE id = $1::uuid AND processed_at IS NULL`);
+
+/** The stored event reached its journey (a repeat keeps the first time). */
+export async function markWebhookEventProcessed(db: SqlTarget, webhookEventId: string): Promise<void> {
+  await runSql(db, markProcessed, [webhookEventId]);
 }

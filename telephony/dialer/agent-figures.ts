@@ -80,3 +80,15 @@ export function createAgentFigureActivities(source: AgentFigureSource) {
 }
 
 export type AgentFigureActivities = ReturnType<typeof createAgentFigureActivities>;
+
+/** The figures of the telephony process: its rosters, and the queues of each project's running call center. */
+export function runtimeAgentFigureSource(runtime: {
+  hasProject(projectId: string): boolean;
+  rosterFor(projectId: string): AgentRoster;
+  centerFor(projectId: string): { queues: ReadonlyMap<string, { config: { agents: readonly string[] } }> };
+}): AgentFigureSource {
+  return {
+    roster: (projectId) => (runtime.hasProject(projectId) ? runtime.rosterFor(projectId) : undefined),
+    queueAgents: (projectId, queue) => (runtime.hasProject(projectId) ? runtime.centerFor(projectId).queues.get(queue)?.config.agents : undefined),
+  };
+}

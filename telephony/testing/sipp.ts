@@ -23,6 +23,8 @@ export type PeerScenario =
   | 'caller-abandons'
   | 'caller-dtmf-info'
   | 'caller-accepts-reinvite'
+  | 'caller-number-accepts-reinvite'
+  | 'caller-number-ivr-digit'
   | 'caller-queued'
   | 'caller-queued-transferee'
   | 'caller-ivr-digit'

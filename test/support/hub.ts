@@ -30,6 +30,8 @@ import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
 import { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import { TrunkStore } from '../../telephony/trunks/store.js';
+import { InboundNumberStore } from '../../telephony/inbound/numbers.js';
+import { callEventDeliverers } from '../../telephony/runtime/call-events.js';
 
 export interface TestHub {
   db: Db;
@@ -112,6 +114,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     deliverers: {
       ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
       ...crmPollerDeliverers({ taskQueue }),
+      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
       ...callbackDeliverers({ taskQueue, telephonyTaskQueue, ...options.callback }),
       ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey: { taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 } }),
     },
@@ -119,7 +122,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
     connectors: { registry, runtime: connectors, instances },
-    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
+    telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
     db,
     temporal,
     logger,

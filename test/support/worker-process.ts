@@ -37,12 +37,17 @@ export interface WorkerProcess {
 const keptOutputChars = 20_000;
 
 export function startWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+  return startServiceProcess('worker/main.ts', { ...env });
+}
+
+/** One of the hub's processes (`worker/main.ts`, `telephony/main.ts`...) started the way `npm start` starts it. */
+export function startServiceProcess(entry: string, env: Record<string, string | undefined>): WorkerProcess {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (child.pid === undefined) throw new Error('the worker process did not start');
+  if (child.pid === undefined) throw new Error(`${entry} did not start`);
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-keptOutputChars);

@@ -2,10 +2,10 @@
 // belongs to (link table first, else the CRM itself), link it, and queue the
 // change for that contact's journey.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Db } from '../../core/db/client.js';
+import { sqlPoolOf, type Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
 import { linkCrmRecord, linkedPhone, type CrmRecordRef } from '../../core/webhooks/contact-links.js';
-import { queueCrmChangeForJourney } from '../../core/webhooks/inbox.js';
+import { markWebhookEventProcessed, queueCrmChangeForJourney } from '../../core/webhooks/inbox.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
 import { toActivityFailure, whileHeartbeating } from '../journey/activities.js';
@@ -21,6 +21,8 @@ export interface CrmChangeActivityDeps {
 type PhoneLookup = { phone: string } | { unroutable: string };
 
 export function createCrmChangeActivities({ db, connectors, settings }: CrmChangeActivityDeps) {
+  // The statements of a resolution run on the pool under Prisma (see core/db/sql.ts).
+  const sql = sqlPoolOf(db);
   /** Asks the CRM for the record's phone. CRM outages throw retryable failures. */
   async function phoneFromCrm(record: CrmRecordRef): Promise<PhoneLookup> {
     const project = await settings.get(record.projectId);
@@ -53,16 +55,16 @@ export function createCrmChangeActivities({ db, connectors, settings }: CrmChang
       return whileHeartbeating(async () => {
         const record: CrmRecordRef = { projectId, connectorInstanceId: change.connectorInstanceId, externalId: change.externalId };
         // Another event for the same record may have linked it since this one was stored.
-        const known = await linkedPhone(db, record);
+        const known = await linkedPhone(sql, record);
         const lookup: PhoneLookup = known === undefined ? await phoneFromCrm(record) : { phone: known };
         if ('unroutable' in lookup) return { routed: false, reason: lookup.unroutable };
         if (journey) {
           // Straight to the journey: no outbox row for the API's dispatcher to poll
           // for. A retry after a crash links nothing new and signals an event id the
           // journey already has, so each step is safe to repeat.
-          const phone = known ?? (await linkCrmRecord(db, record, lookup.phone));
+          const phone = known ?? (await linkCrmRecord(sql, record, lookup.phone));
           await deliverCrmChangeToJourney(Context.current().client, { projectId, phone, change }, journey);
-          await db.$executeRaw`UPDATE webhook_events SET processed_at = now() WHERE id = ${webhookEventId}::uuid AND processed_at IS NULL`;
+          await markWebhookEventProcessed(sql, webhookEventId);
           return { routed: true, phone };
         }
         const phone = await db.$transaction(async (tx) => {

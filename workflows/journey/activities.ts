@@ -2,7 +2,8 @@
 // database and the CRMs. Built by a factory so the worker injects both.
 import { ApplicationFailure, asyncLocalStorage } from '@temporalio/activity';
 import { z } from 'zod';
-import type { Db } from '../../core/db/client.js';
+import { sqlPoolOf, type Db } from '../../core/db/client.js';
+import { markTaskDone, taskToDeliver } from '../../core/tasks/delivery.js';
 import { CrmError } from '../../connectors/sdk/index.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
@@ -21,6 +22,8 @@ export interface DeliveredTask {
 const deliveredSchema = z.object({ crmRecords: z.record(z.string(), z.string()) });
 
 export function createJourneyActivities({ db, connectors, settings }: JourneyActivityDeps) {
+  // A delivery's two statements run on the pool under Prisma (see core/db/sql.ts).
+  const sql = sqlPoolOf(db);
   return {
     /**
      * Upserts the task's contact into the project's primary CRM and marks the
@@ -36,7 +39,7 @@ export function createJourneyActivities({ db, connectors, settings }: JourneyAct
   };
 
   async function deliver(taskId: string): Promise<DeliveredTask> {
-    const task = await db.task.findUnique({ where: { id: taskId } });
+    const task = await taskToDeliver(sql, taskId);
     if (!task) throw ApplicationFailure.nonRetryable(`task ${taskId} does not exist`, 'TaskMissing');
     if (task.status === 'done') {
       const previous = deliveredSchema.safeParse(task.result);
@@ -66,10 +69,7 @@ export function createJourneyActivities({ db, connectors, settings }: JourneyAct
         fields: { ...(task.data as Record<string, unknown>), hubTaskId: task.id },
       });
       const delivered: DeliveredTask = { crmRecords: { [instance.name]: upserted.externalId } };
-      await db.task.update({
-        where: { id: taskId },
-        data: { status: 'done', result: { ...delivered, created: upserted.created }, error: null },
-      });
+      await markTaskDone(sql, taskId, { ...delivered, created: upserted.created });
       return delivered;
     } catch (error) {
       throw toActivityFailure(error);

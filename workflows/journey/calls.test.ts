@@ -88,7 +88,7 @@ describe('call events on the contact journey', () => {
       expect(state.rejectedCallEvents?.map((rejected) => rejected.reason)).toEqual([
         'not an object',
         'at: expected an ISO timestamp',
-        'type: expected one of ringing, answered, ended, cdr',
+        'type: expected one of ringing, answered, ivr, queued, connected, ended, cdr',
       ]);
       expect((await journey.describe()).status.name).toBe('RUNNING');
     } finally {

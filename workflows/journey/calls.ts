@@ -9,7 +9,7 @@ import {
   type JourneyState,
 } from './shared.js';
 
-const EVENT_TYPES: readonly CallEventType[] = ['ringing', 'answered', 'ended', 'cdr'];
+const EVENT_TYPES: readonly CallEventType[] = ['ringing', 'answered', 'ivr', 'queued', 'connected', 'ended', 'cdr'];
 
 /**
  * Reads a signal payload into a call event, or says what is wrong with it. A signal's payload is
@@ -24,7 +24,8 @@ export function readCallEvent(payload: unknown): { ok: true; event: CallEventSig
     return { ok: false, reason: `type: expected one of ${EVENT_TYPES.join(', ')}` };
   }
   if (typeof raw.at !== 'string' || Number.isNaN(Date.parse(raw.at))) return { ok: false, reason: 'at: expected an ISO timestamp' };
-  for (const field of ['trunk', 'cause', 'cost', 'currency'] as const) {
+  if (raw.direction !== undefined && raw.direction !== 'inbound' && raw.direction !== 'outbound') return { ok: false, reason: 'direction: expected inbound or outbound' };
+  for (const field of ['trunk', 'cause', 'cost', 'currency', 'dialled', 'queue', 'agentId', 'detail'] as const) {
     if (raw[field] !== undefined && typeof raw[field] !== 'string') return { ok: false, reason: `${field}: expected a string` };
   }
   for (const field of ['sipStatus', 'billableSeconds'] as const) {
@@ -63,9 +64,17 @@ function merge(call: JourneyCallView, event: CallEventSignal): void {
   }
   if (event.trunk !== undefined) call.trunk = event.trunk;
   if (event.sipStatus !== undefined) call.sipStatus = event.sipStatus;
+  if (event.direction !== undefined) call.direction = event.direction;
+  if (event.dialled !== undefined) call.dialled = event.dialled;
+  if (event.queue !== undefined) call.queue = event.queue;
   if (event.type === 'ringing') call.ringingAt ??= event.at;
   else if (event.type === 'answered') call.answeredAt ??= event.at;
-  else {
+  else if (event.type === 'ivr') call.ivr = event.detail;
+  else if (event.type === 'queued') return;
+  else if (event.type === 'connected') {
+    call.connectedAt ??= event.at;
+    if (event.agentId !== undefined) call.agentId = event.agentId;
+  } else {
     call.endedAt ??= event.at;
     if (event.cause !== undefined) call.cause = event.cause;
   }

@@ -3,11 +3,11 @@
 // write surviving values to each field's owner (and mirrors), and report what
 // was written so the journey can recognize the echoes of its own writes.
 // Idempotent: run again on agreeing CRMs it reads, finds no conflict and writes nothing.
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { CrmContact } from '../../connectors/sdk/types.js';
-import type { Db } from '../../core/db/client.js';
+import { sqlPoolOf, type Db } from '../../core/db/client.js';
+import { linkRecordsToContact, type RecordLink } from '../../core/webhooks/contact-links.js';
 import { ConflictJournal } from '../../core/reconcile/journal.js';
 import { reconcile } from '../../core/reconcile/engine.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
@@ -63,21 +63,9 @@ function toContactInput(phone: string, values: Record<string, unknown>) {
   };
 }
 
-/** Links each CRM record found to the contact (one statement for all of them). */
-async function linkRecords(db: Db, projectId: string, phone: string, links: { connectorInstanceId: string; externalId: string; ambiguous: boolean }[]): Promise<void> {
-  if (links.length === 0) return;
-  await db.$executeRaw`
-    INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id, ambiguous)
-    SELECT t.id, ${projectId}::uuid, ${phone}, t.connector_instance_id, t.external_id, t.ambiguous
-    FROM unnest(${links.map(() => randomUUID())}::uuid[], ${links.map((link) => link.connectorInstanceId)}::uuid[],
-                ${links.map((link) => link.externalId)}::text[], ${links.map((link) => link.ambiguous)}::boolean[])
-      AS t(id, connector_instance_id, external_id, ambiguous)
-    ON CONFLICT (project_id, connector_instance_id, external_id)
-    DO UPDATE SET contact_phone = EXCLUDED.contact_phone, ambiguous = EXCLUDED.ambiguous, updated_at = now()`;
-}
-
 export function createReconcileActivities({ db, connectors, settings }: { db: Db; connectors: ConnectorRuntime; settings: ProjectSettingsCache }) {
   const journal = new ConflictJournal(db);
+  const sql = sqlPoolOf(db);
 
   return {
     async reconcileContact(input: ReconcileInput): Promise<ReconcileOutcome> {
@@ -92,7 +80,7 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
 
     const records: SourceRecord[] = [];
     const crmRecords: Record<string, string> = {};
-    const links: { connectorInstanceId: string; externalId: string; ambiguous: boolean }[] = [];
+    const links: RecordLink[] = [];
     try {
       // Every CRM is asked at once; the answers are taken in the instances' order.
       const answers = await Promise.all(instances.map(async (instance) => (await connectors.get(instance)).findContacts({ phone: input.phone })));
@@ -108,7 +96,7 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
     } catch (error) {
       throw toActivityFailure(error);
     }
-    const [decisions] = await Promise.all([journal.decisions(input.projectId, input.phone), linkRecords(db, input.projectId, input.phone, links)]);
+    const [decisions] = await Promise.all([journal.decisions(input.projectId, input.phone), linkRecordsToContact(sql, input.projectId, input.phone, links)]);
 
     const result = reconcile(records, projectRules, decisions);
     const allFields = [...new Set(records.flatMap((record) => Object.keys(record.values)).concat(coreFields))];

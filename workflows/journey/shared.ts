@@ -93,7 +93,8 @@ export interface ConflictResolved {
   field: string;
 }
 
-export type CallEventType = 'ringing' | 'answered' | 'ended' | 'cdr';
+/** `ivr`, `queued` and `connected` are steps of an inbound call: the IVR's decision, the queue it waits in, the agent who took it. */
+export type CallEventType = 'ringing' | 'answered' | 'ivr' | 'queued' | 'connected' | 'ended' | 'cdr';
 
 /**
  * What telephony tells a contact's journey about a call (telephony/activities.ts sends it).
@@ -112,6 +113,14 @@ export interface CallEventSignal {
   /** Decimal string in `currency` (e.g. "0.0020"): exact, unlike a float. */
   cost?: string;
   currency?: string;
+  /** Who called whom: inbound calls are the contact calling a number of the project. */
+  direction?: 'inbound' | 'outbound';
+  /** Inbound: the project's number the contact dialled. */
+  dialled?: string;
+  queue?: string;
+  agentId?: string;
+  /** Words for the step: the IVR's decision and why, the reason a caller was queued. */
+  detail?: string;
 }
 
 /** One call as the journey sees it: every event for its callId merged into one entry. */
@@ -124,6 +133,13 @@ export interface JourneyCallView {
   cause?: string;
   sipStatus?: number;
   cdr?: { at: string; trunk?: string; billableSeconds?: number; cost?: string; currency?: string; outcome?: string };
+  direction?: 'inbound' | 'outbound';
+  dialled?: string;
+  /** Inbound: what the IVR decided, the queue the caller waited in, the agent who took the call and when. */
+  ivr?: string;
+  queue?: string;
+  agentId?: string;
+  connectedAt?: string;
   /** Event types in arrival order. */
   events: CallEventType[];
 }

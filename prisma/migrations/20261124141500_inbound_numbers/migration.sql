@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "call_flow_kind" ADD VALUE 'inbound';
