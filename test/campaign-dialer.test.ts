@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { ensureCampaignDialers } from '../workflows/campaigns/client.js';
 import { campaignStatusQuery, campaignWorkflowId } from '../workflows/campaigns/shared.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
@@ -72,6 +73,19 @@ describe('campaignDialer', () => {
     expect((await call('POST', '/v1/campaigns/life/stop')).status).toBe(200);
     const result = await client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'life')).result();
     expect(result).toMatchObject({ state: 'stopped', launched: 0 });
+  });
+
+  it('is started again at worker start for an active campaign whose workflow was lost', async () => {
+    await campaign('restart');
+    expect((await call('POST', '/v1/campaigns/restart/resume')).status).toBe(200);
+    const handle = client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'restart'));
+    await eventually(async () => ((await status('restart')).ticks >= 1 ? true : undefined), 20_000, 'the campaign workflow ticking');
+    await handle.terminate('lost, as by an operator mistake');
+    const started = await ensureCampaignDialers({ db: hub.db, client, options: { taskQueue: hub.taskQueue, telephonyTaskQueue: hub.telephonyTaskQueue, tickMs: 250 } });
+    expect(started).toBeGreaterThanOrEqual(1);
+    await eventually(async () => ((await handle.describe()).status.name === 'RUNNING' && (await status('restart')).ticks >= 1 ? true : undefined), 20_000, 'a new run ticking');
+    expect((await call('POST', '/v1/campaigns/restart/stop')).status).toBe(200);
+    expect(await handle.result()).toMatchObject({ state: 'stopped' });
   });
 
   it('dials one task per ready agent, hands answered calls to agents, retries a busy number by its rule', async () => {

@@ -5,6 +5,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
+import type { Db } from '../../core/db/client.js';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
 import { CAMPAIGN_STATE_OUTBOX_KIND, type CampaignStateChange } from '../../telephony/dialer/campaign-store.js';
 import { JOURNEY_DIALER_OUTCOME_OUTBOX_KIND, type DialerOutcomeEvent } from '../../telephony/dialer/attempts.js';
@@ -75,4 +76,16 @@ export function campaignDeliverers(options: CampaignDeliveryOptions & { journey:
       },
     },
   };
+}
+
+/**
+ * At worker start: every active campaign has its dialer running (signalWithStart leaves a running
+ * one as it is), whether or not its start ever reached Temporal or its workflow was terminated.
+ */
+export async function ensureCampaignDialers({ db, client, options }: { db: Db; client: Client; options: CampaignDeliveryOptions }): Promise<number> {
+  const active = await db.campaign.findMany({ where: { state: 'active' }, select: { id: true, projectId: true, name: true } });
+  for (const campaign of active) {
+    await deliverCampaignState(client, { projectId: campaign.projectId, campaignId: campaign.id, name: campaign.name, state: 'active' }, options);
+  }
+  return active.length;
 }
