@@ -2,6 +2,7 @@
 // at the moment of the claim (times chosen relative to now through the contacts' zones), no task
 // claimed twice by concurrent claimers, pacing limits, an outcome applied once, retry rules written
 // to the task, leases that run out.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DialerAttempts } from '../telephony/dialer/attempts.js';
 import { localTime, nextDialableAt } from '../telephony/dialer/windows.js';
@@ -120,6 +121,61 @@ describe('claiming due tasks', () => {
   });
 });
 
+describe('predictive pacing', () => {
+  const ready = (count: number) => Array.from({ length: count }, (_, index) => ({ id: `agent-${index}`, status: 'ready' as const, registered: true, offerable: true, idleSeconds: 30 }));
+
+  /** A campaign's history as the attempts and their CDRs leave it: `answered` of `total` answered after 8 s, talks of 90 s. */
+  async function seedHistory(campaignId: string, answered: number, total: number): Promise<void> {
+    const now = Date.now();
+    for (let index = 0; index < total; index += 1) {
+      const id = randomUUID();
+      const launched = new Date(now - 3_600_000 + index * 10_000);
+      const isAnswered = index % Math.round(total / answered) === 0 && index / Math.round(total / answered) < answered;
+      const ended = new Date(launched.getTime() + (isAnswered ? 8_000 : 25_000));
+      await hub.db.$executeRaw`
+        INSERT INTO dialer_attempts (id, campaign_id, task_id, attempt, phone, launched_at, ended_at, outcome, agent_id)
+        VALUES (${id}::uuid, ${campaignId}::uuid, ${randomUUID()}::uuid, 1, '+14155550000', ${launched}, ${ended}, ${isAnswered ? 'connected' : 'no-answer'}, ${isAnswered ? 'agent-0' : null})`;
+      if (!isAnswered) continue;
+      const callEnded = new Date(ended.getTime() + 90_000);
+      await hub.db.$executeRaw`
+        INSERT INTO call_detail_records (id, project_id, call_id, attempt, direction, trunk_name, route_prefix, from_number, to_number, outcome,
+          started_at, answered_at, ended_at, duration_ms, billable_seconds, billing_increment, price_per_minute, cost, currency)
+        VALUES (${randomUUID()}::uuid, ${hub.projectId}::uuid, ${`dial-${id}`}, 1, 'outbound', 'main', '', '+14155550100', '+14155550000', 'answered:normal',
+          ${launched}, ${ended}, ${callEnded}, 98000, 90, '1/1', 0.01, 0.015, 'USD')`;
+    }
+  }
+
+  it('launches one call per ready agent while the pacer has too few samples', async () => {
+    const campaignId = await campaign('predictive-new', { mode: 'predictive', dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }] });
+    await addTasks('predictive-new', Array.from({ length: 10 }, (_, index) => ({ externalId: `n-${index}`, phones: [`+1415555${String(5000 + index)}`], timeZone: 'UTC' })));
+    const claim = await attempts.claim({ campaignId, readyAgents: 3, agents: ready(3), ringTimeoutMs: 25_000, leaseMs: 60_000 });
+    expect(claim.pacer).toMatchObject({ mode: 'progressive', reason: expect.stringContaining('few samples') });
+    expect(claim.claimed).toHaveLength(3);
+    expect(await hub.db.dialerAttempt.count({ where: { campaignId, endedAt: null } })).toBe(3);
+  });
+
+  it('dials ahead of the ready agents from the campaign\'s history, and within the CRM write budget', async () => {
+    const campaignId = await campaign('predictive-old', { mode: 'predictive', dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }] });
+    await addTasks('predictive-old', Array.from({ length: 40 }, (_, index) => ({ externalId: `o-${index}`, phones: [`+1415555${String(6000 + index)}`], timeZone: 'UTC' })));
+    // One call in four answered: 60 of 240, each talked 90 s.
+    await seedHistory(campaignId, 60, 240);
+    const claim = await attempts.claim({ campaignId, readyAgents: 5, agents: ready(5), ringTimeoutMs: 25_000, leaseMs: 60_000 });
+    expect(claim.pacer).toMatchObject({ mode: 'predictive' });
+    expect(claim.pacer?.figures.answerRate).toBeGreaterThan(0.15);
+    expect(claim.pacer?.figures.answerRate).toBeLessThan(0.35);
+    // More calls than ready agents, never more than 3 lines per agent.
+    expect(claim.claimed.length).toBeGreaterThan(5);
+    expect(claim.claimed.length).toBeLessThanOrEqual(15);
+
+    const budgeted = await campaign('predictive-budget', { mode: 'predictive', dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], crmWritesPerMinute: 4 });
+    await addTasks('predictive-budget', Array.from({ length: 20 }, (_, index) => ({ externalId: `b-${index}`, phones: [`+1415555${String(7000 + index)}`], timeZone: 'UTC' })));
+    await seedHistory(budgeted, 60, 240);
+    const capped = await attempts.claim({ campaignId: budgeted, readyAgents: 5, agents: ready(5), ringTimeoutMs: 25_000, leaseMs: 60_000 });
+    expect(capped.claimed.length).toBeGreaterThan(0);
+    expect(capped.claimed.length).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('attempt outcomes', () => {
   it('applies a redelivered outcome once and writes the retry rule to the task', async () => {
     const campaignId = await campaign('outcomes', {
@@ -176,6 +232,7 @@ describe('attempt outcomes', () => {
     const row = await task(taskId as string);
     expect(row).toMatchObject({ state: 'pending', attempts: 1, lastOutcome: 'failed', attemptId: null });
     expect(row.nextAttemptAt.getTime() - Date.now()).toBeGreaterThan(19 * 60_000);
+    expect(await hub.db.dialerAttempt.findUnique({ where: { id: first.claimed[0]?.attemptId as string } })).toMatchObject({ outcome: 'lost', taskId });
     const late = await attempts.recordOutcome({ taskId: taskId as string, attemptId: first.claimed[0]?.attemptId as string, outcome: 'connected', endedAt: new Date() });
     expect(late.applied).toBe(false);
     expect((await task(taskId as string)).state).toBe('pending');

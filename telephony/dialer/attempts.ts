@@ -20,6 +20,9 @@ import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import { campaignConfigSchema, type AttemptOutcome, type CampaignConfig } from './campaign-config.js';
 import { decideRetry } from './retry.js';
 import { dialableAt, nextDialableAt, type Schedule } from './windows.js';
+import type { AgentFigure } from './agent-figures.js';
+import { decideLaunches, type PacerDecision } from './pacer.js';
+import { loadPacerState } from './pacer-state.js';
 
 /** Outbox kind: a dialer attempt's outcome on its way to the contact's journey. */
 export const JOURNEY_DIALER_OUTCOME_OUTBOX_KIND = 'journey.dialer-outcome';
@@ -30,6 +33,10 @@ export interface ClaimRequest {
   readyAgents: number;
   /** At most this many launches, whatever the pacing says. */
   maxLaunches?: number;
+  /** The queue's agents one by one (predictive campaigns pace by them with the pacer). */
+  agents?: readonly AgentFigure[];
+  /** How long an attempt rings before it is given up (the pacer's look-ahead). */
+  ringTimeoutMs?: number;
   /** How long an attempt may stay `dialing` without an outcome before the task is dialled again. */
   leaseMs: number;
 }
@@ -57,6 +64,8 @@ export interface ClaimResult {
   connectedLastMinute: number;
   /** Launches the pacing allowed this time. */
   limit: number;
+  /** Predictive campaigns: what the pacer decided and why. */
+  pacer?: { mode: PacerDecision['mode']; reason: string; launch: number; figures: PacerDecision['figures'] };
   /** What the attempts need from the campaign (absent when it is missing). */
   callerId?: string;
   queue?: string;
@@ -157,10 +166,21 @@ export class DialerAttempts {
         return { dialing: row?.dialing ?? 0, connected: row?.connected ?? 0 };
       };
       const before = await counts();
-      const limit = campaign.state === 'active' ? launchLimit(config, request, before) : 0;
+      let limit = campaign.state === 'active' ? launchLimit(config, request, before) : 0;
+      let pacer: ClaimResult['pacer'];
+      if (campaign.state === 'active' && config.mode === 'predictive' && request.agents !== undefined) {
+        const state = await loadPacerState(tx, {
+          campaignId: request.campaignId, config, agents: request.agents, now,
+          ringTimeoutMs: request.ringTimeoutMs ?? 25_000, wrapUpSeconds: await wrapUpSeconds(tx, request.campaignId, config.queue),
+        });
+        const decision = decideLaunches(state);
+        pacer = { mode: decision.mode, reason: decision.reason, launch: decision.launch, figures: decision.figures };
+        limit = request.maxLaunches === undefined ? decision.launch : Math.min(decision.launch, Math.max(0, Math.floor(request.maxLaunches)));
+      }
       const result: ClaimResult = {
         campaignState: campaign.state, claimed: [], deferred: 0, expired, dialing: before.dialing, connectedLastMinute: before.connected, limit,
         callerId: e164OrAsGiven(config.callerId, campaign.default_region), queue: config.queue, mode: config.mode,
+        ...(pacer === undefined ? {} : { pacer }),
       };
       if (limit === 0) return result;
       const due = await tx.$queryRaw<TaskRow[]>`
@@ -191,7 +211,11 @@ export class DialerAttempts {
             lease_until = ${leaseUntil}, last_attempt_at = ${now}, updated_at = now()
           WHERE id = ${task.id}::uuid`;
         const attempt = task.attempts + 1;
-        result.claimed.push({ taskId: task.id, attemptId, attempt, phone: phoneForAttempt(task.phones, attempt), name: task.name });
+        const phone = phoneForAttempt(task.phones, attempt);
+        await tx.$executeRaw`
+          INSERT INTO dialer_attempts (id, campaign_id, task_id, attempt, phone, launched_at)
+          VALUES (${attemptId}::uuid, ${request.campaignId}::uuid, ${task.id}::uuid, ${attempt}, ${phone}, ${now})`;
+        result.claimed.push({ taskId: task.id, attemptId, attempt, phone, name: task.name });
       }
       result.dialing += result.claimed.length;
       return result;
@@ -210,6 +234,9 @@ export class DialerAttempts {
         return { applied: false, reason: `task is ${task.state}${task.attempt_id ? ` for attempt ${task.attempt_id}` : ''}, not dialing for attempt ${report.attemptId}` };
       }
       const config = campaignConfigSchema.parse(task.config);
+      await tx.$executeRaw`
+        UPDATE dialer_attempts SET ended_at = ${report.endedAt}, outcome = ${report.outcome}, agent_id = ${report.agentId ?? null}
+        WHERE id = ${report.attemptId}::uuid`;
       let next: DialerOutcomeEvent['next'];
       if (report.outcome === 'connected') {
         next = { state: 'done' };
@@ -251,13 +278,24 @@ export class DialerAttempts {
    * campaign's retry delay for "failed", so the number is not rung again at once.
    */
   private async expireLeases(tx: Tx, campaignId: string, config: CampaignConfig, now: Date): Promise<number> {
-    const stale = await tx.$queryRaw<TaskRow[]>`
-      SELECT id, phones, name, time_zones, attempts, created_at FROM dialer_tasks
+    const stale = await tx.$queryRaw<(TaskRow & { attempt_id: string | null })[]>`
+      SELECT id, phones, name, time_zones, attempts, created_at, attempt_id FROM dialer_tasks
       WHERE campaign_id = ${campaignId}::uuid AND state = 'dialing' AND lease_until < ${now}
       FOR UPDATE SKIP LOCKED`;
-    for (const task of stale) await applyRetry(tx, task, config, 'failed', now, 'the attempt did not report back before its lease ran out');
+    for (const task of stale) {
+      if (task.attempt_id !== null) await tx.$executeRaw`UPDATE dialer_attempts SET ended_at = ${now}, outcome = 'lost' WHERE id = ${task.attempt_id}::uuid`;
+      await applyRetry(tx, task, config, 'failed', now, 'the attempt did not report back before its lease ran out');
+    }
     return stale.length;
   }
+}
+
+/** The wrap-up of the campaign's queue, in seconds (0 when the queue is gone). */
+async function wrapUpSeconds(tx: Tx, campaignId: string, queue: string): Promise<number> {
+  const [row] = await tx.$queryRaw<{ definition: { wrapUpMs?: number } }[]>`
+    SELECT f.definition FROM call_flows f JOIN campaigns c ON c.project_id = f.project_id
+    WHERE c.id = ${campaignId}::uuid AND f.kind = 'queue' AND f.name = ${queue}`;
+  return (row?.definition.wrapUpMs ?? 0) / 1000;
 }
 
 /** The caller ID as E.164 (the campaign was validated with it readable in the project's region). */

@@ -44,6 +44,8 @@ export interface CampaignStatus extends CampaignTotals {
   dialing: number;
   /** Agents ready at the last tick, or the reason there were no figures. */
   readyAgents: number | string;
+  /** How the last tick decided how many to launch (predictive: the pacer's mode and reason). */
+  pacing: string;
 }
 
 export interface CampaignStateSignal {

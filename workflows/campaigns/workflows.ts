@@ -45,10 +45,11 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
   const totals: CampaignTotals = input.totals ?? { ticks: 0, launched: 0, deferred: 0, expired: 0 };
   let dialing = 0;
   let readyAgents: number | string = 'not read yet';
+  let pacing = 'not started';
   setHandler(campaignStateSignal, (signal) => {
     state = signal.state;
   });
-  setHandler(campaignStatusQuery, (): CampaignStatus => ({ ...totals, state, dialing, readyAgents }));
+  setHandler(campaignStatusQuery, (): CampaignStatus => ({ ...totals, state, dialing, readyAgents, pacing }));
 
   const { queueAgentFigures } = proxyActivities<AgentFigureActivities>({
     taskQueue: input.options.telephonyTaskQueue,
@@ -74,7 +75,10 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
         readyAgents = error instanceof ActivityFailure ? (error.cause?.message ?? error.message) : String(error);
       }
     }
-    const claim = await claimDueTasks({ campaignId: input.campaignId, readyAgents: figures?.ready ?? 0, leaseMs: input.options.attemptLeaseMs });
+    const claim = await claimDueTasks({
+      campaignId: input.campaignId, readyAgents: figures?.ready ?? 0, agents: figures?.agents ?? [], ringTimeoutMs: input.options.ringTimeoutMs, leaseMs: input.options.attemptLeaseMs,
+    });
+    pacing = claim.pacer ? `${claim.pacer.mode}: ${claim.pacer.reason}` : `${claim.mode ?? 'unknown'}: one call per ready agent`;
     totals.ticks += 1;
     totals.deferred += claim.deferred;
     totals.expired += claim.expired;
