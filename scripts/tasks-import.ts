@@ -34,9 +34,12 @@ if (!apiKey) {
 
 const tty = process.stderr.isTTY;
 let lastLine = 0;
+let lastText = '';
 function draw(progress: ImportProgress): void {
   const share = progress.bytesTotal === 0 ? 1 : Math.min(progress.bytesRead / progress.bytesTotal, 1);
   const text = `${bar(share)} ${(share * 100).toFixed(0).padStart(3)}%  rows ${progress.rowsSent}  accepted ${progress.accepted}  duplicates ${progress.duplicates}  rejected ${progress.rejected}`;
+  if (text === lastText) return;
+  lastText = text;
   if (tty) process.stderr.write(`\r${text}`);
   else if (Date.now() - lastLine > 2000 || share === 1) {
     process.stderr.write(`${text}\n`);

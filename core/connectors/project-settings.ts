@@ -5,7 +5,7 @@
 // and drops the entry in every listening worker at once; the short TTL bounds
 // staleness when a notification is lost (listener reconnecting) or a row is
 // changed by hand.
-import pg from 'pg';
+import { listenToChannel } from '../db/notifications.js';
 import type { Db, Prisma } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { OutboxTx } from '../outbox/dispatcher.js';
@@ -74,41 +74,19 @@ export class ProjectSettingsCache {
    * reconnects after a pause; meanwhile the TTL still bounds staleness.
    */
   listen(databaseUrl: string, logger: Logger, retryMs = 1_000): () => Promise<void> {
-    let client: pg.Client | undefined;
-    let stopped = false;
-    let retry: NodeJS.Timeout | undefined;
-    const connect = async () => {
-      const current = new pg.Client({ connectionString: databaseUrl });
-      client = current;
-      const lost = (error?: unknown) => {
-        if (client !== current) return;
-        client = undefined;
-        this.invalidate();
-        current.end().catch(() => undefined);
-        if (stopped) return;
-        logger.warn({ err: error }, 'project settings: change notifications lost, reconnecting');
-        retry = setTimeout(() => void connect(), retryMs);
-      };
-      current.on('notification', (message) => this.invalidate(message.payload || undefined));
-      current.on('error', lost);
-      current.on('end', () => lost());
-      try {
-        await current.connect();
-        await current.query(`LISTEN ${PROJECT_SETTINGS_CHANNEL}`);
-        // Changes made before LISTEN took effect were not heard.
-        this.invalidate();
-      } catch (error) {
-        lost(error);
-      }
-    };
-    void connect();
-    return async () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      const current = client;
-      client = undefined;
-      await current?.end();
-    };
+    return listenToChannel(
+      databaseUrl,
+      PROJECT_SETTINGS_CHANNEL,
+      {
+        onNotification: (projectId) => this.invalidate(projectId),
+        // Changes made before LISTEN took effect were not heard, nor those made while reconnecting.
+        onListening: () => this.invalidate(),
+        onLost: () => this.invalidate(),
+      },
+      logger,
+      'project settings',
+      retryMs,
+    );
   }
 
   private async load(projectId: string): Promise<ProjectSettings> {
