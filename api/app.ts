@@ -115,8 +115,14 @@ export function createApp(deps: AppDeps) {
 /** The contact's responsible agent as the journey's merged view holds it (the CRMs' owner field), if any. */
 async function responsibleAgentOf(temporal: TemporalGateway, projectId: string, phone: string): Promise<string | undefined> {
   const view = await describeJourney(await temporal.client(), journeyWorkflowId(projectId, phone), 1_000);
-  const agent = 'state' in view ? view.state.merged?.responsibleAgent : undefined;
-  return typeof agent === 'string' && agent !== '' ? agent : undefined;
+  const merged = 'state' in view ? (view.state.merged ?? {}) : {};
+  // As the screen pop reads it: a hub field, or a CRM's own field of one of these names.
+  for (const name of ['responsibleAgent', 'responsible', 'assignedTo', 'assignedAgent']) {
+    for (const value of [merged[name], merged[`fields.${name}`]]) {
+      if ((typeof value === 'string' && value !== '') || typeof value === 'number') return String(value);
+    }
+  }
+  return undefined;
 }
 
 export type AppType = ReturnType<typeof createApp>;
