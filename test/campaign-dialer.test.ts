@@ -81,9 +81,23 @@ describe('campaignDialer', () => {
     const handle = client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'restart'));
     await eventually(async () => ((await status('restart')).ticks >= 1 ? true : undefined), 20_000, 'the campaign workflow ticking');
     await handle.terminate('lost, as by an operator mistake');
-    const started = await ensureCampaignDialers({ db: hub.db, client, options: { taskQueue: hub.taskQueue, telephonyTaskQueue: hub.telephonyTaskQueue, tickMs: 250 } });
+    // Restarted with a short history limit: the run continues as new and keeps its totals.
+    const started = await ensureCampaignDialers({ db: hub.db, client, options: { taskQueue: hub.taskQueue, telephonyTaskQueue: hub.telephonyTaskQueue, tickMs: 100, maxHistoryLength: 60 } });
     expect(started).toBeGreaterThanOrEqual(1);
     await eventually(async () => ((await handle.describe()).status.name === 'RUNNING' && (await status('restart')).ticks >= 1 ? true : undefined), 20_000, 'a new run ticking');
+    const firstRun = (await handle.describe()).runId;
+    let lastSeenTicks = 0;
+    const carried = await eventually(async () => {
+      const description = await handle.describe();
+      if (description.runId === firstRun) {
+        lastSeenTicks = (await client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'restart'), firstRun).query(campaignStatusQuery).catch(() => undefined))?.ticks ?? lastSeenTicks;
+        return undefined;
+      }
+      return description.status.name === 'RUNNING' ? await status('restart') : undefined;
+    }, 30_000, 'a run continued as new');
+    expect(carried.state).toBe('active');
+    expect(lastSeenTicks).toBeGreaterThan(0);
+    expect(carried.ticks).toBeGreaterThanOrEqual(lastSeenTicks);
     expect((await call('POST', '/v1/campaigns/restart/stop')).status).toBe(200);
     expect(await handle.result()).toMatchObject({ state: 'stopped' });
   });

@@ -12,6 +12,8 @@ export interface CampaignDialerOptions {
   /** An attempt without an outcome for this long is dialled again after the retry delay. */
   attemptLeaseMs: number;
   ringTimeoutMs: number;
+  /** History this long (events) starts a fresh run (continueAsNew) with the totals carried over. */
+  maxHistoryLength: number;
 }
 
 export const defaultCampaignDialerOptions: Omit<CampaignDialerOptions, 'telephonyTaskQueue'> = {
@@ -19,6 +21,7 @@ export const defaultCampaignDialerOptions: Omit<CampaignDialerOptions, 'telephon
   // Ringing, then up to the queue's longest wait (10 minutes by default), and some slack.
   attemptLeaseMs: 15 * 60_000,
   ringTimeoutMs: 25_000,
+  maxHistoryLength: 5_000,
 };
 
 export interface CampaignDialerInput {

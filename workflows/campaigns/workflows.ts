@@ -24,6 +24,7 @@ import type { CampaignActivities } from './activities.js';
 import {
   campaignStateSignal,
   campaignStatusQuery,
+  defaultCampaignDialerOptions,
   dialAttemptWorkflowId,
   type CampaignDialerInput,
   type CampaignRunState,
@@ -36,9 +37,6 @@ const { claimDueTasks } = proxyLocalActivities<CampaignActivities>({
   startToCloseTimeout: '20 seconds',
   retry: { maximumInterval: '10 seconds' },
 });
-
-/** History this long (events) starts a fresh run. */
-const maxHistoryLength = 5_000;
 
 export async function campaignDialer(input: CampaignDialerInput): Promise<CampaignTotals & { state: CampaignRunState | 'deleted' }> {
   let state: CampaignRunState = input.state;
@@ -114,7 +112,7 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
     }
     if (claim.claimed.length > 0) log.info('campaign launched attempts', { campaign: input.name, launched: claim.claimed.length, dialing: claim.dialing });
     await condition(() => state !== 'active', input.options.tickMs);
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryLength) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.options.maxHistoryLength ?? defaultCampaignDialerOptions.maxHistoryLength)) {
       await continueAsNew<typeof campaignDialer>({ ...input, state, totals });
     }
   }
