@@ -113,6 +113,8 @@ const activities = createTelephonyActivities({
   saveCdrs,
   taskQueue: instanceQueue,
   offerSdp: HOLD_SDP,
+  // placeCall({ media: true }) and playAndCollect use the same rtpengine and prompts as the IVRs.
+  ...(media.available ? { media: { control: media.control, promptPath: media.promptPath } } : { mediaUnavailable: media.reason }),
   logger,
 });
 const workers = runWorkers([config.TELEPHONY_TASK_QUEUE, instanceQueue]);

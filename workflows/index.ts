@@ -3,4 +3,4 @@ export { contactJourney } from './journey/workflows.js';
 export { resolveCrmContact } from './crm-changes/workflows.js';
 export { crmPoller } from './crm-polling/workflows.js';
 export { noopJourney } from './bench/workflows.js';
-export { callContact } from './calls/workflows.js';
+export { callAndAsk, callContact } from './calls/workflows.js';
