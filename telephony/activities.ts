@@ -12,12 +12,17 @@
  * transferCall, hangupCall) on the returned queue. If that worker dies the call died with it:
  * those activities then time out on schedule-to-start and the workflow treats the call as gone.
  * placeCall itself may run on any telephony worker's queue.
+ *
+ * Media: `placeCall({ ..., media: true })` offers the callee rtpengine's SDP (offer-first anchoring,
+ * MediaControl.offerOutbound) instead of the signalling-only `offerSdp`, so that `playAndCollect`
+ * can play a prompt to the callee and collect its key presses (RFC 2833 or SIP INFO).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { CallLeg } from './call-control.js';
+import type { CallLeg, MediaControl, OutboundMediaOffer } from './call-control.js';
 import type { CallCenter } from './call-center.js';
 import { formatMicros } from './cdr/billing.js';
 import type { CallDetailRecord } from './cdr/cdr.js';
+import { LegEndedError, MediaUsageError } from './media/rtpengine-media.js';
 import type { CallAttempt } from './trunks/failover.js';
 import type { CallEventSignal } from '../workflows/journey/shared.js';
 
@@ -36,6 +41,10 @@ export interface TelephonyActivityDeps {
   taskQueue: string;
   /** The SDP outbound legs are offered (signalling-only calls until media is anchored for them). */
   offerSdp: string;
+  /** Media for calls placed with `media: true` and for playAndCollect: rtpengine and the built prompts. */
+  media?: { control: MediaControl; promptPath: (prompt: string) => string };
+  /** Why there is no media on this worker (for the failure a media request gets). */
+  mediaUnavailable?: string;
   /** PBX transfers: the pbx trunk, and the queue a caller goes to when the transfer fails. */
   pbx?: { trunk: string; fallbackQueue: string };
   heartbeatIntervalMs?: number;
@@ -50,6 +59,24 @@ export interface PlaceCallInput {
   to: string;
   callerId: string;
   ringTimeoutMs: number;
+  /** Anchor the call's media in rtpengine (offer-first) so that playAndCollect can run on it. */
+  media?: boolean;
+}
+
+export interface PlayAndCollectInput {
+  callId: string;
+  /** A prompt of the catalog (telephony/media/prompts.json), e.g. `enter-account-number`. */
+  prompt: string;
+  maxDigits: number;
+  /** How long to wait for the first key after the prompt ended, and between keys. */
+  timeoutMs: number;
+  /** A key that ends the input early and is not part of the digits, e.g. `#`. */
+  terminator?: string;
+}
+
+export interface PlayAndCollectOutput {
+  digits: string;
+  timedOut: boolean;
 }
 
 export interface PlaceCallOutput {
@@ -68,6 +95,8 @@ interface LiveCall {
   center: CallCenter;
   phone: string;
   leg: CallLeg;
+  /** Media anchored in rtpengine (placed with `media: true`). */
+  media: boolean;
   releaseAgent?: () => void;
 }
 
@@ -115,15 +144,29 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     return call;
   };
 
+  const mediaOrFail = (): NonNullable<TelephonyActivityDeps['media']> => {
+    if (deps.media !== undefined) return deps.media;
+    throw ApplicationFailure.create({
+      nonRetryable: true, type: 'NoMedia',
+      message: `this telephony worker has no media (rtpengine and prompts), so it cannot play prompts or collect digits${deps.mediaUnavailable ? `: ${deps.mediaUnavailable}` : ''}`,
+    });
+  };
+
   return {
     async placeCall(input: PlaceCallInput): Promise<PlaceCallOutput> {
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId: input.callId }), heartbeatMs);
       const send = (event: Omit<CallEventSignal, 'callId'>) => signal(input.projectId, input.to, { callId: input.callId, ...event });
+      let offer: OutboundMediaOffer | undefined;
+      // An offer no leg took: freed in rtpengine, failures only logged (the placement's own result matters more).
+      const dropOffer = (): void => {
+        offer?.cancel().catch((error: unknown) => deps.logger?.error({ err: error, callId: input.callId }, 'freeing the media offer failed'));
+      };
       try {
         const center = centerFor(input.projectId);
+        if (input.media === true) offer = await mediaOrFail().control.offerOutbound();
         const result = await center.placeCall({
-          callId: input.callId, to: input.to, callerId: input.callerId, sdp: deps.offerSdp, ringTimeoutMs: input.ringTimeoutMs,
+          callId: input.callId, to: input.to, callerId: input.callerId, sdp: offer?.sdp ?? deps.offerSdp, ringTimeoutMs: input.ringTimeoutMs,
           signal: context.cancellationSignal,
           onProgress: (event, trunk) => void send({ type: 'ringing', at: event.at.toISOString(), trunk, sipStatus: event.sipStatus }),
         });
@@ -131,12 +174,13 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
         saveCdrs(input.projectId, result.attempts.flatMap((attempt) => (attempt.cdr ? [attempt.cdr] : [])));
         const attempts = result.attempts.map(attemptView);
         if (result.outcome !== 'answered') {
+          dropOffer();
           await send({ type: 'ended', at: new Date().toISOString(), cause: result.outcome, ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) });
           return { callId: input.callId, outcome: result.outcome, reason: result.reason, attempts, taskQueue: deps.taskQueue,
             ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) };
         }
         const leg = result.leg;
-        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg });
+        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg, media: offer !== undefined });
         const answered = send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
         // Listen before awaiting anything: a callee hanging up at once must still reach the journey.
         leg.on((event) => {
@@ -150,8 +194,20 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
           saveCdrs(input.projectId, [cdr]);
           return send(cdrEvent(cdr));
         });
+        if (offer !== undefined) {
+          try {
+            await offer.answered(leg, leg.remoteSdp ?? '');
+          } catch (error) {
+            // Answered but deaf: nothing asked of this call could be heard, so it ends here.
+            await leg.hangup().catch(() => undefined);
+            throw ApplicationFailure.create({ nonRetryable: true, type: 'MediaFailed', message: `call ${input.callId} was answered but its media could not be anchored: ${error instanceof Error ? error.message : String(error)}` });
+          }
+        }
         await answered;
         return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue };
+      } catch (error) {
+        if (!live.has(input.callId)) dropOffer();
+        throw error;
       } finally {
         clearInterval(heartbeat);
       }
@@ -184,6 +240,41 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
         ...(call.releaseAgent === undefined ? {} : { releaseAgent: call.releaseAgent }),
       });
       return result.outcome === 'transferred' ? { outcome: 'transferred' } : { outcome: 'fallback', reason: result.reason };
+    },
+
+    /**
+     * Plays a catalog prompt to the live call (placed with `media: true`) and collects its key
+     * presses: up to `maxDigits`, the terminator, or `timeoutMs` of silence after the prompt. The
+     * first key stops the prompt. A callee hanging up meanwhile fails it with `CallNotLive`.
+     */
+    async playAndCollect(input: PlayAndCollectInput): Promise<PlayAndCollectOutput> {
+      const call = liveCall(input.callId);
+      const media = mediaOrFail();
+      if (!call.media) {
+        throw ApplicationFailure.create({ nonRetryable: true, type: 'NoMedia', message: `call ${input.callId} was placed without media; place it with media: true to play prompts and collect digits` });
+      }
+      let wavPath: string;
+      try {
+        wavPath = media.promptPath(input.prompt);
+      } catch (error) {
+        throw ApplicationFailure.create({ nonRetryable: true, type: 'UnknownPrompt', message: error instanceof Error ? error.message : `no prompt named ${JSON.stringify(input.prompt)}` });
+      }
+      const context = Context.current();
+      const heartbeat = setInterval(() => context.heartbeat({ callId: input.callId }), heartbeatMs);
+      try {
+        const result = await media.control.playAndCollect(call.leg, {
+          wavPath, maxDigits: input.maxDigits, timeoutMs: input.timeoutMs, ...(input.terminator === undefined ? {} : { terminator: input.terminator }),
+        });
+        return { digits: result.digits, timedOut: result.timedOut };
+      } catch (error) {
+        if (error instanceof LegEndedError || call.leg.state === 'ended') {
+          throw ApplicationFailure.create({ nonRetryable: true, type: 'CallNotLive', message: `call ${input.callId} ended while the prompt played or digits were awaited` });
+        }
+        if (error instanceof MediaUsageError) throw ApplicationFailure.create({ nonRetryable: true, type: 'InvalidInput', message: error.message });
+        throw error;
+      } finally {
+        clearInterval(heartbeat);
+      }
     },
 
     /** Hangs up a live call; a call already gone is not an error (the activity may be retried). */

@@ -113,10 +113,23 @@ export interface CallControl {
   close(): Promise<void>;
 }
 
+/**
+ * Media for a leg the hub originates, prepared before the INVITE: `sdp` goes out as the offer;
+ * once the callee answers, `answered` anchors the leg with the callee's SDP (then play and
+ * playAndCollect work on it as on an anchored inbound leg); when no leg comes of it, `cancel`.
+ */
+export interface OutboundMediaOffer {
+  readonly sdp: string;
+  answered(leg: CallLeg, answerSdp: string): Promise<void>;
+  cancel(): Promise<void>;
+}
+
 /** Media operations (rtpengine in production and tests). */
 export interface MediaControl {
   /** Anchor a leg's media; returns the SDP to send back to that leg. */
   anchor(leg: CallLeg, remoteSdp: string): Promise<string>;
+  /** Offer-first anchoring for an outbound leg: the SDP to offer in the INVITE, completed by the callee's answer. */
+  offerOutbound(): Promise<OutboundMediaOffer>;
   play(leg: CallLeg, wavPath: string): Promise<void>;
   /** Plays the prompt and resolves with the digits collected (RFC 2833 or SIP INFO). */
   playAndCollect(

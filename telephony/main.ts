@@ -122,6 +122,8 @@ const activities = {
     saveCdrs,
     taskQueue: instanceQueue,
     offerSdp: HOLD_SDP,
+    // placeCall({ media: true }) and playAndCollect use the same rtpengine and prompts as the IVRs.
+    ...(media.available ? { media: { control: media.control, promptPath: media.promptPath } } : { mediaUnavailable: media.reason }),
     logger,
   }),
   // The live agent figures campaigns and callbacks pace by.

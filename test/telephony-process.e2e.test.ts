@@ -189,7 +189,7 @@ describe('the telephony process', () => {
     expect(call).toMatchObject({ direction: 'inbound', ivr: 'queue support', queue: 'support', agentId: 'sue', cause: 'normal', cdr: { outcome: 'answered' } });
   });
 
-  it('runs the telephony activities: a callContact workflow places a call through a trunk configured by API; the CDR is stored and the journey lists it', async () => {
+  it('runs the telephony activities: a callContact workflow places a call through a trunk configured by API (the CDR is stored and the journey lists it), and callAndAsk collects a callee\'s keys through the process\'s rtpengine', async () => {
     expect(telephony, 'the process from the first test').toBeDefined();
     const carrier = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 30 });
     peers.push(carrier);
@@ -228,6 +228,25 @@ describe('the telephony process', () => {
       return response.status === 200 ? ((await response.json()) as { trunk: string; status: string }) : undefined;
     }, 10_000, 'the trunk status from the telephony process');
     expect(status).toMatchObject({ trunk: 'main', status: 'up' });
+
+    // Play and collect through the process's own media: a callee on a trunk of its own (longer prefix)
+    // presses 4, 2, # as RFC 2833 while the process's rtpengine plays the prompt.
+    const callee = await startSipp({ scenario: 'callee-dtmf-2833', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 30 });
+    peers.push(callee);
+    const askTrunk = { ...trunk, host: callee.hostport, routes: [{ prefix: '4931', pricePerMinute: '0.060', billingIncrement: '1/1' }] };
+    expect((await api('PUT', '/v1/telephony/trunks/asks', askTrunk)).status).toBe(201);
+    await eventually(async () => {
+      const body = (await (await control('/healthz')).json()) as { trunks: number };
+      return body.trunks === 2 ? true : undefined;
+    }, 10_000, 'the second trunk to reach the call center');
+    const askId = `ask-${randomUUID()}`;
+    const asked = await client.workflow.execute('callAndAsk', {
+      taskQueue: hub.taskQueue, workflowId: `ask/${askId}`, workflowExecutionTimeout: '40 seconds',
+      args: [{ projectId: hub.projectId, callId: askId, to: '+4931555002', callerId: '+4940111111', ringTimeoutMs: 5_000, telephonyTaskQueue: sharedQueue,
+        ask: { prompt: 'enter-account-number', maxDigits: 6, timeoutMs: 3_000, terminator: '#' } }],
+    }) as { placed: { trunk: string }; answer: { digits: string; timedOut: boolean } };
+    expect(asked).toMatchObject({ placed: { trunk: 'asks' }, answer: { digits: '42', timedOut: false } });
+    expect(countOf(await callee.finished(), 'BYE')).toBe(1);
 
     // Ctrl-C (SIGTERM from npm start) stops it cleanly.
     await telephony!.kill('SIGTERM');

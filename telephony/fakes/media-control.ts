@@ -3,7 +3,7 @@
  * takes the next scripted answer (digits, or silence that times out); every prompt played is
  * recorded. `onPrompt` lets a test move a fake clock as if the prompt took time to play.
  */
-import type { CallLeg, MediaControl } from '../call-control.js';
+import type { CallLeg, MediaControl, OutboundMediaOffer } from '../call-control.js';
 
 export type CallerInput = { digits: string } | { silence: true } | { hangup: true };
 
@@ -15,6 +15,10 @@ export class FakeMediaControl implements MediaControl {
 
   async anchor(_leg: CallLeg, remoteSdp: string): Promise<string> {
     return remoteSdp;
+  }
+
+  async offerOutbound(): Promise<OutboundMediaOffer> {
+    return { sdp: 'v=0\r\nm=audio 9 RTP/AVP 0\r\n', answered: async () => undefined, cancel: async () => undefined };
   }
 
   async play(_leg: CallLeg, wavPath: string): Promise<void> {

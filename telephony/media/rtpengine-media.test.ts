@@ -49,10 +49,10 @@ afterEach(() => {
 });
 
 /** Asks rtpengine itself, over its own ng port, whether it still holds the leg's call. */
-async function callKnownToRtpengine(leg: TestLeg): Promise<boolean> {
+async function callKnownToRtpengine(leg: TestLeg | string): Promise<boolean> {
   const ng = new NgClient(stack.rtpengine.ng, 2_000, pino({ level: 'silent' }));
   try {
-    await ng.command('query', { 'call-id': leg.sipCallId });
+    await ng.command('query', { 'call-id': typeof leg === 'string' ? leg : leg.sipCallId });
     return true;
   } catch (error) {
     if (error instanceof MediaServerError && /unknown call/i.test(error.reason)) return false;
@@ -225,5 +225,62 @@ describe('RtpengineMediaControl with a real rtpengine', () => {
     await expect(media.playAndCollect(leg, { wavPath: shortPrompt, maxDigits: 2, timeoutMs: 1_000, terminator: 'x' })).rejects.toThrow(/terminator/);
     await expect(media.play(leg, path.join(workDir, 'missing.wav'))).rejects.toThrow(/ENOENT/);
     await media.release(leg);
+  });
+});
+
+describe('offer-first media for legs the hub originates (real rtpengine)', () => {
+  /** The hub offers through rtpengine; an RTP callee answers and sends its media where the offer points. */
+  async function answeredOutbound(): Promise<{ callee: RtpCaller; leg: TestLeg; mediaCallId: string }> {
+    const offer = await media.offerOutbound();
+    const callee = await RtpCaller.open();
+    callers.push(callee);
+    callee.useAnswer(offer.sdp);
+    const leg = new TestLeg(callee.offerSdp());
+    await offer.answered(leg, callee.offerSdp());
+    return { callee, leg, mediaCallId: offer.mediaCallId };
+  }
+
+  it('offers rtpengine\'s address in G.711 with telephone-event, not the sink\'s', async () => {
+    const offer = await media.offerOutbound();
+    expect(offer.sdp).toMatch(/^c=IN IP4 127\.0\.0\.1/m);
+    const port = Number(/^m=audio (\d+) RTP\/AVP 0 8 101/m.exec(offer.sdp)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(offer.sdp).toMatch(/^a=rtpmap:101 telephone-event\/8000/m);
+    expect(await callKnownToRtpengine(offer.mediaCallId)).toBe(true);
+    await offer.cancel();
+    expect(await callKnownToRtpengine(offer.mediaCallId)).toBe(false);
+    await offer.cancel(); // a second cancel (a failed placement cleaned up twice) is harmless
+  });
+
+  it('plays a prompt to the callee and collects the callee\'s RFC 2833 digits; hang-up frees the call in rtpengine', async () => {
+    const { callee, leg, mediaCallId } = await answeredOutbound();
+    digitEvents.length = 0;
+    const started = Date.now();
+    const collecting = media.playAndCollect(leg, { wavPath: menuPrompt, maxDigits: 4, timeoutMs: 4_000, terminator: '#' });
+    await sleep(600);
+    // The prompt reaches the callee, in the PCMU it answered with.
+    const heard = callee.receivedSince(started);
+    expect(heard.length).toBeGreaterThan(15);
+    expect(new Set(heard.map((packet) => packet.payloadType))).toEqual(new Set([0]));
+    await callee.pressKeys('73#');
+    expect(await collecting).toMatchObject({ digits: '73', timedOut: false });
+    expect(digitEvents.filter((event) => event.legId === leg.id).map((event) => event.source)).toEqual(['rfc2833', 'rfc2833', 'rfc2833']);
+    leg.hangUp('remote');
+    await expect.poll(() => callKnownToRtpengine(mediaCallId), { timeout: 2_000 }).toBe(false);
+  });
+
+  it('refuses an answer without audio (and frees the offer), a second answer, and a leg that already ended', async () => {
+    const offer = await media.offerOutbound();
+    const noAudio = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n';
+    await expect(offer.answered(new TestLeg(noAudio), noAudio)).rejects.toBeInstanceOf(UnacceptableSdpError);
+    expect(await callKnownToRtpengine(offer.mediaCallId)).toBe(false);
+    await expect(offer.answered(new TestLeg(noAudio), noAudio)).rejects.toBeInstanceOf(MediaUsageError);
+
+    const late = await media.offerOutbound();
+    const gone = new TestLeg('v=0\r\n');
+    gone.hangUp('remote');
+    await expect(late.answered(gone, 'v=0\r\nm=audio 4000 RTP/AVP 0\r\n')).rejects.toBeInstanceOf(LegEndedError);
+    expect(await callKnownToRtpengine(late.mediaCallId)).toBe(false);
+    await expect(media.play(gone, shortPrompt)).rejects.toBeInstanceOf(MediaUsageError);
   });
 });

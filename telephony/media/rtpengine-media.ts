@@ -2,15 +2,22 @@
 // WAV prompts into it with "play media", and learns digits from two places:
 // rtpengine's DTMF log (RFC 4733/2833 events in the RTP stream) and SIP INFO
 // bodies that the SIP adapter hands over.
+//
+// Inbound legs: the caller offers, rtpengine relays it to the hub's sink, the sink answers.
+// Outbound legs the hub originates (offer-first): the sink offers through rtpengine before the
+// INVITE, the INVITE carries rtpengine's SDP, and the callee's 200 OK answer completes the call
+// in rtpengine. Either way the far party (caller or callee) is the one prompts are played to and
+// whose telephone-events are digits.
+import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { pino } from 'pino';
-import type { CallEvent, CallLeg, DtmfSource, MediaControl } from '../call-control.js';
+import type { CallEvent, CallLeg, DtmfSource, MediaControl, OutboundMediaOffer } from '../call-control.js';
 import type { Logger } from '../../core/logger.js';
 import { collectRulesSchema, DigitCollection, type CollectOutcome, type CollectRules } from './digit-collection.js';
 import { parseDtmfLogDatagram, parseSipInfoDigit, type SipInfoDigit } from './dtmf.js';
 import { MediaServerError, NgClient, type NgDestination } from './ng-client.js';
-import { answerOfferWithSink } from './sdp.js';
+import { answerOfferWithSink, hasActiveAudio, sinkOffer } from './sdp.js';
 import { readWavInfo } from './wav.js';
 
 export { MediaServerError };
@@ -63,6 +70,11 @@ export class MediaUsageError extends Error {
 
 export type PlayAndCollectOptions = CollectRules & { wavPath: string };
 
+/** An outbound offer, with the call-id it has in rtpengine (for rtpengine's logs and queries). */
+export interface RtpengineOutboundOffer extends OutboundMediaOffer {
+  readonly mediaCallId: string;
+}
+
 interface AnchoredLeg {
   leg: CallLeg;
   /** rtpengine's call-id: the leg's SIP Call-ID, so rtpengine's logs line up with SIP traces. */
@@ -71,6 +83,8 @@ interface AnchoredLeg {
   farTag: string;
   /** rtpengine tag of the hub's side. */
   hubTag: string;
+  /** The tag whose offer opened the call in rtpengine (the caller's inbound, the hub's outbound): deleting by it frees the call. */
+  offerTag: string;
   collection: DigitCollection | undefined;
   /** Wakes a pending play() when the leg ends. */
   ended: Promise<never>;
@@ -128,7 +142,7 @@ export class RtpengineMediaControl implements MediaControl {
   async anchor(leg: CallLeg, remoteSdp: string): Promise<string> {
     this.assertOpen();
     if (leg.state === 'ended') throw new LegEndedError(leg.id);
-    if (!/^m=audio [1-9]\d*/m.test(remoteSdp)) throw new UnacceptableSdpError('The SDP offers no active audio stream');
+    if (!hasActiveAudio(remoteSdp)) throw new UnacceptableSdpError('The SDP offers no active audio stream');
     const known = this.legs.get(leg.id);
     const anchored = known ?? this.track(leg);
     const common = { 'call-id': anchored.callId, 'from-tag': anchored.farTag };
@@ -151,6 +165,66 @@ export class RtpengineMediaControl implements MediaControl {
       if (error instanceof MediaServerError && error.command === 'offer') throw new UnacceptableSdpError(`rtpengine refused the SDP: ${error.reason}`);
       throw error;
     }
+  }
+
+  /**
+   * Offer-first anchoring for a leg the hub originates. rtpengine gets the sink's offer under a
+   * call-id of its own (the leg's SIP Call-ID does not exist yet) and returns the SDP for the
+   * INVITE; the same offer may go to several trunks in turn, only the leg that answers completes it.
+   */
+  async offerOutbound(): Promise<RtpengineOutboundOffer> {
+    this.assertOpen();
+    const callId = `hub-out-${randomUUID()}`;
+    const hubTag = `${callId}-hub`;
+    const reply = await this.ng.command('offer', {
+      'call-id': callId,
+      'from-tag': hubTag,
+      sdp: sinkOffer(this.sinkAddress()),
+      'transport-protocol': 'RTP/AVP',
+      replace: ['origin', 'session-connection'],
+    });
+    const sdp = String(reply.sdp);
+    let settled = false;
+    const discard = async (): Promise<void> => {
+      try {
+        await this.ng.command('delete', { 'call-id': callId, 'from-tag': hubTag });
+      } catch (error) {
+        if (!(error instanceof MediaServerError && /unknown call/i.test(error.reason))) throw error;
+      }
+    };
+    return {
+      sdp,
+      mediaCallId: callId,
+      answered: async (leg, answerSdp) => {
+        if (settled) throw new MediaUsageError('This outbound media offer was already answered or cancelled');
+        settled = true;
+        this.assertOpen();
+        const refusal = leg.state === 'ended' ? new LegEndedError(leg.id)
+          : this.legs.has(leg.id) ? new MediaUsageError(`Leg ${leg.id} already has media anchored`)
+          : !hasActiveAudio(answerSdp) ? new UnacceptableSdpError('The answer has no active audio stream')
+          : undefined;
+        if (refusal !== undefined) {
+          await discard();
+          throw refusal;
+        }
+        const anchored = this.track(leg, { callId, farTag: `${leg.id}-far`, hubTag, offerTag: hubTag });
+        try {
+          await this.ng.command('answer', { 'call-id': callId, 'from-tag': hubTag, 'to-tag': anchored.farTag, sdp: answerSdp });
+          // The callee's audio need not reach the sink; DTMF detection happens before this block applies.
+          await this.ng.command('blockMedia', { 'call-id': callId, 'from-tag': anchored.farTag });
+        } catch (error) {
+          this.forget(anchored);
+          await discard().catch((cleanup: unknown) => this.logger.warn({ err: cleanup, legId: leg.id }, 'discarding an outbound media offer failed'));
+          if (error instanceof MediaServerError && error.command === 'answer') throw new UnacceptableSdpError(`rtpengine refused the answer: ${error.reason}`);
+          throw error;
+        }
+      },
+      cancel: async () => {
+        if (settled) return;
+        settled = true;
+        await discard();
+      },
+    };
   }
 
   async play(leg: CallLeg, wavPath: string): Promise<void> {
@@ -214,7 +288,7 @@ export class RtpengineMediaControl implements MediaControl {
     if (anchored === undefined) return;
     this.forget(anchored);
     try {
-      await this.ng.command('delete', { 'call-id': anchored.callId, 'from-tag': anchored.farTag });
+      await this.ng.command('delete', { 'call-id': anchored.callId, 'from-tag': anchored.offerTag });
     } catch (error) {
       // The call may already be gone (rtpengine timed it out or restarted): nothing is left to free.
       if (!(error instanceof MediaServerError && /unknown call/i.test(error.reason))) throw error;
@@ -235,15 +309,13 @@ export class RtpengineMediaControl implements MediaControl {
     }
   }
 
-  private track(leg: CallLeg): AnchoredLeg {
+  private track(leg: CallLeg, ids?: Pick<AnchoredLeg, 'callId' | 'farTag' | 'hubTag' | 'offerTag'>): AnchoredLeg {
     let end!: (error: Error) => void;
     const ended = new Promise<never>((_, reject) => (end = reject));
     ended.catch(() => undefined); // observed through races only
     const anchored: AnchoredLeg = {
       leg,
-      callId: leg.sipCallId,
-      farTag: `${leg.id}-far`,
-      hubTag: `${leg.id}-hub`,
+      ...(ids ?? { callId: leg.sipCallId, farTag: `${leg.id}-far`, hubTag: `${leg.id}-hub`, offerTag: `${leg.id}-far` }),
       collection: undefined,
       ended,
       end,

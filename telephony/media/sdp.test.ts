@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answerOfferWithSink } from './sdp.js';
+import { answerOfferWithSink, hasActiveAudio, sinkOffer } from './sdp.js';
 
 const offer = [
   'v=0',
@@ -36,5 +36,31 @@ describe('answerOfferWithSink', () => {
 
   it('rejects an offer without audio', () => {
     expect(() => answerOfferWithSink('v=0\r\nm=video 1 RTP/AVP 96\r\n', { host: '127.0.0.1', port: 1 })).toThrow(/no audio/);
+  });
+});
+
+describe('sinkOffer (the hub offering first, for legs it originates)', () => {
+  const hubOffer = sinkOffer({ host: '127.0.0.7', port: 40_000 });
+
+  it('offers one audio stream at the sink in G.711 with telephone-event, CRLF-terminated', () => {
+    expect(hubOffer.startsWith('v=0\r\n')).toBe(true);
+    expect(hubOffer.endsWith('\r\n')).toBe(true);
+    expect(hubOffer.match(/^m=.*$/gm)).toEqual(['m=audio 40000 RTP/AVP 0 8 101']);
+    expect(hubOffer.match(/^c=.*$/gm)).toEqual(['c=IN IP4 127.0.0.7']);
+    expect(hubOffer).toMatch(/^a=rtpmap:101 telephone-event\/8000\r$/m);
+    expect(hubOffer).toMatch(/^a=sendrecv\r$/m);
+  });
+
+  it('is itself an SDP with active audio', () => {
+    expect(hasActiveAudio(hubOffer)).toBe(true);
+  });
+});
+
+describe('hasActiveAudio', () => {
+  it('tells an accepted audio stream from a declined or missing one', () => {
+    expect(hasActiveAudio('v=0\r\nm=audio 5004 RTP/AVP 0\r\n')).toBe(true);
+    expect(hasActiveAudio('v=0\r\nm=audio 0 RTP/AVP 0\r\n')).toBe(false);
+    expect(hasActiveAudio('v=0\r\nm=video 5004 RTP/AVP 96\r\n')).toBe(false);
+    expect(hasActiveAudio('')).toBe(false);
   });
 });

@@ -42,3 +42,32 @@ export function answerOfferWithSink(offerSdp: string, sink: { host: string; port
   if (!audioTaken) throw new Error('The caller offered no audio stream');
   return `${answer.join('\r\n')}\r\n`;
 }
+
+/**
+ * The hub's own offer for a leg it originates: one audio stream towards the local sink, in the
+ * G.711 codecs every carrier takes plus telephone-event (so the callee's key presses arrive as
+ * RFC 2833 events rtpengine can detect). rtpengine replaces address and port with its own before
+ * the offer goes out in the INVITE.
+ */
+export function sinkOffer(sink: { host: string; port: number }): string {
+  return [
+    'v=0',
+    `o=contact-hub 1 1 IN IP4 ${sink.host}`,
+    's=contact-hub',
+    `c=IN IP4 ${sink.host}`,
+    't=0 0',
+    `m=audio ${sink.port} RTP/AVP 0 8 101`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=fmtp:101 0-15',
+    'a=ptime:20',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
+}
+
+/** Whether an SDP has an audio stream that is not declined (port 0). */
+export function hasActiveAudio(sdp: string): boolean {
+  return /^m=audio [1-9]\d*/m.test(sdp);
+}

@@ -13,6 +13,8 @@ export const scenarioDir = join(dirname(fileURLToPath(import.meta.url)), 'scenar
 
 export type PeerScenario =
   | 'carrier-answer'
+  | 'callee-dtmf-2833'
+  | 'callee-hangs-up'
   | 'carrier-busy'
   | 'carrier-unavailable'
   | 'carrier-no-answer'
