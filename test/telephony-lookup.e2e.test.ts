@@ -143,7 +143,7 @@ describe('the telephony process asks the CRM', () => {
     expect(countOf(bobRun, 'INVITE')).toBe(1);
 
     const call = await inboundCall('+493012345670', queueNumber);
-    expect(call).toMatchObject({ direction: 'inbound', queue: 'sales', agentId: 'bob', cause: 'normal' });
+    expect(call).toMatchObject({ direction: 'inbound', queue: 'sales', preferredAgentId: 'bob', agentId: 'bob', cause: 'normal' });
     // Alice's phone never rang: she is still ready, not ringing or not-ready after a missed offer.
     const { agents } = (await (await control(`/projects/${hub.projectId}/agents`)).json()) as { agents: { id: string; status: string }[] };
     expect(agents.find((agent) => agent.id === 'alice')).toMatchObject({ status: 'ready' });
@@ -163,5 +163,7 @@ describe('the telephony process asks the CRM', () => {
 
     const call = await inboundCall('+493012345671', ivrNumber);
     expect(call).toMatchObject({ direction: 'inbound', ivr: 'queue vip', queue: 'vip', agentId: 'vera', cause: 'normal' });
+    // Her record names no responsible agent: queued without a preference.
+    expect(call.preferredAgentId).toBeUndefined();
   }, 60_000);
 });

@@ -58,8 +58,11 @@ export class InboundCallLog {
     const carried = routing.carriedOut;
     if (carried.kind !== 'queued') return;
     const queued = carried.queued;
-    const detail = [queued.reason, routing.preferredAgentId === undefined ? undefined : `preferred agent ${routing.preferredAgentId}`].filter((part) => part !== undefined).join('; ');
-    this.send({ type: 'queued', at: at(), queue: queued.queue, ...(detail === '' ? {} : { detail }) });
+    this.send({
+      type: 'queued', at: at(), queue: queued.queue,
+      ...(queued.reason === undefined ? {} : { detail: queued.reason }),
+      ...(routing.preferredAgentId === undefined ? {} : { preferredAgentId: routing.preferredAgentId }),
+    });
     void queued.result.then((outcome) => {
       if (outcome.outcome === 'connected') {
         this.send({ type: 'connected', at: at(), queue: queued.queue, agentId: outcome.agentId });

@@ -73,7 +73,7 @@ describe('TelephonyRuntime', () => {
     await runtime.reload();
     const call = await sip.receiveCall('030 12345678', '4930123456');
     expect(asked).toEqual([[projectId, '030 12345678', 'DE']]);
-    await expect.poll(() => events.find((sent) => sent.event.type === 'queued')?.event).toMatchObject({ queue: 'sales', detail: 'preferred agent bob' });
+    await expect.poll(() => events.find((sent) => sent.event.type === 'queued')?.event).toMatchObject({ queue: 'sales', preferredAgentId: 'bob' });
     call.remoteHangup('normal');
     await runtime.close();
   });
