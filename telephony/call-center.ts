@@ -153,12 +153,11 @@ export class CallCenter {
     if ('ivr' in inbound && (this.options.media === undefined || this.options.ivr === undefined)) {
       throw new Error('an inbound IVR needs media and the IVR dependencies (prompts, CRM lookup)');
     }
-    // Asked at once, beside the answer and the IVR, so a queued caller rarely waits for it.
-    const preferred = options.preferredAgent?.() ?? Promise.resolve(undefined);
+    const preferredAgent = options.preferredAgent ?? (async () => undefined);
     try {
       const routing = 'ivr' in inbound
-        ? await this.throughIvr(call, callId, inbound.ivr, preferred)
-        : await this.straightToQueue(call, callId, inbound.queue, preferred);
+        ? await this.throughIvr(call, callId, inbound.ivr, preferredAgent)
+        : await this.straightToQueue(call, callId, inbound.queue, preferredAgent);
       for (const listener of [...this.routedListeners]) listener(routing);
       return routing;
     } catch (error) {
@@ -168,7 +167,9 @@ export class CallCenter {
     }
   }
 
-  private async straightToQueue(call: InboundCall, callId: string, queueName: string, preferred: Promise<string | undefined>): Promise<InboundRouting> {
+  private async straightToQueue(call: InboundCall, callId: string, queueName: string, preferredAgent: () => Promise<string | undefined>): Promise<InboundRouting> {
+    // Asked beside the answer, so the caller rarely waits for it.
+    const preferred = preferredAgent();
     // The queue takes answered callers only; the agent's media reaches the caller by re-INVITE on bridge.
     await call.answer(this.options.holdSdp);
     const preferredAgentId = await preferred;
@@ -176,7 +177,7 @@ export class CallCenter {
     return { call, callId, ivr: undefined, carriedOut: { kind: 'queued', queued }, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) };
   }
 
-  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu, preferred: Promise<string | undefined>): Promise<InboundRouting> {
+  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu, preferredAgent: () => Promise<string | undefined>): Promise<InboundRouting> {
     const media = this.options.media as CallCenterMedia;
     const ivrDeps = this.options.ivr as Pick<IvrDeps, 'promptPath' | 'lookupContact'>;
     await call.answer(await media.anchor(call, call.remoteSdp ?? ''));
@@ -192,7 +193,9 @@ export class CallCenter {
       // Past the IVR the caller talks to an agent or the PBX, not to rtpengine's prompts.
       await media.release(call);
     }
-    const preferredAgentId = decision.kind === 'queue' ? await preferred : undefined;
+    // Asked once the IVR queues the caller: a CRM node before has the card in the screen pop's cache
+    // by then, and a lookup beside the IVR would make that node share the queue's shorter deadline.
+    const preferredAgentId = decision.kind === 'queue' ? await preferredAgent() : undefined;
     const carriedOut = await carryOutIvrDecision(
       { callControl: this.options.callControl, queues: this.queues, trunks: this.options.trunks, health: this.health },
       menu, decision, call, { callId, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) },
