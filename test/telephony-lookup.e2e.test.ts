@@ -3,7 +3,9 @@
 // it, SIPp phones over UDP), with the hub's demo SQL CRM (PostgreSQL) as the project's CRM:
 // - a caller whose CRM record names bob as responsible agent rings bob first, although alice has
 //   been ready (idle) longer and longest-idle would pick her;
-// - an IVR's `crm` node routes callers by the status their CRM record keeps (vip -> the vip queue).
+// - an IVR's `crm` node routes callers by the status their CRM record keeps (vip -> the vip queue);
+// - a second CRM (a Bitrix24 sandbox, a real HTTP server) that answers only after 4 s holds a caller
+//   no longer than INBOUND_LOOKUP_DEADLINE_MS: queued without a preference, to the longest-idle agent.
 // Nothing faked.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
 import { findFreePort } from '../embedded/ports.js';
 import { findFreeUdpPort } from '../embedded/rtpengine.js';
 import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
@@ -29,6 +32,9 @@ let dataDir: string;
 let sipPort: number;
 let controlUrl: string;
 const peers: SippPeer[] = [];
+let sandbox: BitrixSandbox | undefined;
+/** INBOUND_LOOKUP_DEADLINE_MS of the process: generous for a loaded test machine, far below the slow CRM's 4 s. */
+const lookupDeadlineMs = 1_500;
 
 beforeAll(async () => {
   hub = await startTestHub({ idleTimeoutMs: 120_000, defaultRegion: 'DE' });
@@ -64,7 +70,7 @@ beforeAll(async () => {
     SIP_ADDRESS: '127.0.0.1',
     SIP_PORT: String(sipPort),
     TELEPHONY_CONTROL_PORT: String(controlPort),
-    INBOUND_LOOKUP_DEADLINE_MS: '2000',
+    INBOUND_LOOKUP_DEADLINE_MS: String(lookupDeadlineMs),
     DATA_DIR: dataDir,
     DRACHTIO_HOST: undefined,
     LOG_LEVEL: 'warn',
@@ -83,6 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await telephony?.kill('SIGTERM');
   for (const peer of peers) peer.stop();
+  await sandbox?.close();
   await connection?.close();
   await hub?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -165,5 +172,39 @@ describe('the telephony process asks the CRM', () => {
     expect(call).toMatchObject({ direction: 'inbound', ivr: 'queue vip', queue: 'vip', agentId: 'vera', cause: 'normal' });
     // Her record names no responsible agent: queued without a preference.
     expect(call.preferredAgentId).toBeUndefined();
+  }, 60_000);
+
+  it('a CRM slower than the deadline costs the caller the deadline, no more: queued without a preference to the longest-idle agent', async () => {
+    sandbox = await startBitrixSandbox();
+    const created = await hub.request('/v1/connectors', {
+      method: 'POST',
+      json: { kind: 'bitrix24', name: 'bitrix', config: { webhookUrl: sandbox.webhookBase, phoneRegion: 'DE', fieldMap: { responsibleAgent: 'ASSIGNED_BY_ID' } } },
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    // Bitrix names bob, but answers after 4 s: waiting for it would hand the caller to bob.
+    sandbox.seed('contact', { NAME: 'Mary', LAST_NAME: 'Jackson', PHONE: [{ VALUE: '030 12345672', VALUE_TYPE: 'WORK' }], ASSIGNED_BY_ID: 'bob' });
+    sandbox.setLatency(4_000);
+
+    // Alice has been idle longest (bob took the first call); both get fresh phones.
+    const alice = await readyAgent('alice');
+    const bob = await readyAgent('bob');
+    const caller = await startSipp({
+      scenario: 'caller-number-accepts-reinvite', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, service: queueNumber,
+      calls: 1, timeoutSeconds: 30, pauseMs: 1_000, keys: { caller_number: '03012345672' },
+    });
+    peers.push(caller);
+    const [callerRun, aliceRun] = await Promise.all([caller.finished(), alice.finished()]);
+    expect(callerRun.successful, callerRun.output).toBe(1);
+    expect(aliceRun.successful, aliceRun.output).toBe(1);
+    bob.stop();
+
+    const call = await inboundCall('+493012345672', queueNumber);
+    expect(call).toMatchObject({ queue: 'sales', agentId: 'alice', cause: 'normal' });
+    expect(call.preferredAgentId).toBeUndefined();
+    // Answered at once, queued once the lookup gave up at the deadline, bridged to alice at once.
+    const heldMs = Date.parse(call.connectedAt!) - Date.parse(call.answeredAt!);
+    console.log(`slow CRM (4000 ms), deadline ${lookupDeadlineMs} ms: answered -> connected in ${heldMs} ms`);
+    expect(heldMs).toBeGreaterThanOrEqual(lookupDeadlineMs - 100);
+    expect(heldMs).toBeLessThan(lookupDeadlineMs + 1_500);
   }, 60_000);
 });
