@@ -73,9 +73,16 @@ describe('ContactLookup', () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it('a failing lookup means no preference', async () => {
-    const lookup = new ContactLookup({ cards: { lookup: async () => Promise.reject(new Error('database down')) }, preferredAgentDeadlineMs: 500 });
+  it('a failing lookup means no preference (reported), an anonymous caller none (not reported)', async () => {
+    const warnings: string[] = [];
+    const lookup = new ContactLookup({
+      cards: { lookup: async (input) => Promise.reject(input.phone === 'anonymous' ? new InvalidPhoneError('not a number') : new Error('database down')) },
+      preferredAgentDeadlineMs: 500,
+      logger: { warn: (_details, message) => void warnings.push(message) },
+    });
     expect(await lookup.responsibleAgent('p1', '4155550100', 'US')).toBeUndefined();
+    expect(await lookup.responsibleAgent('p1', 'anonymous', 'US')).toBeUndefined();
+    expect(warnings).toHaveLength(1);
   });
 
   it('the IVR\'s lookup stops at its AbortSignal whatever the CRMs do', async () => {

@@ -82,6 +82,8 @@ export class ContactLookup {
       const card = await untilAborted(this.options.cards.lookup({ projectId, phone, defaultRegion, deadlineMs }), stop.signal);
       return card.contact.responsibleAgent ?? undefined;
     } catch (error) {
+      // An anonymous caller has no contact to ask about: nothing to report.
+      if (error instanceof InvalidPhoneError) return undefined;
       this.options.logger?.warn({ projectId, err: error }, 'telephony: no preferred agent for a queued caller (CRM lookup failed)');
       return undefined;
     } finally {
