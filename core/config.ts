@@ -70,6 +70,8 @@ const configSchema = z.object({
   TELEPHONY_CONTROL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   /** How often the telephony process compares the stored configuration with what it runs (changes made through the API arrive at once by NOTIFY). */
   TELEPHONY_CONFIG_POLL_MS: z.coerce.number().int().min(100).default(30_000),
+  /** How long an inbound caller's CRM lookup for the preferred (responsible) agent may delay queueing; past it the caller is queued without one. */
+  INBOUND_LOOKUP_DEADLINE_MS: z.coerce.number().int().min(50).max(5_000).default(500),
   /** Largest number of tasks one POST may carry. */
   MAX_TASKS_PER_REQUEST: z.coerce.number().int().min(1).max(10_000).default(1000),
 });

@@ -56,6 +56,17 @@ export interface InboundRouting {
   callId: string;
   ivr: IvrResult | undefined;
   carriedOut: CarriedOut;
+  /** The agent the caller was offered to first (the contact's responsible agent), when queued with one. */
+  preferredAgentId?: string;
+}
+
+/** Per call: how the caller's preferred agent is found. */
+export interface InboundCallOptions {
+  /**
+   * Resolves with the caller's preferred agent (or undefined); must never reject and must settle
+   * within its own deadline: the caller waits for it before being queued.
+   */
+  preferredAgent?: () => Promise<string | undefined>;
 }
 
 export class CallCenter {
@@ -133,14 +144,20 @@ export class CallCenter {
    * queue). Used by the constructor's `inbound` entry, or directly by a router that picks the entry per
    * dialled number. Resolves with the routing, or undefined when it failed (the call is hung up).
    */
-  async routeInbound(call: InboundCall, inbound: NonNullable<CallCenterOptions['inbound']>, callId = `in-${Date.now()}-${++this.callCounter}`): Promise<InboundRouting | undefined> {
+  async routeInbound(
+    call: InboundCall,
+    inbound: NonNullable<CallCenterOptions['inbound']>,
+    callId = `in-${Date.now()}-${++this.callCounter}`,
+    options: InboundCallOptions = {},
+  ): Promise<InboundRouting | undefined> {
     if ('ivr' in inbound && (this.options.media === undefined || this.options.ivr === undefined)) {
       throw new Error('an inbound IVR needs media and the IVR dependencies (prompts, CRM lookup)');
     }
+    const preferredAgent = options.preferredAgent ?? (async () => undefined);
     try {
       const routing = 'ivr' in inbound
-        ? await this.throughIvr(call, callId, inbound.ivr)
-        : await this.straightToQueue(call, callId, inbound.queue);
+        ? await this.throughIvr(call, callId, inbound.ivr, preferredAgent)
+        : await this.straightToQueue(call, callId, inbound.queue, preferredAgent);
       for (const listener of [...this.routedListeners]) listener(routing);
       return routing;
     } catch (error) {
@@ -150,14 +167,17 @@ export class CallCenter {
     }
   }
 
-  private async straightToQueue(call: InboundCall, callId: string, queueName: string): Promise<InboundRouting> {
+  private async straightToQueue(call: InboundCall, callId: string, queueName: string, preferredAgent: () => Promise<string | undefined>): Promise<InboundRouting> {
+    // Asked beside the answer, so the caller rarely waits for it.
+    const preferred = preferredAgent();
     // The queue takes answered callers only; the agent's media reaches the caller by re-INVITE on bridge.
     await call.answer(this.options.holdSdp);
-    const queued: QueuedCall = this.queue(queueName).enqueue(call, { callId });
-    return { call, callId, ivr: undefined, carriedOut: { kind: 'queued', queued } };
+    const preferredAgentId = await preferred;
+    const queued: QueuedCall = this.queue(queueName).enqueue(call, { callId, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) });
+    return { call, callId, ivr: undefined, carriedOut: { kind: 'queued', queued }, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) };
   }
 
-  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu): Promise<InboundRouting> {
+  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu, preferredAgent: () => Promise<string | undefined>): Promise<InboundRouting> {
     const media = this.options.media as CallCenterMedia;
     const ivrDeps = this.options.ivr as Pick<IvrDeps, 'promptPath' | 'lookupContact'>;
     await call.answer(await media.anchor(call, call.remoteSdp ?? ''));
@@ -173,10 +193,13 @@ export class CallCenter {
       // Past the IVR the caller talks to an agent or the PBX, not to rtpengine's prompts.
       await media.release(call);
     }
+    // Asked once the IVR queues the caller: a CRM node before has the card in the screen pop's cache
+    // by then, and a lookup beside the IVR would make that node share the queue's shorter deadline.
+    const preferredAgentId = decision.kind === 'queue' ? await preferredAgent() : undefined;
     const carriedOut = await carryOutIvrDecision(
       { callControl: this.options.callControl, queues: this.queues, trunks: this.options.trunks, health: this.health },
-      menu, decision, call, { callId },
+      menu, decision, call, { callId, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) },
     );
-    return { call, callId, ivr: decision, carriedOut };
+    return { call, callId, ivr: decision, carriedOut, ...(preferredAgentId === undefined || carriedOut.kind !== 'queued' ? {} : { preferredAgentId }) };
   }
 }

@@ -17,6 +17,9 @@ import { repoRoot } from '../prisma/tooling/paths.js';
 import { installWorkerRuntime } from '../worker/worker.js';
 import { crmPollerDeliverers } from '../workflows/crm-polling/client.js';
 import { journeyDeliverers } from '../workflows/journey/outbox.js';
+import { defaultRegistry } from '../connectors/registry.js';
+import { ConnectorRuntime } from '../connectors/runtime.js';
+import { ScreenPopService } from '../core/screenpop/service.js';
 import { createTelephonyActivities } from './activities.js';
 import { createAgentFigureActivities, runtimeAgentFigureSource } from './dialer/agent-figures.js';
 import { callbackDeliverers } from '../workflows/callbacks/client.js';
@@ -24,6 +27,7 @@ import { campaignDeliverers } from '../workflows/campaigns/client.js';
 import { saveCallDetailRecords } from './cdr/store.js';
 import { callEventDeliverers, enqueueCallEvent } from './runtime/call-events.js';
 import { listenForTelephonyConfigChanges } from './runtime/config-changes.js';
+import { ContactLookup } from './runtime/contact-lookup.js';
 import { controlApp, startControlServer } from './runtime/control-server.js';
 import { startTelephonyMedia } from './runtime/media.js';
 import { loadTelephonyConfigs } from './runtime/project-config.js';
@@ -80,13 +84,21 @@ const media = await startTelephonyMedia(config, logger, join(resolve(repoRoot, c
 stops.push({ name: 'media', stop: () => media.stop() });
 if (!media.available) logger.warn({ reason: media.reason }, 'telephony: no IVR media; numbers routed to an IVR are refused with 503, queue numbers work');
 
+// The caller's card from the project's CRMs (screen pop: merged, with a deadline and a short
+// cache): the IVR's CRM branches and the queued caller's responsible agent.
+const connectors = new ConnectorRuntime({ registry: defaultRegistry(), secretBox, redisUrl: config.REDIS_URL });
+stops.push({ name: 'CRM connectors', stop: () => connectors.closeAll() });
+const contacts = new ContactLookup({
+  cards: new ScreenPopService({ db, runtime: connectors, logger }),
+  preferredAgentDeadlineMs: config.INBOUND_LOOKUP_DEADLINE_MS,
+  logger,
+});
+
 const runtime = new TelephonyRuntime({
   callControl: sip.callControl,
   media: media.available ? { control: media.control, promptPath: media.promptPath, description: media.description } : undefined,
   ...(media.available ? {} : { mediaUnavailable: media.reason }),
-  lookupContact: async () => {
-    throw new Error('CRM lookups are not wired into the IVR yet');
-  },
+  contacts,
   holdSdp: HOLD_SDP,
   loadConfigs: () => loadTelephonyConfigs(db, trunkStore, logger),
   sendEvent,

@@ -58,7 +58,11 @@ export class InboundCallLog {
     const carried = routing.carriedOut;
     if (carried.kind !== 'queued') return;
     const queued = carried.queued;
-    this.send({ type: 'queued', at: at(), queue: queued.queue, ...(queued.reason === undefined ? {} : { detail: queued.reason }) });
+    this.send({
+      type: 'queued', at: at(), queue: queued.queue,
+      ...(queued.reason === undefined ? {} : { detail: queued.reason }),
+      ...(routing.preferredAgentId === undefined ? {} : { preferredAgentId: routing.preferredAgentId }),
+    });
     void queued.result.then((outcome) => {
       if (outcome.outcome === 'connected') {
         this.send({ type: 'connected', at: at(), queue: queued.queue, agentId: outcome.agentId });

@@ -7,7 +7,7 @@ import { queueConfigSchema } from '../acd/queue-config.js';
 import type { CallDetailRecord } from '../cdr/cdr.js';
 import { FakeCallControl } from '../fakes/call-control.js';
 import type { ProjectTelephonyConfig } from './project-config.js';
-import { HOLD_SDP, TelephonyRuntime } from './runtime.js';
+import { HOLD_SDP, TelephonyRuntime, type TelephonyRuntimeDeps } from './runtime.js';
 
 const projectId = '00000000-0000-4000-8000-000000000001';
 
@@ -21,13 +21,13 @@ function projectConfig(overrides: Partial<ProjectTelephonyConfig> = {}): Project
   };
 }
 
-function rig(configs: () => ProjectTelephonyConfig[]) {
+function rig(configs: () => ProjectTelephonyConfig[], responsibleAgent: TelephonyRuntimeDeps['contacts']['responsibleAgent'] = async () => undefined) {
   const sip = new FakeCallControl();
   const events: { phone: string; event: CallEventSignal }[] = [];
   const cdrs: CallDetailRecord[] = [];
   const runtime = new TelephonyRuntime({
     callControl: sip, media: undefined, mediaUnavailable: 'rtpengine is not installed', holdSdp: HOLD_SDP,
-    lookupContact: async () => undefined,
+    contacts: { forIvr: () => async () => undefined, responsibleAgent },
     loadConfigs: async () => new Map(configs().map((config) => [config.projectId, config])),
     sendEvent: async (_project, phone, event) => void events.push({ phone, event }),
     saveCdrs: async (_project, records) => void cdrs.push(...records),
@@ -61,6 +61,20 @@ describe('TelephonyRuntime', () => {
     expect(events[0]?.event).toMatchObject({ direction: 'inbound', dialled: '4930123456' });
     expect(events[2]?.event).toMatchObject({ queue: 'sales' });
     expect(cdrs[0]).toMatchObject({ direction: 'inbound', from: '+493012345678', to: '4930123456', outcome: 'answered', hangupCause: 'normal', costMicros: 0 });
+    await runtime.close();
+  });
+
+  it('queues a caller with the responsible agent the CRM lookup names, and the journey hears of the preference', async () => {
+    const asked: string[][] = [];
+    const { sip, runtime, events } = rig(() => [projectConfig()], async (project, phone, region) => {
+      asked.push([project, phone, region]);
+      return 'bob';
+    });
+    await runtime.reload();
+    const call = await sip.receiveCall('030 12345678', '4930123456');
+    expect(asked).toEqual([[projectId, '030 12345678', 'DE']]);
+    await expect.poll(() => events.find((sent) => sent.event.type === 'queued')?.event).toMatchObject({ queue: 'sales', preferredAgentId: 'bob' });
+    call.remoteHangup('normal');
     await runtime.close();
   });
 

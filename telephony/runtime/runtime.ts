@@ -32,8 +32,12 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
   media: { control: CallCenterMedia; promptPath: (prompt: string) => string; description: string } | undefined;
   /** Why there is no media, for the refusal and the health answer. */
   mediaUnavailable?: string;
-  /** The CRM lookup of the IVR's `crm` nodes. */
-  lookupContact: IvrDeps['lookupContact'];
+  /** CRM lookups per project (runtime/contact-lookup.ts): the IVR's `crm` nodes and the queued caller's preferred agent. */
+  contacts: {
+    forIvr: (projectId: string, defaultRegion: string) => IvrDeps['lookupContact'];
+    /** Must never reject and must settle within its own deadline. */
+    responsibleAgent: (projectId: string, phone: string, defaultRegion: string) => Promise<string | undefined>;
+  };
   holdSdp: string;
   loadConfigs: () => Promise<Map<string, ProjectTelephonyConfig>>;
   logger: Pick<Logger, 'warn' | 'error' | 'info'>;
@@ -180,7 +184,7 @@ export class TelephonyRuntime {
       holdSdp: this.deps.holdSdp,
       notifyAgent: (agentId, notice) => this.deps.logger.warn({ projectId: config.projectId, agentId, notice }, 'telephony: notice for an agent (no agent desktop to show it yet)'),
       logger: this.deps.logger,
-      ...(media ? { media: media.control, ivr: { promptPath: media.promptPath, lookupContact: this.deps.lookupContact } } : {}),
+      ...(media ? { media: media.control, ivr: { promptPath: media.promptPath, lookupContact: this.deps.contacts.forIvr(config.projectId, config.defaultRegion) } } : {}),
       ...(this.deps.registration ? { registrations: this.deps.registration.registrations } : {}),
     };
     const center = new CallCenter(options);
@@ -257,7 +261,10 @@ export class TelephonyRuntime {
     call.on((event) => {
       if (event.type === 'ended') void log.settled().then(() => this.calls.delete(log));
     });
-    log.routed(await project.center.routeInbound(call, inbound, log.callId));
+    const region = project.config.defaultRegion;
+    log.routed(await project.center.routeInbound(call, inbound, log.callId, {
+      preferredAgent: () => this.deps.contacts.responsibleAgent(entry.projectId, call.from, region),
+    }));
   }
 }
 

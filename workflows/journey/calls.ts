@@ -25,7 +25,7 @@ export function readCallEvent(payload: unknown): { ok: true; event: CallEventSig
   }
   if (typeof raw.at !== 'string' || Number.isNaN(Date.parse(raw.at))) return { ok: false, reason: 'at: expected an ISO timestamp' };
   if (raw.direction !== undefined && raw.direction !== 'inbound' && raw.direction !== 'outbound') return { ok: false, reason: 'direction: expected inbound or outbound' };
-  for (const field of ['trunk', 'cause', 'cost', 'currency', 'dialled', 'queue', 'agentId', 'detail'] as const) {
+  for (const field of ['trunk', 'cause', 'cost', 'currency', 'dialled', 'queue', 'agentId', 'preferredAgentId', 'detail'] as const) {
     if (raw[field] !== undefined && typeof raw[field] !== 'string') return { ok: false, reason: `${field}: expected a string` };
   }
   for (const field of ['sipStatus', 'billableSeconds'] as const) {
@@ -70,8 +70,9 @@ function merge(call: JourneyCallView, event: CallEventSignal): void {
   if (event.type === 'ringing') call.ringingAt ??= event.at;
   else if (event.type === 'answered') call.answeredAt ??= event.at;
   else if (event.type === 'ivr') call.ivr = event.detail;
-  else if (event.type === 'queued') return;
-  else if (event.type === 'connected') {
+  else if (event.type === 'queued') {
+    if (event.preferredAgentId !== undefined) call.preferredAgentId = event.preferredAgentId;
+  } else if (event.type === 'connected') {
     call.connectedAt ??= event.at;
     if (event.agentId !== undefined) call.agentId = event.agentId;
   } else {

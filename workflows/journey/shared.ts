@@ -119,6 +119,8 @@ export interface CallEventSignal {
   dialled?: string;
   queue?: string;
   agentId?: string;
+  /** `queued`: the agent offered the caller first (the contact's responsible agent in the CRM). */
+  preferredAgentId?: string;
   /** Words for the step: the IVR's decision and why, the reason a caller was queued. */
   detail?: string;
 }
@@ -139,6 +141,8 @@ export interface JourneyCallView {
   ivr?: string;
   queue?: string;
   agentId?: string;
+  /** The agent the caller was offered to first (the contact's responsible agent), when there was one. */
+  preferredAgentId?: string;
   connectedAt?: string;
   /** Event types in arrival order. */
   events: CallEventType[];
