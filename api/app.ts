@@ -21,6 +21,10 @@ import { telephonyRoutes, type TelephonyRoutesDeps } from './routes/telephony.js
 import { campaignRoutes } from './routes/campaigns.js';
 import { CampaignStore } from '../telephony/dialer/campaign-store.js';
 import { DialerTasks } from '../telephony/dialer/dialer-tasks.js';
+import { callbackRoutes } from './routes/callbacks.js';
+import { CallbackStore } from '../telephony/callbacks/callback-store.js';
+import { describeJourney } from '../workflows/journey/client.js';
+import { journeyWorkflowId } from '../workflows/journey/shared.js';
 
 export interface AppDeps {
   db: Db;
@@ -81,7 +85,11 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
-  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db), tasks: new DialerTasks(deps.db) }));
+  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db) }));
+  app.route(
+    '/v1/callbacks',
+    callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
+  );
   app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
 
   app.doc31('/openapi.json', {
@@ -102,6 +110,19 @@ export function createApp(deps: AppDeps) {
     return renderProblem(c, problem);
   });
   return app;
+}
+
+/** The contact's responsible agent as the journey's merged view holds it (the CRMs' owner field), if any. */
+async function responsibleAgentOf(temporal: TemporalGateway, projectId: string, phone: string): Promise<string | undefined> {
+  const view = await describeJourney(await temporal.client(), journeyWorkflowId(projectId, phone), 1_000);
+  const merged = 'state' in view ? (view.state.merged ?? {}) : {};
+  // As the screen pop reads it: a hub field, or a CRM's own field of one of these names.
+  for (const name of ['responsibleAgent', 'responsible', 'assignedTo', 'assignedAgent']) {
+    for (const value of [merged[name], merged[`fields.${name}`]]) {
+      if ((typeof value === 'string' && value !== '') || typeof value === 'number') return String(value);
+    }
+  }
+  return undefined;
 }
 
 export type AppType = ReturnType<typeof createApp>;

@@ -8,6 +8,8 @@ import { OutboxDispatcher } from '../core/outbox/dispatcher.js';
 import { TemporalGateway } from '../core/temporal/gateway.js';
 import { journeyDeliverers } from '../workflows/journey/outbox.js';
 import { crmPollerDeliverers } from '../workflows/crm-polling/client.js';
+import { campaignDeliverers } from '../workflows/campaigns/client.js';
+import { callbackDeliverers } from '../workflows/callbacks/client.js';
 import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
@@ -33,6 +35,8 @@ const dispatcher = new OutboxDispatcher({
     ...journeyDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
     ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...callEventDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 }),
+    ...callbackDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE }),
+    ...campaignDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE, journey: { taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.JOURNEY_IDLE_SECONDS * 1000 } }),
   },
 });
 const registry = defaultRegistry();

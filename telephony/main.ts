@@ -21,6 +21,9 @@ import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ScreenPopService } from '../core/screenpop/service.js';
 import { createTelephonyActivities } from './activities.js';
+import { createAgentFigureActivities, runtimeAgentFigureSource } from './dialer/agent-figures.js';
+import { callbackDeliverers } from '../workflows/callbacks/client.js';
+import { campaignDeliverers } from '../workflows/campaigns/client.js';
 import { saveCallDetailRecords } from './cdr/store.js';
 import { callEventDeliverers, enqueueCallEvent } from './runtime/call-events.js';
 import { listenForTelephonyConfigChanges } from './runtime/config-changes.js';
@@ -57,7 +60,12 @@ const journey = { taskQueue: config.TEMPORAL_TASK_QUEUE, idleTimeoutMs: config.J
 const temporal = new TemporalGateway(temporalAddress, config.TEMPORAL_NAMESPACE);
 const dispatcher = new OutboxDispatcher({
   db, temporal, logger, pollMs: config.OUTBOX_POLL_MS,
-  deliverers: { ...journeyDeliverers(journey), ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }), ...callEventDeliverers(journey) },
+  deliverers: {
+    ...journeyDeliverers(journey), ...crmPollerDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE }), ...callEventDeliverers(journey),
+    // The outbox is shared: rows of every kind may be claimed here.
+    ...callbackDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE }),
+    ...campaignDeliverers({ taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE, journey }),
+  },
 });
 dispatcher.start();
 stops.push({ name: 'outbox dispatcher', stop: async () => { await dispatcher.stop(); await temporal.close(); } });
@@ -119,16 +127,20 @@ stops.push({ name: 'control endpoint', stop: () => control.close() });
 // Activities on live calls must run here (their SIP dialogs are in this process): `telephony-<instance>`.
 // placeCall may run on any telephony process: the shared queue.
 const instanceQueue = `telephony-${config.TELEPHONY_INSTANCE_ID ?? `${hostname()}-${process.pid}`}`;
-const activities = createTelephonyActivities({
-  callCenterFor: (projectId) => runtime.centerFor(projectId),
-  signalJourney: sendEvent,
-  saveCdrs,
-  taskQueue: instanceQueue,
-  offerSdp: HOLD_SDP,
-  // placeCall({ media: true }) and playAndCollect use the same rtpengine and prompts as the IVRs.
-  ...(media.available ? { media: { control: media.control, promptPath: media.promptPath } } : { mediaUnavailable: media.reason }),
-  logger,
-});
+const activities = {
+  ...createTelephonyActivities({
+    callCenterFor: (projectId) => runtime.centerFor(projectId),
+    signalJourney: sendEvent,
+    saveCdrs,
+    taskQueue: instanceQueue,
+    offerSdp: HOLD_SDP,
+    // placeCall({ media: true }) and playAndCollect use the same rtpengine and prompts as the IVRs.
+    ...(media.available ? { media: { control: media.control, promptPath: media.promptPath } } : { mediaUnavailable: media.reason }),
+    logger,
+  }),
+  // The live agent figures campaigns and callbacks pace by.
+  ...createAgentFigureActivities(runtimeAgentFigureSource(runtime)),
+};
 const workers = runWorkers([config.TELEPHONY_TASK_QUEUE, instanceQueue]);
 
 logger.info(

@@ -9,6 +9,7 @@ import { SecretBox } from '../core/secrets/secret-box.js';
 import { ProjectSettingsCache } from '../core/connectors/project-settings.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { ensureCrmPollers } from '../workflows/crm-polling/client.js';
+import { ensureCampaignDialers } from '../workflows/campaigns/client.js';
 import { createHubWorker, installWorkerRuntime } from './worker.js';
 
 const config = loadConfig();
@@ -32,6 +33,12 @@ await ensureSearchAttributes(admin, config.TEMPORAL_NAMESPACE);
 await ensureCrmPollers({ db, client: new Client({ connection: admin, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE }).catch((error: unknown) =>
   logger.warn({ err: error }, 'worker: could not start the CRM pollers now; the next worker start or polling change starts them'),
 );
+// Active campaigns dial whether or not their resume ever reached Temporal.
+await ensureCampaignDialers({
+  db,
+  client: new Client({ connection: admin, namespace: config.TEMPORAL_NAMESPACE }),
+  options: { taskQueue: config.TEMPORAL_TASK_QUEUE, telephonyTaskQueue: config.TELEPHONY_TASK_QUEUE },
+}).catch((error: unknown) => logger.warn({ err: error }, 'worker: could not start the campaign dialers now; the next worker start or resume starts them'));
 await admin.close();
 
 const { worker, connection } = await createHubWorker({

@@ -9,6 +9,8 @@ import { createJourneyActivities } from '../workflows/journey/activities.js';
 import { createReconcileActivities } from '../workflows/journey/reconcile-activities.js';
 import { createCrmChangeActivities } from '../workflows/crm-changes/activities.js';
 import { createCrmPollingActivities } from '../workflows/crm-polling/activities.js';
+import { createCampaignActivities } from '../workflows/campaigns/activities.js';
+import { createCallbackActivities } from '../workflows/callbacks/activities.js';
 
 export interface HubWorkerDeps {
   temporalAddress: string;
@@ -39,7 +41,7 @@ export function installWorkerRuntime(level: LogLevel): void {
 
 export function createActivities(deps: Pick<HubWorkerDeps, 'db' | 'connectors' | 'settings'>) {
   const withSettings = { ...deps, settings: deps.settings ?? new ProjectSettingsCache(deps.db, { ttlMs: 0 }) };
-  return { ...createJourneyActivities(withSettings), ...createCrmChangeActivities(withSettings), ...createReconcileActivities(withSettings), ...createCrmPollingActivities(withSettings) };
+  return { ...createJourneyActivities(withSettings), ...createCrmChangeActivities(withSettings), ...createReconcileActivities(withSettings), ...createCrmPollingActivities(withSettings), ...createCampaignActivities(deps), ...createCallbackActivities(deps) };
 }
 
 export async function createHubWorker(deps: HubWorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {

@@ -4,3 +4,5 @@ export { resolveCrmContact } from './crm-changes/workflows.js';
 export { crmPoller } from './crm-polling/workflows.js';
 export { noopJourney } from './bench/workflows.js';
 export { callAndAsk, callContact } from './calls/workflows.js';
+export { campaignDialer, dialAttempt } from './campaigns/workflows.js';
+export { callback } from './callbacks/workflows.js';

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../../core/db/client.js';
 import { fieldErrorsFrom } from '../../core/validation.js';
+import { campaignWorkflowId } from '../../workflows/campaigns/shared.js';
 import { TelephonyConfigError } from '../config-errors.js';
 import { campaignConfigSchema, campaignReferenceErrors, type CampaignConfig } from './campaign-config.js';
 
@@ -38,8 +39,30 @@ const transitions: Record<'pause' | 'resume' | 'stop', { from: CampaignState[]; 
 };
 export type CampaignAction = keyof typeof transitions;
 
+/** Outbox kind: a campaign's state change on its way to the campaign's dialer workflow. */
+export const CAMPAIGN_STATE_OUTBOX_KIND = 'campaign.state';
+
+export interface CampaignStateChange {
+  projectId: string;
+  campaignId: string;
+  name: string;
+  state: CampaignState;
+}
+
+type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+
+async function queueStateChange(tx: Tx, change: CampaignStateChange): Promise<void> {
+  await tx.outboxEntry.create({
+    data: { projectId: change.projectId, kind: CAMPAIGN_STATE_OUTBOX_KIND, workflowId: campaignWorkflowId(change.projectId, change.name), payload: { ...change } },
+  });
+}
+
 export class CampaignStore {
-  constructor(private readonly db: Db) {}
+  /** `onQueued` wakes the outbox dispatcher after a state change was committed. */
+  constructor(
+    private readonly db: Db,
+    private readonly onQueued: () => void = () => undefined,
+  ) {}
 
   /** Creates or replaces the campaign `name`; a new campaign starts paused, a replaced one keeps its state. */
   async put(projectId: string, name: string, input: unknown): Promise<{ campaign: CampaignView; created: boolean }> {
@@ -83,9 +106,18 @@ export class CampaignStore {
     return { id: row.id, projectId: row.projectId, name: row.name, state: row.state, config: campaignConfigSchema.parse(row.config) };
   }
 
+  /**
+   * Changes the campaign's state and, in the same transaction, queues the change for the campaign's
+   * dialer workflow (outbox): a resume starts it, a pause holds it, a stop ends it.
+   */
   async act(projectId: string, name: string, action: CampaignAction): Promise<CampaignView> {
     const { from, to } = transitions[action];
-    const { count } = await this.db.campaign.updateMany({ where: { projectId, name, state: { in: from } }, data: { state: to } });
+    const count = await this.db.$transaction(async (tx) => {
+      const changed = await tx.campaign.updateManyAndReturn({ where: { projectId, name, state: { in: from } }, data: { state: to }, select: { id: true } });
+      for (const campaign of changed) await queueStateChange(tx, { projectId, campaignId: campaign.id, name, state: to });
+      return changed.length;
+    });
+    if (count > 0) this.onQueued();
     const row = await this.find(projectId, name);
     if (count === 0 && row.state !== to) {
       throw new TelephonyConfigError(409, `Campaign "${name}" is ${row.state}; "${action}" applies to ${from.join(' or ')} campaigns.`, [{ field: 'action', message: `not allowed when ${row.state}` }]);
@@ -96,7 +128,12 @@ export class CampaignStore {
   async remove(projectId: string, name: string): Promise<void> {
     const row = await this.find(projectId, name);
     if (row.state === 'active') throw new TelephonyConfigError(409, `Campaign "${name}" is active; pause or stop it first.`, [{ field: 'name', message: 'active' }]);
-    await this.db.campaign.delete({ where: { id: row.id } });
+    await this.db.$transaction(async (tx) => {
+      await tx.campaign.delete({ where: { id: row.id } });
+      // A paused campaign's workflow waits for a resume that will never come: tell it to end.
+      if (row.state === 'paused') await queueStateChange(tx, { projectId, campaignId: row.id, name, state: 'stopped' });
+    });
+    this.onQueued();
   }
 
   private async find(projectId: string, name: string) {

@@ -35,7 +35,8 @@ export type PeerScenario =
   | 'agent-register'
   | 'register-flood'
   | 'registrar-digest'
-  | 'registrar-forbidden';
+  | 'registrar-forbidden'
+  | 'carrier-answer-accepts-reinvite';
 
 export interface SippOptions {
   scenario: PeerScenario;

@@ -21,6 +21,10 @@ import { createProject } from '../../core/projects/projects.js';
 import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
 import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
+import { campaignDeliverers } from '../../workflows/campaigns/client.js';
+import { callbackDeliverers } from '../../workflows/callbacks/client.js';
+import type { CallbackOptions } from '../../workflows/callbacks/shared.js';
+import type { CampaignDialerOptions } from '../../workflows/campaigns/shared.js';
 import { createHubWorker, installWorkerRuntime } from '../../worker/worker.js';
 import { CallFlowStore } from '../../telephony/ivr/call-flow-store.js';
 import { AgentAccountStore } from '../../telephony/registration/agent-accounts.js';
@@ -38,6 +42,8 @@ export interface TestHub {
   /** CONNECTOR_SECRET_KEY that sealed the hub's connector credentials (for worker processes). */
   secretKey: string;
   taskQueue: string;
+  /** Where campaign and callback workflows look for telephony activities (agent figures, placeCall). */
+  telephonyTaskQueue: string;
   temporal: TemporalGateway;
   dispatcher: OutboxDispatcher;
   app: ReturnType<typeof createApp>;
@@ -56,6 +62,10 @@ export interface TestHubOptions {
   /** Start the worker now (default true). */
   worker?: boolean;
   pollMs?: number;
+  /** Campaign dialer settings (tick, lease, ring timeout). */
+  campaign?: Partial<Omit<CampaignDialerOptions, 'telephonyTaskQueue'>>;
+  /** Callback settings (how often a due callback looks for its agent, ring timeout). */
+  callback?: Partial<Omit<CallbackOptions, 'telephonyTaskQueue'>>;
 }
 
 export function databaseUrl(database: string): string {
@@ -93,6 +103,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   await instances.create(projectId, { kind: 'sql-crm', name: 'demo-crm', isPrimary: true, config: { connectionString: crmUrl } });
 
   const taskQueue = `test-${randomUUID()}`;
+  const telephonyTaskQueue = `${taskQueue}-telephony`;
   const temporalAddress = options.temporalAddress ?? inject('temporalAddress');
   const temporal = new TemporalGateway(temporalAddress, 'default');
   const dispatcher = new OutboxDispatcher({
@@ -100,8 +111,13 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     temporal,
     logger,
     pollMs: options.pollMs ?? 200,
-    deliverers: { ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }), ...crmPollerDeliverers({ taskQueue }),
-      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }) },
+    deliverers: {
+      ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+      ...crmPollerDeliverers({ taskQueue }),
+      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+      ...callbackDeliverers({ taskQueue, telephonyTaskQueue, ...options.callback }),
+      ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey: { taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 } }),
+    },
   });
   const connectors = new ConnectorRuntime({ registry, secretBox });
   const app = createApp({
@@ -126,6 +142,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     apiKey,
     secretKey,
     taskQueue,
+    telephonyTaskQueue,
     temporal,
     dispatcher,
     app,

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
+import { dialerOutcomeSignal, type DialerOutcomeEvent } from './dialer-outcomes.js';
 import { callEventSignal, conflictResolvedSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type ConflictResolved, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
@@ -71,6 +72,14 @@ export async function deliverCallEventToJourney(client: Client, delivery: { proj
  */
 export async function deliverConflictResolutionToJourney(client: Client, delivery: { projectId: string; phone: string; resolved: ConflictResolved }, options: JourneyOptions): Promise<void> {
   await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: conflictResolvedSignal, signalArgs: [delivery.resolved] });
+}
+
+/**
+ * Hands a dialer attempt's outcome to its contact's journey, starting the journey if it is not
+ * running. Safe to repeat: the journey ignores an attempt it has seen.
+ */
+export async function deliverDialerOutcomeToJourney(client: Client, delivery: { projectId: string; phone: string; event: DialerOutcomeEvent }, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: dialerOutcomeSignal, signalArgs: [delivery.event] });
 }
 
 export type JourneyView =

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { WebhookEvent } from '../../connectors/sdk/types.js';
 import type { ChangeOrigin, HubWriteLedger } from '../../core/webhooks/echo.js';
+import type { DialerOutcomeEvent } from '../../telephony/dialer/attempts.js';
 
 export interface JourneyInput {
   projectId: string;
@@ -77,6 +78,8 @@ export interface JourneyState {
   decidedFields?: string[];
   /** Conflicts of this contact resolved by supervisors, as signalled (most recent first, bounded). */
   resolvedConflicts?: ConflictResolved[];
+  /** Dialer attempts' outcomes for this contact (campaigns), most recent first, bounded. */
+  dialerOutcomes?: DialerOutcomeEvent[];
   reconciliations?: number;
   /** The contact's recent calls, most recent first, bounded; absent in runs carried over from before calls existed. */
   calls?: JourneyCallView[];

@@ -20,6 +20,7 @@ import { classifyCrmChange, rememberWrite } from '../../core/webhooks/echo.js';
 import type { ReconcileActivities } from './reconcile-activities.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
 import { recordCallEvent } from './calls.js';
+import { dialerOutcomeSignal, recordDialerOutcome } from './dialer-outcomes.js';
 import {
   callEventSignal,
   conflictResolvedSignal,
@@ -111,6 +112,7 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   });
   // Call events only update the state; a malformed one is recorded in it, never thrown.
   setHandler(callEventSignal, (event: unknown) => recordCallEvent(state, event));
+  setHandler(dialerOutcomeSignal, (event: unknown) => recordDialerOutcome((state.dialerOutcomes ??= []), event));
   setHandler(journeyStateQuery, () => state);
 
   const hasWork = () => queue.length > 0 || changedSources.size > 0 || reconcileRequested || workflowInfo().continueAsNewSuggested;

@@ -1,0 +1,81 @@
+/**
+ * The predictive pacer's view of one campaign, read inside the claim's transaction: the queue's
+ * agents (telephony's roster, with how long each busy agent has been on the campaign call it took),
+ * the attempts still ringing, and the campaign's recent history from `dialer_attempts` joined to
+ * the attempts' CDRs (`call_id = dial-<attempt id>`): answered or not and after how long, talk times,
+ * the window's answered and abandoned counts, and answered calls in the last minute.
+ */
+import type { Db } from '../../core/db/client.js';
+import type { AgentFigure } from './agent-figures.js';
+import type { CampaignConfig } from './campaign-config.js';
+import { defaultPacerSettings, type AgentNow, type PacerState } from './pacer.js';
+
+type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
+
+/** Recent attempts the pacer learns from. */
+const historySize = 300;
+/** The abandon rate is taken over this window (the working day). */
+const windowMs = 24 * 3600_000;
+
+export interface PacerInputs {
+  campaignId: string;
+  config: CampaignConfig;
+  agents: readonly AgentFigure[];
+  now: Date;
+  ringTimeoutMs: number;
+  /** The queue's wrap-up after each call. */
+  wrapUpSeconds: number;
+}
+
+export async function loadPacerState(tx: Tx, inputs: PacerInputs): Promise<PacerState> {
+  const { campaignId, now } = inputs;
+  const ringing = await tx.$queryRaw<{ seconds: number }[]>`
+    SELECT EXTRACT(EPOCH FROM (${now}::timestamptz - launched_at))::float8 AS seconds
+    FROM dialer_attempts WHERE campaign_id = ${campaignId}::uuid AND ended_at IS NULL`;
+  const recent = await tx.$queryRaw<{ outcome: string; launched_at: Date; ended_at: Date; agent_id: string | null; answered_at: Date | null; call_ended_at: Date | null }[]>`
+    SELECT a.outcome, a.launched_at, a.ended_at, a.agent_id, c.answered_at, c.ended_at AS call_ended_at
+    FROM (SELECT * FROM dialer_attempts WHERE campaign_id = ${campaignId}::uuid AND ended_at IS NOT NULL AND outcome <> 'lost'
+          ORDER BY ended_at DESC LIMIT ${historySize}) a
+    LEFT JOIN LATERAL (SELECT answered_at, ended_at FROM call_detail_records
+                       WHERE call_id = 'dial-' || a.id::text AND answered_at IS NOT NULL ORDER BY attempt DESC LIMIT 1) c ON true`;
+  const [window] = await tx.$queryRaw<{ answered: number; abandoned: number; last_minute: number }[]>`
+    SELECT count(*) FILTER (WHERE outcome IN ('connected', 'abandoned'))::int AS answered,
+           count(*) FILTER (WHERE outcome = 'abandoned')::int AS abandoned,
+           count(*) FILTER (WHERE outcome IN ('connected', 'abandoned') AND ended_at > ${new Date(now.getTime() - 60_000)})::int AS last_minute
+    FROM dialer_attempts WHERE campaign_id = ${campaignId}::uuid AND ended_at > ${new Date(now.getTime() - windowMs)}`;
+
+  const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
+  // A busy agent has been talking since the campaign call they took was connected, if it is theirs.
+  const talkingSince = new Map<string, Date>();
+  for (const row of recent) {
+    if (row.outcome === 'connected' && row.agent_id !== null && row.call_ended_at === null && !talkingSince.has(row.agent_id)) talkingSince.set(row.agent_id, row.ended_at);
+  }
+  const agents: AgentNow[] = inputs.agents
+    .filter((agent) => agent.status !== 'logged-out')
+    .map((agent) => {
+      if (agent.offerable) return { activity: 'ready', elapsedSeconds: agent.idleSeconds ?? 0 };
+      if (agent.status === 'wrap-up') return { activity: 'wrapup', elapsedSeconds: 0 };
+      const since = talkingSince.get(agent.id);
+      return { activity: 'talking', elapsedSeconds: since ? seconds(since, now) : 0 };
+    });
+  return {
+    agents,
+    ringingSeconds: ringing.map((row) => row.seconds),
+    waitingSeconds: [],
+    recentCalls: recent.map((row) => {
+      const answered = row.outcome === 'connected' || row.outcome === 'abandoned';
+      return { answered, ringSeconds: seconds(row.launched_at, answered && row.answered_at ? row.answered_at : row.ended_at) };
+    }),
+    recentHandles: recent
+      .filter((row) => row.outcome === 'connected' && row.answered_at !== null && row.call_ended_at !== null)
+      .map((row) => ({ talkSeconds: seconds(row.answered_at as Date, row.call_ended_at as Date), wrapSeconds: inputs.wrapUpSeconds })),
+    window: { answered: window?.answered ?? 0, abandoned: window?.abandoned ?? 0 },
+    answeredLastMinute: window?.last_minute ?? 0,
+    settings: {
+      ...defaultPacerSettings,
+      abandonTarget: inputs.config.abandonTarget,
+      noAnswerTimeoutSeconds: Math.max(1, Math.round(inputs.ringTimeoutMs / 1000)),
+      writeBudgetPerMinute: inputs.config.crmWritesPerMinute,
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// Callbacks through the API on real Temporal and PostgreSQL: bad input named by field, one callback
+// per number and time, the durable timer, the owner first and the queue after the owner window,
+// cancellation. Telephony is the stand-in of test/support/telephony-standin.ts (scripted answers,
+// real roster).
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { CALLBACK_START_OUTBOX_KIND } from '../telephony/callbacks/callback-store.js';
+import { callbackDeliverers } from '../workflows/callbacks/client.js';
+import { callbackWorkflowId } from '../workflows/callbacks/shared.js';
+import { eventually, startTestHub, type TestHub } from './support/hub.js';
+import { startTelephonyStandIn, type TelephonyStandIn } from './support/telephony-standin.js';
+
+let hub: TestHub;
+let telephony: TelephonyStandIn;
+let client: Client;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+async function call(method: string, path: string, json?: unknown) {
+  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
+  const text = await response.text();
+  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+}
+
+async function stored(id: string) {
+  return (await call('GET', `/v1/callbacks/${id}`)).body;
+}
+
+const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();
+
+beforeAll(async () => {
+  hub = await startTestHub({ callback: { pollMs: 200, ringTimeoutMs: 2_000 } });
+  client = await hub.temporal.client();
+  telephony = await startTelephonyStandIn({ temporalAddress: inject('temporalAddress'), taskQueue: hub.telephonyTaskQueue, projectId: hub.projectId, queues: { front: ['olga', 'pete'] } });
+  expect((await call('PUT', '/v1/telephony/queues/front', { agents: ['olga', 'pete'] })).status).toBe(201);
+});
+afterAll(async () => {
+  await telephony?.stop();
+  await hub?.close();
+});
+
+describe('/v1/callbacks', () => {
+  it('refuses bad callbacks with 422 naming each field', async () => {
+    const shape = await call('POST', '/v1/callbacks', { phone: '+14155557000', at: 'tomorrow', ownerWindowSeconds: -1 });
+    expect(shape.status).toBe(422);
+    expect(shape.type).toBe('application/problem+json');
+    expect(shape.body.errors.map((error: Json) => error.field).sort()).toEqual(['at', 'ownerWindowSeconds', 'queue']);
+    const refs = await call('POST', '/v1/callbacks', { phone: 'call me', at: inMs(60_000), queue: 'nowhere' });
+    expect(refs.status).toBe(422);
+    // No caller ID given and no campaign of the queue to take one from.
+    expect(refs.body.errors.map((error: Json) => error.field)).toEqual(['phone', 'queue', 'callerId']);
+    expect((await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', colour: 'red' })).body.errors[0].field).toBe('colour');
+    expect((await call('GET', '/v1/callbacks?state=lost')).status).toBe(422);
+    expect((await call('DELETE', '/v1/callbacks/not-an-id')).status).toBe(404);
+  });
+
+  it('fires at its time and goes to the owner when the owner is ready', async () => {
+    telephony.ready('olga');
+    const at = inMs(1_500);
+    const created = await call('POST', '/v1/callbacks', { phone: '(415) 555-7001', at, agent: 'olga', queue: 'front', callerId: '+1 415 555 0100', note: 'about the loan' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ phone: '+14155557001', agent: 'olga', state: 'scheduled', callerId: '+14155550100', ownerWindowSeconds: 300 });
+    // The same number and time again: the same callback, not a second one.
+    const again = await call('POST', '/v1/callbacks', { phone: '+14155557001', at, queue: 'front', callerId: '+14155550100' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(created.body.id);
+
+    const done = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'done' ? now : undefined;
+    }, 20_000, 'the callback done');
+    expect(done).toMatchObject({ handledBy: 'olga', outcome: 'connected' });
+    const placed = telephony.placed.filter((one) => one.to === '+14155557001');
+    expect(placed).toHaveLength(1);
+    expect(placed[0]?.placedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(at));
+    expect(telephony.bridged.get(placed[0]?.callId as string)).toBe('olga');
+  });
+
+  it('waits for the owner for the owner window, then goes to the queue', async () => {
+    telephony.ready('pete');
+    const at = inMs(500);
+    const created = await call('POST', '/v1/callbacks', { phone: '+14155557002', at, agent: 'olga', queue: 'front', callerId: '+14155550100', ownerWindowSeconds: 2 });
+    expect(created.status).toBe(201);
+    // olga is busy with the previous callback: the window runs out.
+    await eventually(async () => ((await stored(created.body.id)).state === 'waiting_owner' ? true : undefined), 10_000, 'waiting for the owner');
+    const done = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'done' ? now : undefined;
+    }, 20_000, 'the callback done by the queue');
+    expect(done.handledBy).toBe('pete');
+    const placed = telephony.placed.filter((one) => one.to === '+14155557002');
+    expect(placed).toHaveLength(1);
+    expect(placed[0]?.placedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(at) + 2_000);
+  });
+
+  it('is cancelled before its time, and a repeated start delivery never starts it twice', async () => {
+    const created = await call('POST', '/v1/callbacks', { phone: '+14155557003', at: inMs(60_000), queue: 'front', callerId: '+14155550100' });
+    expect(created.status).toBe(201);
+    const handle = client.workflow.getHandle(callbackWorkflowId(hub.projectId, created.body.id));
+    await eventually(async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined), 10_000, 'the callback workflow started');
+    const startRow = { id: 0n, kind: CALLBACK_START_OUTBOX_KIND, workflowId: callbackWorkflowId(hub.projectId, created.body.id), attempts: 0, payload: {
+      projectId: hub.projectId, callbackId: created.body.id, phone: '+14155557003', at: created.body.at, queue: 'front', callerId: '+14155550100', ownerWindowSeconds: 300 } };
+    await callbackDeliverers({ taskQueue: hub.taskQueue })[CALLBACK_START_OUTBOX_KIND]?.deliver(client, startRow);
+    const runs = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${callbackWorkflowId(hub.projectId, created.body.id)}'` })) runs.push(run);
+    expect(runs).toHaveLength(1);
+
+    const cancelled = await call('DELETE', `/v1/callbacks/${created.body.id}`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.state).toBe('cancelled');
+    expect(await handle.result()).toMatchObject({ phase: 'cancelled' });
+    expect((await call('DELETE', `/v1/callbacks/${created.body.id}`)).body.state).toBe('cancelled');
+    expect(telephony.placed.some((one) => one.to === '+14155557003')).toBe(false);
+
+    const listed = await call('GET', '/v1/callbacks?state=cancelled');
+    expect(listed.body.callbacks.map((one: Json) => one.id)).toEqual([created.body.id]);
+    const done = (await call('GET', '/v1/callbacks?state=done')).body.callbacks;
+    expect(done.length).toBe(2);
+    const refused = await call('DELETE', `/v1/callbacks/${done[0].id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.type).toBe('application/problem+json');
+  });
+});
