@@ -9,15 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findFreePort } from '../embedded/ports.js';
-import { findFreeUdpPort } from '../embedded/rtpengine.js';
 import { nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startServiceProcess, type WorkerProcess } from './support/worker-process.js';
+import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
 
 let hub: TestHub;
-let telephony: WorkerProcess | undefined;
+let telephony: TelephonyProcess | undefined;
 let connection: Connection;
 let client: Client;
 let dataDir: string;
@@ -31,7 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await telephony?.kill('SIGKILL');
+  await telephony?.process.kill('SIGKILL');
   for (const peer of peers) peer.stop();
   await connection?.close();
   await hub?.close();
@@ -40,30 +38,9 @@ afterAll(async () => {
 
 describe('a progressive campaign over SIP', () => {
   it('dials a contact through a SIPp carrier and hands the answered call to the ready SIPp agent', async () => {
-    const sipPort = await findFreeUdpPort('127.0.0.1');
-    const controlPort = await findFreePort();
-    const controlUrl = `http://127.0.0.1:${controlPort}`;
-    telephony = startServiceProcess('telephony/main.ts', {
-      DATABASE_URL: hub.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      TELEPHONY_TASK_QUEUE: hub.telephonyTaskQueue,
-      CONNECTOR_SECRET_KEY: hub.secretKey,
-      SIP_ADDRESS: '127.0.0.1',
-      SIP_PORT: String(sipPort),
-      TELEPHONY_CONTROL_PORT: String(controlPort),
-      DATA_DIR: dataDir,
-      DRACHTIO_HOST: undefined,
-      LOG_LEVEL: 'warn',
-    });
-    let exited = false;
-    void telephony.exited.then(() => (exited = true));
-    const child = telephony;
-    await eventually(async () => {
-      if (exited) throw new Error(`the telephony process exited: ${child.output()}`);
-      const response = await fetch(`${controlUrl}/healthz`).catch(() => undefined);
-      return response?.ok ? true : undefined;
-    }, 40_000, 'the telephony process to answer /healthz');
+    telephony = await startTelephonyProcess(hub, { dataDir, telephonyTaskQueue: hub.telephonyTaskQueue });
+    const { controlUrl } = telephony;
+    await telephony.healthy();
 
     const carrier = await startSipp({ scenario: 'carrier-answer-accepts-reinvite', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 40 });
     peers.push(carrier);

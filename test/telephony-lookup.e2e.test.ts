@@ -14,23 +14,20 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
-import { findFreePort } from '../embedded/ports.js';
-import { findFreeUdpPort } from '../embedded/rtpengine.js';
 import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { journeyStateQuery, journeyWorkflowId, type JourneyCallView } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startServiceProcess, type WorkerProcess } from './support/worker-process.js';
+import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
 
 const queueNumber = '4930200100';
 const ivrNumber = '4930200199';
 
 let hub: TestHub;
-let telephony: WorkerProcess | undefined;
+let telephony: TelephonyProcess | undefined;
 let connection: Connection;
 let client: Client;
 let dataDir: string;
 let sipPort: number;
-let controlUrl: string;
 const peers: SippPeer[] = [];
 let sandbox: BitrixSandbox | undefined;
 /** INBOUND_LOOKUP_DEADLINE_MS of the process: generous for a loaded test machine, far below the slow CRM's 4 s. */
@@ -58,36 +55,17 @@ beforeAll(async () => {
   expect((await api('PUT', `/v1/telephony/numbers/${queueNumber}`, { queue: 'sales' })).status).toBe(201);
   expect((await api('PUT', `/v1/telephony/numbers/${ivrNumber}`, { ivr: 'main' })).status).toBe(201);
 
-  sipPort = await findFreeUdpPort('127.0.0.1');
-  const controlPort = await findFreePort();
-  controlUrl = `http://127.0.0.1:${controlPort}`;
-  telephony = startServiceProcess('telephony/main.ts', {
-    DATABASE_URL: hub.databaseUrl,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    TEMPORAL_TASK_QUEUE: hub.taskQueue,
-    TELEPHONY_TASK_QUEUE: `telephony-lookup-${hub.projectId}`,
-    CONNECTOR_SECRET_KEY: hub.secretKey,
-    SIP_ADDRESS: '127.0.0.1',
-    SIP_PORT: String(sipPort),
-    TELEPHONY_CONTROL_PORT: String(controlPort),
-    INBOUND_LOOKUP_DEADLINE_MS: String(lookupDeadlineMs),
-    DATA_DIR: dataDir,
-    DRACHTIO_HOST: undefined,
-    LOG_LEVEL: 'warn',
+  telephony = await startTelephonyProcess(hub, {
+    dataDir,
+    telephonyTaskQueue: `telephony-lookup-${hub.projectId}`,
+    env: { INBOUND_LOOKUP_DEADLINE_MS: String(lookupDeadlineMs) },
   });
-  let exited = false;
-  void telephony.exited.then(() => (exited = true));
-  const child = telephony;
-  await eventually(async () => {
-    if (exited) throw new Error(`the telephony process exited: ${child.output()}`);
-    const response = await control('/healthz').catch(() => undefined);
-    const body = response?.ok ? ((await response.json()) as { numbers: string[] }) : undefined;
-    return body?.numbers.includes(ivrNumber) ? body : undefined;
-  }, 40_000, 'the telephony process to answer /healthz with both numbers');
+  sipPort = telephony.sipPort;
+  await telephony.healthy<{ numbers: string[] }>((health) => health.numbers.includes(ivrNumber), 40_000, 'the telephony process to answer /healthz with both numbers');
 }, 60_000);
 
 afterAll(async () => {
-  await telephony?.kill('SIGTERM');
+  await telephony?.process.kill('SIGTERM');
   for (const peer of peers) peer.stop();
   await sandbox?.close();
   await connection?.close();
@@ -106,8 +84,8 @@ async function seedCrm(phone: string, name: string, extra: Record<string, unknow
 }
 
 async function control(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const { json, ...rest } = init;
-  return fetch(`${controlUrl}${path}`, { ...rest, ...(json === undefined ? {} : { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }) });
+  if (!telephony) throw new Error('the telephony process has not been started');
+  return telephony.control(path, init);
 }
 
 async function api(method: string, path: string, json: unknown): Promise<Response> {

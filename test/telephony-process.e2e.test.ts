@@ -13,12 +13,10 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { findFreePort } from '../embedded/ports.js';
-import { findFreeUdpPort } from '../embedded/rtpengine.js';
 import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { journeyStateQuery, journeyWorkflowId, type JourneyCallView } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startServiceProcess, type WorkerProcess } from './support/worker-process.js';
+import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
 
 const dialled = '4930123456';
 // A Berlin number as a German carrier sends it: national format, read in the project's region (DE).
@@ -26,12 +24,11 @@ const callerNational = '03012345678';
 const callerE164 = '+493012345678';
 
 let hub: TestHub;
-let telephony: WorkerProcess | undefined;
+let telephony: TelephonyProcess | undefined;
 let connection: Connection;
 let client: Client;
 let dataDir: string;
 let sipPort: number;
-let controlUrl: string;
 const peers: SippPeer[] = [];
 const sharedQueue = `telephony-shared-${randomUUID()}`;
 
@@ -43,7 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await telephony?.kill('SIGKILL');
+  await telephony?.process.kill('SIGKILL');
   for (const peer of peers) peer.stop();
   await connection?.close();
   await hub?.close();
@@ -51,8 +48,8 @@ afterAll(async () => {
 });
 
 async function control(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const { json, ...rest } = init;
-  return fetch(`${controlUrl}${path}`, { ...rest, ...(json === undefined ? {} : { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }) });
+  if (!telephony) throw new Error('the telephony process has not been started');
+  return telephony.control(path, init);
 }
 
 async function api(method: string, path: string, json: unknown): Promise<Response> {
@@ -63,30 +60,9 @@ describe('the telephony process', () => {
   it('routes an inbound call on a configured number to a ready agent; the journey shows the call and the CDR is stored', async () => {
     expect((await api('PUT', '/v1/telephony/queues/sales', { agents: ['ann'], ringTimeoutMs: 5_000, maxWaitMs: 20_000, wrapUpMs: 0 })).status).toBe(201);
 
-    sipPort = await findFreeUdpPort('127.0.0.1');
-    const controlPort = await findFreePort();
-    controlUrl = `http://127.0.0.1:${controlPort}`;
-    telephony = startServiceProcess('telephony/main.ts', {
-      DATABASE_URL: hub.databaseUrl,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: hub.taskQueue,
-      TELEPHONY_TASK_QUEUE: sharedQueue,
-      CONNECTOR_SECRET_KEY: hub.secretKey,
-      SIP_ADDRESS: '127.0.0.1',
-      SIP_PORT: String(sipPort),
-      TELEPHONY_CONTROL_PORT: String(controlPort),
-      DATA_DIR: dataDir,
-      DRACHTIO_HOST: undefined,
-      LOG_LEVEL: 'warn',
-    });
-    let exited = false;
-    void telephony.exited.then(() => (exited = true));
-    const child = telephony;
-    const health = await eventually(async () => {
-      if (exited) throw new Error(`the telephony process exited: ${child.output()}`);
-      const response = await control('/healthz').catch(() => undefined);
-      return response?.ok ? ((await response.json()) as { sip: { port: number }; numbers: string[]; projects: number }) : undefined;
-    }, 40_000, 'the telephony process to answer /healthz');
+    telephony = await startTelephonyProcess(hub, { dataDir, telephonyTaskQueue: sharedQueue });
+    sipPort = telephony.sipPort;
+    const health = await telephony.healthy<{ sip: { port: number }; numbers: string[]; projects: number }>();
     expect(health.sip.port).toBe(sipPort);
     expect(health.projects).toBe(1);
     expect(health.numbers).toEqual([]);
@@ -249,7 +225,7 @@ describe('the telephony process', () => {
     expect(countOf(await callee.finished(), 'BYE')).toBe(1);
 
     // Ctrl-C (SIGTERM from npm start) stops it cleanly.
-    await telephony!.kill('SIGTERM');
-    expect(await telephony!.exited).toEqual({ code: 0, signal: null });
+    await telephony!.process.kill('SIGTERM');
+    expect(await telephony!.process.exited).toEqual({ code: 0, signal: null });
   });
 });
