@@ -12,8 +12,6 @@ import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telep
 import { startTestHub, type TestHub } from './support/hub.js';
 
 let hub: TestHub;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
 beforeAll(async () => {
   hub = await startTestHub({ worker: false });
@@ -22,10 +20,8 @@ afterAll(async () => {
   await hub?.close();
 });
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 describe('/v1/telephony/agents', () => {

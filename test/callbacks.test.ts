@@ -7,19 +7,15 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { CALLBACK_START_OUTBOX_KIND } from '../telephony/callbacks/callback-store.js';
 import { callbackDeliverers } from '../workflows/callbacks/client.js';
 import { callbackWorkflowId } from '../workflows/callbacks/shared.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
+import { eventually, startTestHub, type TestHub, type Json } from './support/hub.js';
 import { startTelephonyStandIn, type TelephonyStandIn } from './support/telephony-standin.js';
 
 let hub: TestHub;
 let telephony: TelephonyStandIn;
 let client: Client;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 async function stored(id: string) {

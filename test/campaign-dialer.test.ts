@@ -9,19 +9,15 @@ import { inject } from 'vitest';
 import { ensureCampaignDialers } from '../workflows/campaigns/client.js';
 import { campaignStatusQuery, campaignWorkflowId } from '../workflows/campaigns/shared.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
+import { eventually, startTestHub, type TestHub, type Json } from './support/hub.js';
 import { startTelephonyStandIn, type TelephonyStandIn } from './support/telephony-standin.js';
 
 let hub: TestHub;
 let telephony: TelephonyStandIn;
 let client: Client;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 const allDays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];

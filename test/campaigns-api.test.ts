@@ -2,16 +2,12 @@
 // queues, state changes, batches where good rows are stored and bad rows named, idempotency by id
 // and by content, time zones from the number, listing by state, removal rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from './support/hub.js';
+import { startTestHub, type TestHub, type Json } from './support/hub.js';
 
 let hub: TestHub;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 const campaign = { mode: 'predictive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans' };

@@ -2,12 +2,10 @@
 // connector's own schema, credentials sealed at rest and never returned.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from './support/hub.js';
+import { startTestHub, type TestHub, type Json } from './support/hub.js';
 
 let hub: TestHub;
 // Response bodies are checked field by field; `any` keeps that terse.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
 beforeAll(async () => {
   hub = await startTestHub({ worker: false });
@@ -16,10 +14,8 @@ afterAll(async () => {
   await hub?.close();
 });
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 describe('/v1/connectors', () => {

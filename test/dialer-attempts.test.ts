@@ -6,17 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DialerAttempts } from '../telephony/dialer/attempts.js';
 import { localTime, nextDialableAt } from '../telephony/dialer/windows.js';
-import { startTestHub, type TestHub } from './support/hub.js';
+import { startTestHub, type TestHub, type Json } from './support/hub.js';
 
 let hub: TestHub;
 let attempts: DialerAttempts;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 const allDays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];

@@ -9,11 +9,9 @@ import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
 import { TELEPHONY_CONFIG_CHANNEL } from '../telephony/runtime/config-changes.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
-import { startTestHub, type TestHub } from './support/hub.js';
+import { startTestHub, type TestHub, type Json } from './support/hub.js';
 
 let hub: TestHub;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
 
 beforeAll(async () => {
   hub = await startTestHub({ worker: false });
@@ -22,10 +20,8 @@ afterAll(async () => {
   await hub?.close();
 });
 
-async function call(method: string, path: string, json?: unknown) {
-  const response = await hub.request(path, { method, ...(json === undefined ? {} : { json }) });
-  const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
+function call(method: string, path: string, json?: unknown) {
+  return hub.call(method, path, json);
 }
 
 const carrier = {

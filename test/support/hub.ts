@@ -33,6 +33,15 @@ import { TrunkStore } from '../../telephony/trunks/store.js';
 import { InboundNumberStore } from '../../telephony/inbound/numbers.js';
 import { callEventDeliverers } from '../../telephony/runtime/call-events.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests check API bodies field by field
+export type Json = Record<string, any>;
+
+export interface ApiAnswer {
+  status: number;
+  type: string | null;
+  body: Json;
+}
+
 export interface TestHub {
   db: Db;
   databaseUrl: string;
@@ -49,6 +58,8 @@ export interface TestHub {
   app: ReturnType<typeof createApp>;
   /** Calls the API in-process with the project's key. */
   request(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** `request` with a JSON body, answered with its status, content type and parsed body. */
+  call(method: string, path: string, json?: unknown): Promise<ApiAnswer>;
   crmRows(): Promise<Record<string, unknown>[]>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
@@ -155,6 +166,11 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
         body = JSON.stringify(init.json);
       }
       return app.request(path, { ...init, headers, body });
+    },
+    async call(method, path, json) {
+      const response = await this.request(path, { method, ...(json === undefined ? {} : { json }) });
+      const text = await response.text();
+      return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Json };
     },
     async crmRows() {
       const client = new pg.Client({ connectionString: crmUrl });
