@@ -3,6 +3,7 @@
 // once an agent who can take the call is ready, and handed to that agent (the owner preferred).
 // A cancel signal (sent through the outbox when the API cancels it) ends it before the call.
 import { ActivityFailure, condition, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
+import { activitiesOnCall } from '../calls/on-call.js';
 import type { PlaceCallOutput, TelephonyActivities } from '../../telephony/activities.js';
 import type { AgentFigureActivities, QueueAgentFigures } from '../../telephony/dialer/agent-figures.js';
 import type { CallbackActivities } from './activities.js';
@@ -98,13 +99,7 @@ export async function callback(input: CallbackInput): Promise<{ phase: CallbackP
     await move(['dialing'], 'failed', { outcome });
     return { phase, outcome };
   }
-  const onCall = proxyActivities<TelephonyActivities>({
-    taskQueue: placed.taskQueue,
-    scheduleToStartTimeout: '30 seconds',
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '10 seconds',
-    retry: { maximumAttempts: 1 },
-  });
+  const onCall = activitiesOnCall(placed.taskQueue, { maximumAttempts: 1 });
   try {
     const bridged = await onCall.bridgeToAgent(callId, input.queue, preferred);
     if (bridged.outcome === 'connected' && bridged.agentId !== undefined) {

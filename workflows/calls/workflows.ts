@@ -2,6 +2,7 @@
 // while or hands it to an agent. Activities on the live call run on the task queue of the
 // telephony worker that placed it (see telephony/activities.ts).
 import { ActivityFailure, ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
+import { activitiesOnCall } from './on-call.js';
 import type { PlaceCallOutput, PlayAndCollectOutput, TelephonyActivities } from '../../telephony/activities.js';
 import type { CallAndAskInput, CallContactInput } from './shared.js';
 
@@ -16,13 +17,7 @@ export async function callContact(input: CallContactInput): Promise<PlaceCallOut
   const placed = await placeCall({ projectId: input.projectId, callId: input.callId, to: input.to, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs });
   if (placed.outcome !== 'answered') return placed;
   // The call lives in the placing worker; a short schedule-to-start says "that worker is gone".
-  const onCall = proxyActivities<TelephonyActivities>({
-    taskQueue: placed.taskQueue,
-    scheduleToStartTimeout: '30 seconds',
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '10 seconds',
-    retry: { maximumAttempts: 3 },
-  });
+  const onCall = activitiesOnCall(placed.taskQueue);
   if ('hangupAfterMs' in input.then) {
     await sleep(input.then.hangupAfterMs);
     return { ...placed, then: await onCall.hangupCall(input.callId) };
@@ -51,13 +46,7 @@ export async function callAndAsk(input: CallAndAskInput): Promise<CallAndAskOutp
   });
   const placed = await placeCall({ projectId: input.projectId, callId: input.callId, to: input.to, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs, media: true });
   if (placed.outcome !== 'answered') return { placed };
-  const onCall = proxyActivities<TelephonyActivities>({
-    taskQueue: placed.taskQueue,
-    scheduleToStartTimeout: '30 seconds',
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '10 seconds',
-    retry: { maximumAttempts: 3 },
-  });
+  const onCall = activitiesOnCall(placed.taskQueue, { startToCloseTimeout: '10 minutes' });
   try {
     const answer = await onCall.playAndCollect({ callId: input.callId, ...input.ask });
     await onCall.hangupCall(input.callId);

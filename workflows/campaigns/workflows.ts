@@ -17,6 +17,7 @@ import {
   workflowInfo,
   log,
 } from '@temporalio/workflow';
+import { activitiesOnCall } from '../calls/on-call.js';
 import type { AgentFigureActivities, QueueAgentFigures } from '../../telephony/dialer/agent-figures.js';
 import type { PlaceCallOutput, TelephonyActivities } from '../../telephony/activities.js';
 import type { AttemptResult } from '../../telephony/dialer/attempts.js';
@@ -148,13 +149,7 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
   if (placed === undefined) {
     outcome = 'failed';
   } else if (placed.outcome === 'answered') {
-    const onCall = proxyActivities<TelephonyActivities>({
-      taskQueue: placed.taskQueue,
-      scheduleToStartTimeout: '30 seconds',
-      startToCloseTimeout: '1 hour',
-      heartbeatTimeout: '10 seconds',
-      retry: { maximumAttempts: 1 },
-    });
+    const onCall = activitiesOnCall(placed.taskQueue, { maximumAttempts: 1 });
     try {
       const bridged = await onCall.bridgeToAgent(callId, input.queue);
       if (bridged.outcome === 'connected') {
