@@ -139,7 +139,12 @@ describe('polling CRMs without webhooks', () => {
     const merged = await eventually(async () => {
       const state = await journey();
       return state.merged?.name === 'Ada King' && changesFrom(state, legacyId).length > 0 ? state : undefined;
-    }, 45_000, 'the legacy change and name in the merged view');
+    }, 90_000, 'the legacy change and name in the merged view').catch(async (error: unknown) => {
+      // What the legacy poller did meanwhile, so a failure on a loaded machine says where the change stopped.
+      const connector = (await api('GET', `/v1/connectors/${legacyId}`)).body;
+      const seen = await pollEvents(legacyId);
+      throw new Error(`${String(error)}; legacy poller ${await pollerStatus(legacyId).catch(String)}, polling ${JSON.stringify(connector?.polling)}, cursor ${await cursorOf(legacyId).catch(String)}, ${seen.length} event(s) stored`);
+    });
     expect(changesFrom(merged, legacyId).map((change) => change.externalId)).toContain(legacyRowId);
     expect(changesFrom(merged, legacyId)[0]).toMatchObject({ origin: 'crm', kind: 'contact.updated' });
     // The owner of the name was written.

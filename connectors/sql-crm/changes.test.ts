@@ -128,6 +128,21 @@ describe.each<TestDialect>(['postgres', 'mariadb'])('sql-crm changes on %s', (di
     expect(second.seen[0]).toMatchObject({ externalId: written.externalId, name: 'Written by the hub', phone: '+14155550301', fields: { status: 'approved' } });
   });
 
+  it('reports a row stamped in the second polling started, before its fraction, and one committed late inside the settle window', async () => {
+    await target.db(table).delete();
+    // Polling starts 0.9 s into a second; the row written right after holds that second, without the fraction.
+    const second = stampAgo(30);
+    const startAt = new Date(second.getTime() + 900).toISOString();
+    await insert(target.db, [
+      { phone: '+14155550351', name: 'Same second', stamp: second },
+      // Stamped 2 s before polling began by a transaction that committed after: inside a 3 s settle window.
+      { phone: '+14155550352', name: 'Late commit', stamp: new Date(second.getTime() - 2_000) },
+      { phone: '+14155550353', name: 'Long before', stamp: new Date(second.getTime() - 10_000) },
+    ]);
+    const { seen } = await readAll(connector({ changeSettleSeconds: 3 }), null, 10, startAt);
+    expect(seen.map((contact) => contact.name).sort()).toEqual(['Late commit', 'Same second']);
+  });
+
   it('refuses a mapping without an updated-at column and a cursor it did not issue', async () => {
     const withoutStamp = connector({ columns: { id: 'id', phone: 'phone', name: 'full_name', email: null, fields: 'extra', updatedAt: null, version: 'id' } });
     const noStamp = await withoutStamp.listChangedContacts!({ since: null, limit: 10 }).catch((error: unknown) => error);

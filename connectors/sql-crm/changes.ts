@@ -51,11 +51,18 @@ export function decodeCursor(text: string): SqlChangeCursor {
   return cursor as SqlChangeCursor;
 }
 
-export function initialCursor(startAt: string | undefined): SqlChangeCursor {
+/**
+ * Where the first poll starts. A legacy stamp often holds whole seconds, so a row
+ * changed a moment after `startAt` within the same second carries a stamp before it;
+ * and a transaction may have stamped rows just before `startAt` and commit after the
+ * first poll. The start is therefore the whole second, less the settle window: a
+ * change from just before polling began may be reported, none after it is lost.
+ */
+export function initialCursor(startAt: string | undefined, settleSeconds: number): SqlChangeCursor {
   if (startAt === undefined) return { v: 1 };
   const ms = Date.parse(startAt);
   if (Number.isNaN(ms)) throw new CrmError('rejected', `SQL CRM: startAt "${startAt}" is not a date`);
-  return { v: 1, from: ms / 1000 };
+  return { v: 1, from: Math.floor(ms / 1000) - Math.max(0, Math.ceil(settleSeconds)) };
 }
 
 /** The stamp as text that casts back to the same value of the column's type. */
@@ -95,7 +102,7 @@ export async function readChangedContacts(db: Knex, options: ChangeReaderOptions
     throw new CrmError('rejected', 'SQL CRM: polling for changes needs an updated-at column (columns.updatedAt); a version column counts per row and cannot order changes');
   }
   const idColumn = config.columns.id;
-  const cursor = query.since === null ? initialCursor(query.startAt) : decodeCursor(query.since);
+  const cursor = query.since === null ? initialCursor(query.startAt, settleSeconds) : decodeCursor(query.since);
   const limit = Math.max(1, Math.min(query.limit, 1000));
 
   let builder = db(config.table)
