@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutputTail } from '../../embedded/processes.js';
@@ -36,7 +37,9 @@ export type PeerScenario =
   | 'register-flood'
   | 'registrar-digest'
   | 'registrar-forbidden'
-  | 'carrier-answer-accepts-reinvite';
+  | 'carrier-answer-accepts-reinvite'
+  | 'carrier-random-outcome'
+  | 'agent-answers-talks';
 
 export interface SippOptions {
   scenario: PeerScenario;
@@ -64,6 +67,20 @@ export interface SippOptions {
   authPassword?: string;
   /** Write per-call response times (-trace_rtt) into this directory. */
   rttDirectory?: string;
+  /** Write every SIP message (-trace_msg) into this directory, for `receivedRequests`. */
+  traceDirectory?: string;
+}
+
+/** A request a peer received (first copy only, retransmissions left out). */
+export interface ReceivedRequest {
+  method: string;
+  /** Request-URI user part, e.g. the dialled digits. */
+  user: string;
+  /** From URI user part, e.g. the caller ID. */
+  fromUser: string;
+  callId: string;
+  /** When SIPp received it (its trace clock, local time). */
+  at: Date;
 }
 
 export interface ScenarioLine {
@@ -83,11 +100,17 @@ export interface SippResult {
 
 let loopbackCounter = 0;
 
-/** 127.x.y.z addresses private to this process (pid-based second octet), never 127.0.0.1. */
+/**
+ * 127.x.y.z addresses private to this process, never 127.0.0.1: the pid picks the second octet and a
+ * block of five third octets (two test processes share addresses only if their pids are equal modulo
+ * 10,000), the counter the rest (1,250 addresses per process).
+ */
 export function nextLoopbackAddress(): string {
   loopbackCounter++;
   const second = 20 + (process.pid % 200);
-  return `127.${second}.${Math.floor(loopbackCounter / 250)}.${(loopbackCounter % 250) + 2}`;
+  const block = Math.floor(process.pid / 200) % 50;
+  const third = block * 5 + (Math.floor(loopbackCounter / 250) % 5);
+  return `127.${second}.${third}.${(loopbackCounter % 250) + 2}`;
 }
 
 /** Asks the kernel for a free UDP port on `address`. */
@@ -116,6 +139,7 @@ export class SippPeer {
   private child: ChildProcess | undefined;
   private readonly output = new OutputTail(64_000);
   private exit: Promise<number | null> | undefined;
+  private pid: number | undefined;
 
   constructor(private readonly options: SippOptions) {
     this.address = options.address;
@@ -129,10 +153,28 @@ export class SippPeer {
     return `${this.address}:${this.port}`;
   }
 
-  /** Starts SIPp and resolves once its UDP socket is bound (so a test can send to it at once). */
+  /**
+   * Starts SIPp and resolves once its UDP socket is bound (so a test can send to it at once). A port
+   * found free can be taken by another process before SIPp binds it (suites run side by side): with
+   * no fixed port, SIPp is started again on other ports, up to three times.
+   */
   async start(): Promise<this> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.startOnce();
+      } catch (error) {
+        const lostRace = error instanceof Error && /Unable to bind|Address already in use/.test(error.message);
+        if (!lostRace || this.options.port !== undefined || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  private async startOnce(): Promise<this> {
     const options = this.options;
     this.port = options.port ?? (await freeUdpPort(this.address));
+    // The media port must not land on (or next to) the signalling port the kernel just handed out.
+    let mediaPort = await freeUdpPort(this.address);
+    while (Math.abs(mediaPort - this.port) < 4) mediaPort = await freeUdpPort(this.address);
     const args = [
       ...(options.target ? [options.target] : []),
       '-sf', join(scenarioDir, `${options.scenario}.xml`),
@@ -145,7 +187,7 @@ export class SippPeer {
       '-max_recv_loops', '10000',
       '-max_sched_loops', '10000',
       '-base_cseq', '1',
-      '-mp', String(await freeUdpPort(this.address)),
+      '-mp', String(mediaPort),
       ...(options.service ? ['-s', options.service] : []),
       ...(options.rate ? ['-r', String(options.rate)] : []),
       ...(options.concurrency ? ['-l', String(options.concurrency)] : []),
@@ -154,9 +196,12 @@ export class SippPeer {
       ...(options.rttDirectory ? ['-trace_rtt', '-rtt_freq', '1'] : []),
       ...(options.authUsername !== undefined ? ['-au', options.authUsername] : []),
       ...(options.authPassword !== undefined ? ['-ap', options.authPassword] : []),
+      ...(options.traceDirectory ? ['-trace_msg'] : []),
     ];
-    const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.rttDirectory });
+    if (options.traceDirectory && options.rttDirectory && options.traceDirectory !== options.rttDirectory) throw new Error('rttDirectory and traceDirectory must be the same directory');
+    const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.traceDirectory ?? options.rttDirectory });
     this.child = child;
+    this.pid = child.pid;
     child.stdout?.on('data', (chunk: Buffer) => this.output.append(chunk));
     child.stderr?.on('data', (chunk: Buffer) => this.output.append(chunk));
     this.exit = new Promise((resolve, reject) => {
@@ -180,6 +225,17 @@ export class SippPeer {
     return parseSippOutput(exitCode, this.output.toString());
   }
 
+  /**
+   * The requests this peer received so far, in order, from its -trace_msg file (SIPp writes each
+   * message as it goes); needs `traceDirectory`.
+   */
+  async receivedRequests(method?: string): Promise<ReceivedRequest[]> {
+    if (!this.options.traceDirectory || this.pid === undefined) throw new Error('sipp peer was not started with a traceDirectory');
+    const file = join(this.options.traceDirectory, `${this.options.scenario}_${this.pid}_messages.log`);
+    const text = await readFile(file, 'latin1').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+    return parseReceivedRequests(text).filter((request) => method === undefined || request.method === method);
+  }
+
   /** Ends SIPp early (a test that failed half-way). */
   stop(): void {
     if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
@@ -188,6 +244,32 @@ export class SippPeer {
 
 export async function startSipp(options: SippOptions): Promise<SippPeer> {
   return new SippPeer(options).start();
+}
+
+/** The requests in a -trace_msg file, first copy of each (method, Call-ID, CSeq) only. */
+export function parseReceivedRequests(trace: string): ReceivedRequest[] {
+  const requests: ReceivedRequest[] = [];
+  const seen = new Set<string>();
+  for (const block of trace.replaceAll('\r', '').split(/^-{10,} /m)) {
+    const stamp = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}\.\d{3})\d*\s*\n(?:\w+ )?message received/.exec(block);
+    if (stamp === null) continue;
+    const start = /^([A-Z]+) sip:([^@;>\s]*)@\S+ SIP\/2\.0$/m.exec(block);
+    if (start === null) continue;
+    const header = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(block)?.[1]?.trim() ?? '';
+    const callId = header('Call-ID');
+    const key = `${start[1]} ${callId} ${header('CSeq')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    requests.push({
+      method: start[1] as string,
+      user: start[2] as string,
+      fromUser: /sips?:([^@;>]*)@/.exec(header('From'))?.[1] ?? '',
+      callId,
+      // SIPp prints its local time without a zone; without a "Z" Date reads it as local time too.
+      at: new Date(`${stamp[1]}T${stamp[2]}`),
+    });
+  }
+  return requests;
 }
 
 /** Reads the last statistics and scenario screens SIPp printed. */

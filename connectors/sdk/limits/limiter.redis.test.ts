@@ -4,6 +4,7 @@
 // the restart test runs its own private redis-server.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -77,6 +78,24 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   }
 }
 
+/**
+ * Starts slack for a stalled event loop. Redis hands out slots by its own clock, but a job starts
+ * (and would send its request) only when this process's event loop gets to it: a stall of L ms on a
+ * loaded machine delivers the slots granted meanwhile together, up to L / (window / count) more in
+ * one sliding window than the rate. The slack is measured, not assumed: with no stall it is 0.
+ */
+function watchEventLoop() {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return {
+    extraStarts(limits: { count: number; windowMs: number }): number {
+      histogram.disable();
+      const worstStallMs = histogram.max / 1e6;
+      return Math.floor(worstStallMs / (limits.windowMs / limits.count));
+    },
+  };
+}
+
 function startPeerProcess(order: object) {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./test-peer-process.ts', import.meta.url)), JSON.stringify(order)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -98,18 +117,21 @@ describe('limits shared through Redis', () => {
     const a = sharedLimiter({ key, limits });
     const b = sharedLimiter({ key, limits });
     const starts: number[] = [];
-    const began = Date.now();
+    const loop = watchEventLoop();
     await Promise.all([runJobs(a.limiter, 15, starts), runJobs(b.limiter, 15, starts)]);
+    const slack = loop.extraStarts(limits.requests);
 
     expect(a.limiter.snapshot().shared).toBe(true);
-    const offsets = starts.map((at) => at - began);
+    // From the first start (connecting to Redis is not part of the bucket's behaviour).
+    const first = Math.min(...starts);
+    const offsets = starts.map((at) => at - first);
     // 19 (the bucket, a request under the declaration) between them at once, the other 11
     // as it refills (a request every 100 ms, noticed on bottleneck's 250 ms heartbeat).
-    const early = offsets.filter((at) => at < 300).length;
+    const early = offsets.filter((at) => at < 300 + slack * 100).length;
     expect(early).toBeGreaterThanOrEqual(19);
-    expect(early).toBeLessThanOrEqual(22);
-    expect(Math.max(...offsets)).toBeGreaterThanOrEqual(1000);
-    expect(Math.max(...offsets)).toBeLessThan(2000);
+    expect(early).toBeLessThanOrEqual(22 + slack);
+    expect(Math.max(...offsets)).toBeGreaterThanOrEqual(1000 - slack * 100);
+    expect(Math.max(...offsets)).toBeLessThan(2000 + slack * 100);
   });
 
   it('two limiters on one key share one declared rate', async () => {
@@ -118,15 +140,18 @@ describe('limits shared through Redis', () => {
     const a = sharedLimiter({ key, limits });
     const b = sharedLimiter({ key, limits });
     const starts: number[] = [];
+    const loop = watchEventLoop();
     await Promise.all([runJobs(a.limiter, 40, starts), runJobs(b.limiter, 40, starts)]);
+    const slack = loop.extraStarts(limits.requests);
 
     expect(a.limiter.snapshot().shared).toBe(true);
     expect(b.limiter.snapshot().shared).toBe(true);
     // Shared pacing hands out start slots through Redis; on a loaded machine the
-    // delivery of two slots can bunch, putting 21 starts in one sliding second.
-    // CRMs with a burst allowance absorb that; a strict sliding-log CRM would answer
-    // one 429, which the limiter honours. Known gap, noted in the README.
-    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(21);
+    // delivery of two slots can bunch, putting 21 starts in one sliding second, more
+    // after a stalled event loop (slack). CRMs with a burst allowance absorb that; a
+    // strict sliding-log CRM would answer one 429, which the limiter honours. Known
+    // gap, noted in the README.
+    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(21 + slack);
     expect(startedRate(starts) / 20).toBeGreaterThanOrEqual(0.95);
   });
 
@@ -235,13 +260,14 @@ describe('when Redis fails', () => {
     const { limiter } = sharedLimiter({ key, limits });
     await waitFor(() => limiter.snapshot().shared, 3000);
     const starts: number[] = [];
+    const loop = watchEventLoop();
     const running = runJobs(limiter, 60, starts);
     await new Promise((resolve) => setTimeout(resolve, 800));
     expect(await killConnectionsOf(key)).toBeGreaterThan(0);
     await running;
 
     expect(starts).toHaveLength(60);
-    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20);
+    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20 + loop.extraStarts(limits.requests));
     await waitFor(() => limiter.snapshot().shared, 5000);
   }, 20_000);
 
@@ -255,6 +281,7 @@ describe('when Redis fails', () => {
 
       await redis.stop();
       const starts: number[] = [];
+      const loop = watchEventLoop();
       const running = Promise.all([runJobs(a.limiter, 30, starts), runJobs(b.limiter, 30, starts)]);
       await waitFor(() => starts.length >= 10, 5000);
       expect(a.limiter.snapshot().shared).toBe(false);
@@ -264,7 +291,7 @@ describe('when Redis fails', () => {
       try {
         await running;
         expect(starts).toHaveLength(60);
-        expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20);
+        expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20 + loop.extraStarts(limits.requests));
         await waitFor(() => a.limiter.snapshot().shared && b.limiter.snapshot().shared, 8000);
       } finally {
         await Promise.all(open.splice(0).map((each) => each.close()));
