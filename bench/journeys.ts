@@ -24,8 +24,8 @@
 // reconciled (journey history; checked again with the journeyState query).
 // Rate = N / (first event fired -> the last of those completions, in Temporal's
 // event times, so polling adds nothing). These are the contacts' first events:
-// their CRM records are not linked yet, so each webhook goes through a
-// resolveCrmContact workflow first. journeys_linked_per_s repeats the wave on
+// their CRM records are not linked yet, so each webhook goes through the Bitrix
+// instance's contact resolver (one workflow, batches) first. journeys_linked_per_s repeats the wave on
 // the same contacts (records linked, journeys running): the steady-state path.
 // bare_workflows_per_s: N noopJourney workflows started 32 at a time (the outbox
 // dispatcher's delivery concurrency) on the same worker / (first start -> last close).
@@ -60,7 +60,7 @@ import { loadConfig } from '../core/config.js';
 import { findFreePort } from '../embedded/ports.js';
 import { noopJourney } from '../workflows/bench/workflows.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
-import { resolveCrmContactWorkflowId } from '../workflows/crm-changes/shared.js';
+import { crmContactResolverWorkflowId } from '../workflows/crm-changes/shared.js';
 import { firstActivity, firstCompletion, StageDurations, temporalWork, timelineOf, type WorkflowTimeline } from './journeys-timeline.js';
 import { log, percentile, startBenchStack, waitForUrl, type BenchStack } from './support/stack.js';
 import { withDatabase } from '../core/db/admin.js';
@@ -349,6 +349,23 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
     work.localActivities += done.localActivities;
     work.events += done.events;
   };
+  // Unlinked records go through the Bitrix instance's contact resolver: one workflow for all
+  // of them, its work shared by the contacts of the wave.
+  const resolverHistory = await client.workflow
+    .getHandle(crmContactResolverWorkflowId(hub.bitrixInstanceId))
+    .fetchHistory()
+    .catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+  const resolver = resolverHistory ? timelineOf(resolverHistory) : undefined;
+  if (resolver) {
+    count(resolver, firedAt);
+    if ((resolver.startedAt ?? 0) >= firedAt) work.workflows += 1;
+    const signals = resolver.signals.get('unlinkedCrmChanges')?.filter((at) => at >= firedAt).length ?? 0;
+    const batches = resolver.workflowTaskSpans.filter((span) => span.scheduledAt >= firedAt).length;
+    if (signals > 0) log(`journeys ${wave.tag}: the contact resolver took ${signals} signal(s) in ${batches} workflow task(s)`);
+  }
   await lanes(contacts, 16, async (contact) => {
     const journey = outcome.timelines.get(contact.phone);
     const event = eventOf.get(String(contact.bitrixId));
@@ -367,27 +384,9 @@ async function analyseWave(hub: Hub, wave: Wave, outcome: JourneyOutcome): Promi
     stages.add('task: deliverTaskToCrm scheduled -> started', deliver?.scheduledAt, deliver?.startedAt);
     stages.add('task: deliverTaskToCrm started -> completed', deliver?.startedAt, deliver?.completedAt);
     stages.add('webhook: first event fired -> event stored (API)', firedAt, received);
-    // A record not linked to a contact yet is resolved by a workflow of its own first.
-    const resolveHistory = await client.workflow
-      .getHandle(resolveCrmContactWorkflowId(event.id))
-      .fetchHistory()
-      .catch((error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      });
-    if (resolveHistory) {
-      const resolve = timelineOf(resolveHistory);
-      count(resolve, 0);
-      work.workflows += 1;
-      const route = firstActivity(resolve, 'routeCrmChangeToJourney');
-      stages.add('webhook: stored -> resolveCrmContact started (API outbox dispatcher)', received, resolve.startedAt);
-      stages.add('webhook: resolve started -> routeCrmChangeToJourney scheduled', resolve.startedAt, route?.scheduledAt);
-      stages.add('webhook: routeCrmChangeToJourney scheduled -> started', route?.scheduledAt, route?.startedAt);
-      stages.add('webhook: routeCrmChangeToJourney started -> completed', route?.startedAt, route?.completedAt);
-      stages.add('webhook: route completed -> crmChanged signal', route?.completedAt, crmSignal);
-    } else {
-      stages.add('webhook: stored -> crmChanged signal (API outbox dispatcher)', received, crmSignal);
-    }
+    // A record not linked to a contact yet (the first wave) goes through the resolver first.
+    const via = wave.number === 1 ? 'the contact resolver' : 'the API outbox dispatcher';
+    stages.add(`webhook: stored -> crmChanged signal (${via})`, received, crmSignal);
     stages.add('webhook: crmChanged signal -> reconcileContact scheduled', crmSignal, reconcile?.scheduledAt);
     stages.add('webhook: reconcileContact scheduled -> started', reconcile?.scheduledAt, reconcile?.startedAt);
     stages.add(`webhook: reconcileContact started -> completed${contact.conflicting ? ' (conflict: write-back)' : ''}`, reconcile?.startedAt, reconcile?.completedAt);

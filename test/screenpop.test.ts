@@ -126,6 +126,42 @@ describe('GET /v1/contacts/lookup', () => {
     expect(again.body.fetchedAt).toBe(card.fetchedAt);
   });
 
+  it("shows a supervisor's decision while the CRMs say nothing new, and the rules again once one does", async () => {
+    await seedSqlCrm('+14155552679', 'Alan Turing', {});
+    const bitrixRecord = seedBitrix('(415) 555-2679', 'Alan', 'T.');
+    const before = await lookup('+14155552679');
+    const conflict = before.body.conflicts.find((entry: Json) => entry.field === 'name');
+    expect(conflict.candidates.map((candidate: Json) => candidate.value).sort()).toEqual(['Alan T.', 'Alan Turing']);
+    // As the contact's journey journals it; a supervisor then settles it with a corrected value.
+    const stored = await hub.db.conflict.create({
+      data: {
+        projectId: hub.projectId, contactPhone: '+14155552679', field: 'name', rule: 'ranked',
+        candidates: conflict.candidates.map((candidate: Json) => ({ source: candidate.source, sourceName: candidate.sourceName, value: candidate.value })),
+        chosenValue: conflict.chosenValue, chosenSource: conflict.chosenSource,
+      },
+    });
+    const resolved = await call(`/v1/conflicts/${stored.id}/resolve`, { method: 'POST', json: { value: 'Alan M. Turing', resolvedBy: 'supervisor-1' } });
+    expect(resolved.status).toBe(200);
+
+    // The decision dropped the cached card: the next ring shows it, with its provenance.
+    const decided = await lookup('+14155552679');
+    expect(decided.body).toMatchObject({ cache: 'miss', contact: { name: 'Alan M. Turing', provenance: { name: 'supervisor' } } });
+    expect(decided.body.conflicts.map((entry: Json) => entry.field)).not.toContain('name');
+
+    // A CRM says something new: the decision no longer stands, the rules choose again.
+    const updated = await fetch(`${sandbox.webhookBase}crm.contact.update.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: bitrixRecord, fields: { NAME: 'Alan Mathison', LAST_NAME: 'Turing' } }),
+    });
+    expect(updated.status).toBe(200);
+    const renamed = await eventually(async () => {
+      const answer = await lookup('+14155552679');
+      return answer.body.contact.name !== 'Alan M. Turing' ? answer : undefined;
+    }, 30_000, 'the card to drop the decision after the CRM changed (cards live 10 s)');
+    expect(['Alan Turing', 'Alan Mathison Turing']).toContain(renamed.body.contact.name);
+  });
+
   it('answers by the deadline when a CRM is slow, and the slow answer completes the cached card', async () => {
     await seedSqlCrm('+14155552672', 'Grace Hopper', { applicationNumber: 'B-7', applicationStatus: 'new' });
     seedBitrix('(415) 555-2672', 'Grace', 'Murray');

@@ -3,7 +3,6 @@
 // contact resolution (Temporal activity asking the sandbox) -> the contact's
 // journey, with a real worker and server.
 import { serve, type ServerType } from '@hono/node-server';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
@@ -14,7 +13,7 @@ import { ConnectorInstances } from '../core/connectors/instances.js';
 import { createDb, type Db } from '../core/db/client.js';
 import { createLogger } from '../core/logger.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
-import { resolveCrmContactWorkflowId } from '../workflows/crm-changes/shared.js';
+import { crmContactResolverStateQuery, crmContactResolverWorkflowId } from '../workflows/crm-changes/shared.js';
 import { journeyStateQuery, journeyWorkflowId, type JourneyState } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
 
@@ -73,6 +72,12 @@ async function storedEvents(eventId?: string) {
   return hub.db.webhookEvent.findMany({ where: { connectorInstanceId: bitrixId, ...(eventId ? { eventId } : {}) } });
 }
 
+/** What the Bitrix instance's contact resolver reports (Temporal query). */
+async function resolverState() {
+  const client = await hub.temporal.client();
+  return client.workflow.getHandle(crmContactResolverWorkflowId(bitrixId)).query(crmContactResolverStateQuery);
+}
+
 function eventIdOf(body: string): string {
   const fields = new URLSearchParams(body);
   return `${fields.get('event')}:${fields.get('data[FIELDS][ID]')}:${fields.get('ts')}`;
@@ -104,9 +109,8 @@ describe('POST /v1/webhooks/{connectorInstanceId}', () => {
     expect(JSON.stringify(stored[0]?.payload)).not.toContain(applicationToken);
 
     // The record was not linked yet: the hub asked the CRM whose it is, linked it, and the journey got the change.
-    const client = await hub.temporal.client();
-    const routing = await eventually(() => client.workflow.getHandle(resolveCrmContactWorkflowId(stored[0]!.id)).result(), 30_000, 'the contact resolution');
-    expect(routing).toEqual({ routed: true, phone: '+79123456789' });
+    const resolution = await eventually(async () => (await resolverState()).recent.find((entry) => entry.webhookEventId === stored[0]!.id), 30_000, 'the contact resolution');
+    expect(resolution).toEqual({ webhookEventId: stored[0]!.id, externalId: String(id), routing: { routed: true, phone: '+79123456789' } });
     const changes = await changesInJourney('+79123456789', eventId);
     expect(changes).toEqual([
       expect.objectContaining({ eventId, connectorInstanceId: bitrixId, externalId: String(id), kind: 'contact.updated', origin: 'crm' }),
@@ -124,10 +128,11 @@ describe('POST /v1/webhooks/{connectorInstanceId}', () => {
     const eventId = eventIdOf(sent.body);
     await changesInJourney('+79123456789', eventId);
     const [stored] = await storedEvents(eventId);
-    // Linked: no resolution workflow, and the change reached the journey without the
-    // resolver's getContact (the journey's reconciliation then reads the CRMs on its own).
-    const client = await hub.temporal.client();
-    await expect(client.workflow.getHandle(resolveCrmContactWorkflowId(stored!.id)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    // Linked: the change went straight to the journey, never through the resolver (and so
+    // without its getContact; the journey's reconciliation then reads the CRMs on its own).
+    const resolver = await resolverState();
+    expect(resolver.recent.map((entry) => entry.webhookEventId)).not.toContain(stored!.id);
+    expect(resolver.routed).toBe(1);
 
     // A dispatcher that crashed after Temporal took the signal but before deleting the row delivers it again.
     const change = { eventId, connectorInstanceId: bitrixId, externalId: id, kind: 'contact.created', receivedAt: stored!.receivedAt.toISOString() };
@@ -154,13 +159,12 @@ describe('POST /v1/webhooks/{connectorInstanceId}', () => {
       // Stored and acknowledged: the CRM being down is the hub's problem now, not the portal's.
       expect(sent.status).toBe(200);
       const [stored] = await storedEvents(eventIdOf(sent.body));
-      const client = await hub.temporal.client();
-      const resolution = client.workflow.getHandle(resolveCrmContactWorkflowId(stored!.id));
-      const failure = await eventually(async () => {
-        const pending = (await resolution.describe()).raw.pendingActivities?.[0];
-        return pending && (pending.attempt ?? 0) >= 2 ? pending.lastFailure?.message : undefined;
+      // The resolver keeps the change and tries it again, backing off; ops see why in its query.
+      const deferred = await eventually(async () => {
+        const entry = (await resolverState()).deferred.find((candidate) => candidate.item.webhookEventId === stored!.id);
+        return entry && entry.attempts >= 2 ? entry : undefined;
       }, 20_000, 'the resolution to retry');
-      expect(failure).toContain('500');
+      expect(deferred.lastError).toContain('500');
       expect(await hub.db.contactLink.count({ where: { connectorInstanceId: bitrixId, externalId: String(id) } })).toBe(0);
     } finally {
       sandbox.setFailMode(undefined);
@@ -170,6 +174,34 @@ describe('POST /v1/webhooks/{connectorInstanceId}', () => {
       return state?.crmChanges.length ? state.crmChanges : undefined;
     }, 30_000, 'the change to arrive after the outage');
     expect(changes).toEqual([expect.objectContaining({ externalId: String(id), kind: 'contact.updated' })]);
+  });
+
+  it('hands the unlinked changes the dispatcher claims together to the resolver in one signal', async () => {
+    const client = await hub.temporal.client();
+    const resolver = client.workflow.getHandle(crmContactResolverWorkflowId(bitrixId));
+    const signalsSoFar = async () =>
+      (await resolver.fetchHistory()).events?.filter((event) => event.workflowExecutionSignaledEventAttributes).length ?? 0;
+    const records = [
+      seedContact('Анна', '+7 912 000-00-01'),
+      seedContact('Борис', '+7 912 000-00-02'),
+      seedContact('Вера', '+7 912 000-00-03'),
+    ];
+    await hub.dispatcher.stop();
+    let before: number;
+    try {
+      for (const id of records) expect((await sandbox.emitContactEvent(`${hubUrl}${hookPath()}`, 'ONCRMCONTACTUPDATE', id)).status).toBe(200);
+      before = await signalsSoFar();
+      expect(await hub.dispatcher.drainOnce()).toEqual({ delivered: 3, failed: 0 });
+    } finally {
+      hub.dispatcher.start();
+    }
+    for (const [index, id] of records.entries()) {
+      const phone = `+791200000${String(index + 1).padStart(2, '0')}`;
+      const [stored] = await hub.db.webhookEvent.findMany({ where: { connectorInstanceId: bitrixId, externalId: String(id) } });
+      await changesInJourney(phone, stored!.eventId);
+    }
+    // The resolver stays in one run through the suite (120 s idle timeout): one more signal for the three.
+    expect((await signalsSoFar()) - before).toBe(1);
   });
 
   it('keeps why a change reached no journey when the record has no phone', async () => {

@@ -18,6 +18,8 @@ export interface ConflictRoutesDeps {
   db: Db;
   /** A resolution queued its write-back for the contact's journey (outbox). */
   onQueued: () => void;
+  /** A supervisor decided for this contact: cached screen-pop cards of the number are stale. */
+  onResolved?: ((projectId: string, contactPhone: string) => void) | undefined;
 }
 
 const candidateSchema = z.object({
@@ -72,7 +74,7 @@ function mapErrors(id: string) {
   };
 }
 
-export function conflictRoutes({ db, onQueued }: ConflictRoutesDeps) {
+export function conflictRoutes({ db, onQueued, onResolved }: ConflictRoutesDeps) {
   const journal = new ConflictJournal(db);
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
@@ -174,6 +176,7 @@ export function conflictRoutes({ db, onQueued }: ConflictRoutesDeps) {
         .resolve(c.get('project').id, id, { value: body.value, resolvedBy: body.resolvedBy, note: body.note })
         .catch(mapErrors(id));
       onQueued();
+      onResolved?.(c.get('project').id, resolved.contactPhone);
       return c.json(resolved, 200);
     },
   );

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { TemporalGateway } from '../temporal/gateway.js';
+import { groupBy } from '../collections.js';
 
 export interface OutboxRow {
   id: bigint;
@@ -22,6 +23,11 @@ export type OutboxTx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 export interface OutboxDeliverer {
   /** Hands one row's payload to Temporal; must be idempotent. */
   deliver(client: Client, row: OutboxRow): Promise<void>;
+  /**
+   * Hands several rows for one workflow to Temporal at once (one signal carrying them all);
+   * must be idempotent. When set, the dispatcher uses it for consecutive rows of this kind.
+   */
+  deliverMany?(client: Client, rows: OutboxRow[]): Promise<void>;
   /** Runs in the claiming transaction, before the delivered rows are deleted. */
   afterDelivery?(tx: OutboxTx, rows: OutboxRow[]): Promise<void>;
 }
@@ -141,14 +147,26 @@ export class OutboxDispatcher {
         const failures: { id: bigint; error: unknown }[] = [];
         // Rows for one workflow go out in order; different workflows in parallel.
         await forEachLimited(groupBy(rows, (row) => row.workflowId), concurrency, async (group) => {
-          for (const row of group) {
+          for (const run of runsOfKind(group)) {
+            const deliverer = deliverers[run[0]?.kind as string];
             try {
-              const deliverer = deliverers[row.kind];
-              if (!deliverer) throw new Error(`no deliverer for outbox kind "${row.kind}"`);
-              await deliverer.deliver(client, row);
-              delivered.push(row);
+              if (!deliverer) throw new Error(`no deliverer for outbox kind "${run[0]?.kind}"`);
+              if (deliverer.deliverMany && run.length > 1) {
+                await deliverer.deliverMany(client, run);
+                delivered.push(...run);
+                continue;
+              }
             } catch (error) {
-              failures.push({ id: row.id, error });
+              failures.push(...run.map((row) => ({ id: row.id, error })));
+              continue;
+            }
+            for (const row of run) {
+              try {
+                await deliverer.deliver(client, row);
+                delivered.push(row);
+              } catch (error) {
+                failures.push({ id: row.id, error });
+              }
             }
           }
         });
@@ -176,15 +194,15 @@ export class OutboxDispatcher {
   }
 }
 
-function groupBy<T>(items: T[], keyOf: (item: T) => string): T[][] {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
+/** Consecutive rows of one kind, in order. */
+function runsOfKind(rows: OutboxRow[]): OutboxRow[][] {
+  const runs: OutboxRow[][] = [];
+  for (const row of rows) {
+    const last = runs.at(-1);
+    if (last && last[0]?.kind === row.kind) last.push(row);
+    else runs.push([row]);
   }
-  return [...groups.values()];
+  return runs;
 }
 
 async function postpone(tx: OutboxTx, ids: bigint[], error: unknown, delayMs: number): Promise<void> {

@@ -25,6 +25,7 @@ import { runSql, statement } from '../db/sql.js';
 import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import type { ConflictFinding, SupervisorDecision } from './types.js';
 import { comparableValue, toJsonValue, type JsonValue } from './values.js';
+import { isUuid } from '../validation.js';
 
 export interface StoredCandidate {
   source: string;
@@ -111,7 +112,6 @@ export class InvalidCursorError extends Error {}
 export const hubResolver = 'hub';
 
 const maxLimit = 200;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type ConflictRow = Prisma.ConflictGetPayload<object>;
 type Tx = Prisma.TransactionClient;
@@ -214,7 +214,7 @@ export class ConflictJournal {
 
   async get(projectId: string, id: string): Promise<ConflictView> {
     // A malformed id names no conflict; asking PostgreSQL would fail on the uuid cast.
-    const row = uuidPattern.test(id) ? await this.db.conflict.findFirst({ where: { id, projectId } }) : null;
+    const row = isUuid(id) ? await this.db.conflict.findFirst({ where: { id, projectId } }) : null;
     if (!row) throw new ConflictNotFoundError(`No conflict ${id} in this project.`);
     return viewOf(row);
   }
@@ -226,7 +226,7 @@ export class ConflictJournal {
    * resolved once (else ConflictAlreadyResolvedError).
    */
   async resolve(projectId: string, id: string, input: ResolveInput): Promise<ConflictView> {
-    if (!uuidPattern.test(id)) throw new ConflictNotFoundError(`No conflict ${id} in this project.`);
+    if (!isUuid(id)) throw new ConflictNotFoundError(`No conflict ${id} in this project.`);
     const resolution: ConflictResolution = {
       reason: 'supervisor',
       value: toJsonValue(input.value),
@@ -361,7 +361,7 @@ function encodeCursor(row: ConflictRow): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || !id || !uuidPattern.test(id) || Number.isNaN(createdAt.getTime())) {
+  if (rest.length > 0 || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
     throw new InvalidCursorError('not a cursor from this API; pass nextCursor of the previous page');
   }
   return { createdAt, id };

@@ -2,7 +2,7 @@
 // every CRM of the project. Pure functions from what each CRM answered to the
 // card, so the service, an activity and the tests build it the same way.
 import type { CrmContact } from '../../connectors/sdk/types.js';
-import type { Reconcile, ReconcileResult, ReconcileRules, SourceRecord } from '../reconcile/types.js';
+import type { Reconcile, ReconcileResult, ReconcileRules, SourceRecord, SupervisorDecision } from '../reconcile/types.js';
 
 /**
  * - ok: the CRM answered in time and holds the number;
@@ -185,13 +185,15 @@ export interface BuildCardInput {
   answers: SourceAnswer[];
   /** The project's survivorship rules for these sources. */
   rules: ReconcileRules;
+  /** Supervisors' decisions for the contact (the conflict journal): they win while the sources say nothing new. */
+  decisions?: readonly SupervisorDecision[] | undefined;
   reconcile: Reconcile;
 }
 
-export function buildCard({ phone, fetchedAt, answers, rules, reconcile }: BuildCardInput): ScreenPopCard {
+export function buildCard({ phone, fetchedAt, answers, rules, decisions, reconcile }: BuildCardInput): ScreenPopCard {
   const answered = answers.flatMap(({ instance, outcome }) => (outcome.status === 'ok' ? [{ instance, contacts: outcome.contacts }] : []));
   const records = answered.flatMap(({ instance, contacts }) => toSourceRecord(instance, contacts) ?? []);
-  const result: ReconcileResult = records.length > 0 ? reconcile(records, rules) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
+  const result: ReconcileResult = records.length > 0 ? reconcile(records, rules, decisions) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
   const { merged } = result;
 
   const applications = new Map<string, CardApplication>();

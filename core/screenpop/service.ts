@@ -10,7 +10,8 @@ import type { ConnectorOperations } from '../../connectors/sdk/types.js';
 import type { Db } from '../db/client.js';
 import { createLogger, type Logger } from '../logger.js';
 import { normalizePhone } from '../phone.js';
-import type { ReconcileRules } from '../reconcile/types.js';
+import { ConflictJournal } from '../reconcile/journal.js';
+import type { ReconcileRules, SupervisorDecision } from '../reconcile/types.js';
 import { buildCard, type ScreenPopCard, type SourceAnswer, type SourceInstance, type SourceOutcome } from './card.js';
 import { defaultMergeEngine, type MergeEngine } from './merge.js';
 
@@ -82,6 +83,7 @@ interface CardEntry {
   key: string;
   phone: string;
   rules: ReconcileRules;
+  decisions: readonly SupervisorDecision[];
   answers: SourceAnswer[];
   fetchedAt: number;
   expiresAt: number;
@@ -100,8 +102,10 @@ export class ScreenPopService {
   private readonly inFlight = new Map<string, { token: object; entry: Promise<CardEntry> }>();
   /** CRM requests still running per card key and instance, so a second miss does not ask a slow CRM again. */
   private readonly asking = new Map<string, Promise<SourceOutcome>>();
+  private readonly journal: ConflictJournal;
 
   constructor(private readonly deps: ScreenPopDeps) {
+    this.journal = new ConflictJournal(deps.db);
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? createLogger('screenpop', 'warn');
     this.merge = deps.merge ?? defaultMergeEngine;
@@ -183,7 +187,16 @@ export class ScreenPopService {
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, remainingMs);
     });
-    await Promise.race([Promise.all(requests), deadline]);
+    // Supervisors' decisions come from the hub's own database, read beside the CRMs and under the
+    // same deadline; a card without them (database slow or down) still answers.
+    let decisions: readonly SupervisorDecision[] = [];
+    const decisionsRead = this.journal.decisions(projectId, phone).then(
+      (found) => {
+        decisions = found;
+      },
+      (error: unknown) => this.logger.warn({ err: error, phone }, 'screen pop: supervisors\' decisions not read; the card merges without them'),
+    );
+    await Promise.race([Promise.all([...requests, decisionsRead]), deadline]);
     clearTimeout(timer);
 
     const fetchedAt = this.clock.now();
@@ -195,10 +208,11 @@ export class ScreenPopService {
       key,
       phone,
       rules: project.rules,
+      decisions,
       answers,
       fetchedAt,
       expiresAt: fetchedAt + this.ttlMs,
-      card: this.build(phone, fetchedAt, answers, project.rules),
+      card: this.build(phone, fetchedAt, answers, project.rules, decisions),
     };
     if (this.inFlight.get(key)?.token === token) this.store(entry);
 
@@ -221,11 +235,11 @@ export class ScreenPopService {
     if (this.entries.get(entry.key) !== entry || entry.expiresAt <= this.clock.now()) return;
     // A new list: answers handed out earlier keep describing what they saw.
     entry.answers = entry.answers.map((answer, position) => (position === index ? { ...answer, outcome } : answer));
-    entry.card = this.build(entry.phone, entry.fetchedAt, entry.answers, entry.rules);
+    entry.card = this.build(entry.phone, entry.fetchedAt, entry.answers, entry.rules, entry.decisions);
   }
 
-  private build(phone: string, fetchedAt: number, answers: SourceAnswer[], rules: ReconcileRules): ScreenPopCard {
-    return buildCard({ phone, fetchedAt: new Date(fetchedAt).toISOString(), answers, rules, reconcile: this.merge.reconcile });
+  private build(phone: string, fetchedAt: number, answers: SourceAnswer[], rules: ReconcileRules, decisions: readonly SupervisorDecision[]): ScreenPopCard {
+    return buildCard({ phone, fetchedAt: new Date(fetchedAt).toISOString(), answers, rules, decisions, reconcile: this.merge.reconcile });
   }
 
   private store(entry: CardEntry): void {

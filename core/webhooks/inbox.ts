@@ -9,7 +9,7 @@ import { runSql, statement, type SqlTarget } from '../db/sql.js';
 import type { OutboxTx } from '../outbox/dispatcher.js';
 import type { WebhookEvent } from '../../connectors/sdk/types.js';
 import { journeyWorkflowId, type CrmChange } from '../../workflows/journey/shared.js';
-import { resolveCrmContactWorkflowId } from '../../workflows/crm-changes/shared.js';
+import { crmContactResolverWorkflowId } from '../../workflows/crm-changes/shared.js';
 import { linkedPhones } from './contact-links.js';
 
 /** A CRM change whose contact is known: signalled to the contact's journey. */
@@ -104,7 +104,7 @@ export async function storeWebhookEventsIn(tx: OutboxTx, target: WebhookTarget, 
     const change: CrmChange = { ...event, connectorInstanceId: target.id, receivedAt: receivedAt.get(id) as string };
     const phone = phones.get(event.externalId);
     return phone === undefined
-      ? { kind: RESOLVE_CRM_CONTACT_OUTBOX_KIND, workflowId: resolveCrmContactWorkflowId(id), payload: { projectId: target.projectId, webhookEventId: id, change } }
+      ? { kind: RESOLVE_CRM_CONTACT_OUTBOX_KIND, workflowId: crmContactResolverWorkflowId(target.id), payload: { projectId: target.projectId, webhookEventId: id, change } }
       : journeyRow({ projectId: target.projectId, phone, webhookEventId: id, change });
   });
   await insertOutboxRows(tx, target.projectId, outbox);

@@ -5,7 +5,7 @@
 // CRMs retry on 5xx and give up (or alert) on 4xx.
 import type { Logger } from '../logger.js';
 import type { Db } from '../db/client.js';
-import { fieldErrorsFrom, type FieldError } from '../validation.js';
+import { fieldErrorsFrom, isUuid, type FieldError } from '../validation.js';
 import { CrmError } from '../../connectors/sdk/errors.js';
 import type { WebhookEvent, WebhookRequest } from '../../connectors/sdk/types.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
@@ -34,14 +34,13 @@ export interface WebhookReceiverDeps {
   logger: Logger;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class WebhookReceiver {
   constructor(private readonly deps: WebhookReceiverDeps) {}
 
   async receive(connectorInstanceId: string, request: WebhookRequest): Promise<StoredWebhook> {
     const { db, registry, runtime, logger } = this.deps;
-    if (!uuidPattern.test(connectorInstanceId)) throw new UnknownWebhookTargetError(`no connector instance ${connectorInstanceId}`);
+    if (!isUuid(connectorInstanceId)) throw new UnknownWebhookTargetError(`no connector instance ${connectorInstanceId}`);
     const instance = await db.connectorInstance.findUnique({ where: { id: connectorInstanceId } }).catch((error: unknown) => {
       throw unavailable('cannot look up the connector instance', error, logger);
     });

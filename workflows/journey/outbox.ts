@@ -1,9 +1,9 @@
 // Outbox rows of kind "journey.task" become signals to the contact's journey, and so do
 // supervisors' conflict resolutions ("journey.conflict-resolved");
-// CRM changes (core/webhooks) become "crmChanged" signals, or first a
-// resolveCrmContact workflow when the CRM record is not linked to a contact yet.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
+// CRM changes (core/webhooks) become "crmChanged" signals, or, when the CRM record is
+// not linked to a contact yet, go to the CRM's contact resolver (crmContactResolver).
+import type { Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
 import { conflictResolvedPayloadSchema, JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } from '../../core/reconcile/journal.js';
@@ -13,10 +13,10 @@ import {
   journeyCrmChangePayloadSchema,
   RESOLVE_CRM_CONTACT_OUTBOX_KIND,
   resolveCrmContactPayloadSchema,
-    type ResolveCrmContactPayload,
+  type ResolveCrmContactPayload,
 } from '../../core/webhooks/inbox.js';
-import { resolveCrmContactWorkflowId } from '../crm-changes/shared.js';
-import { resolveCrmContact } from '../crm-changes/workflows.js';
+import { crmContactResolverWorkflowId, unlinkedCrmChangesSignal } from '../crm-changes/shared.js';
+import { crmContactResolver } from '../crm-changes/workflows.js';
 import { ProjectIdKey } from '../search-attributes.js';
 import { deliverConflictResolutionToJourney, deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
 
@@ -55,25 +55,31 @@ export function journeyDeliverers(options: JourneyOptions): Record<string, Outbo
     },
     [RESOLVE_CRM_CONTACT_OUTBOX_KIND]: {
       async deliver(client, row) {
-        await startCrmContactResolution(client, resolveCrmContactPayloadSchema.parse(row.payload), options);
+        await sendToResolver(client, [resolveCrmContactPayloadSchema.parse(row.payload)], options);
+      },
+      // The dispatcher hands over rows of one workflow id: one resolver, so one connector instance.
+      async deliverMany(client, rows) {
+        await sendToResolver(client, rows.map((row) => resolveCrmContactPayloadSchema.parse(row.payload)), options);
       },
     },
   };
 }
 
-/** Starts the event's resolution once; a redelivered row finds it started (or done) and stops. */
-async function startCrmContactResolution(client: Client, payload: ResolveCrmContactPayload, options: JourneyOptions): Promise<void> {
-  try {
-    await client.workflow.start(resolveCrmContact, {
-      workflowId: resolveCrmContactWorkflowId(payload.webhookEventId),
-      taskQueue: options.taskQueue,
-      // The resolution hands the change to the journey itself, started like the dispatcher starts journeys.
-      args: [{ ...payload, journey: options }],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: payload.projectId }]),
-    });
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
-    throw error;
-  }
+/**
+ * Hands unlinked changes of one connector instance to its resolver, starting it if it is not
+ * running. Safe to repeat: the resolver ignores a change it holds, and a change it already
+ * routed is routed again to the same journey, which ignores an event id it has.
+ */
+async function sendToResolver(client: Client, changes: ResolveCrmContactPayload[], options: JourneyOptions): Promise<void> {
+  const first = changes[0];
+  if (!first) return;
+  const connectorInstanceId = first.change.connectorInstanceId;
+  await client.workflow.signalWithStart(crmContactResolver, {
+    workflowId: crmContactResolverWorkflowId(connectorInstanceId),
+    taskQueue: options.taskQueue,
+    args: [{ connectorInstanceId, journey: options }],
+    typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: first.projectId }]),
+    signal: unlinkedCrmChangesSignal,
+    signalArgs: [changes],
+  });
 }
