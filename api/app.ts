@@ -12,6 +12,7 @@ import { WebhookReceiver } from '../core/webhooks/receiver.js';
 import { conflictRoutes } from './routes/conflicts.js';
 import { reconciliationRoutes } from './routes/reconciliation.js';
 import { contactRoutes } from './routes/contacts.js';
+import { ScreenPopService } from '../core/screenpop/service.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
@@ -19,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { telephonyRoutes, type TelephonyRoutesDeps } from './routes/telephony.js';
 import { campaignRoutes } from './routes/campaigns.js';
+import { PreviewDesk } from '../telephony/dialer/preview.js';
 import { CampaignStore } from '../telephony/dialer/campaign-store.js';
 import { DialerTasks } from '../telephony/dialer/dialer-tasks.js';
 import { callbackRoutes } from './routes/callbacks.js';
@@ -82,15 +84,17 @@ export function createApp(deps: AppDeps) {
       onQueued: deps.onQueued ?? (() => undefined),
     }),
   );
-  app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined) }));
+  // One screen pop per API process: the contacts lookup serves its cards, a supervisor's decision drops them.
+  const screenPop = new ScreenPopService({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger });
+  app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined), onResolved: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
-  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db) }));
+  app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db), preview: new PreviewDesk(deps.db), onQueued: deps.onQueued }));
   app.route(
     '/v1/callbacks',
     callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
   );
-  app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger }));
+  app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger, screenPop }));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -59,8 +59,12 @@ export interface PlaceCallInput {
   to: string;
   callerId: string;
   ringTimeoutMs: number;
-  /** Anchor the call's media in rtpengine (offer-first) so that playAndCollect can run on it. */
-  media?: boolean;
+  /**
+   * Anchor the call's media in rtpengine (offer-first) so that playAndCollect can run on it.
+   * `'if-available'`: anchored when this worker has media, else a signalling-only call (the
+   * dialer's abandon message then cannot play; the call is still hung up).
+   */
+  media?: boolean | 'if-available';
 }
 
 export interface PlayAndCollectInput {
@@ -88,6 +92,25 @@ export interface PlaceCallOutput {
   attempts: { trunk: string; outcome: string; sipStatus?: number }[];
   /** Where bridgeToAgent / transferCall / hangupCall for this call must be scheduled. */
   taskQueue: string;
+  /** ISO time the callee answered (answered calls only). */
+  answeredAt?: string;
+}
+
+/** What to do with an answered call no agent takes in time (the predictive dialer's abandon rule). */
+export interface IfNoAgent {
+  /** Counted from the callee's answer: no agent connected by then = abandoned. */
+  withinMs: number;
+  /** Catalog prompt played before the hub hangs up (when the call has media). */
+  prompt: string;
+}
+
+export interface BridgeOutput {
+  /** connected, or the queue's outcome: abandoned (the callee hung up), timed-out (no agent in time). */
+  outcome: string;
+  agentId?: string;
+  waitedMs: number;
+  /** With `ifNoAgent`, a call no agent took in time: the message played (or why not), then the hub hung up. */
+  noAgent?: { message: 'played' | string; hungUpAfterMs: number };
 }
 
 interface LiveCall {
@@ -97,6 +120,8 @@ interface LiveCall {
   leg: CallLeg;
   /** Media anchored in rtpengine (placed with `media: true`). */
   media: boolean;
+  /** performance.now() when the callee answered. */
+  answeredAtMono: number;
   releaseAgent?: () => void;
 }
 
@@ -152,6 +177,27 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     });
   };
 
+  /** Plays the prompt to a call no agent took (if it has media), then hangs it up. */
+  const abandonWithMessage = async (call: LiveCall, callId: string, prompt: string): Promise<NonNullable<BridgeOutput['noAgent']>> => {
+    let message: string;
+    const hungUp = (): boolean => call.leg.state === 'ended';
+    if (!call.media || deps.media === undefined) {
+      message = `not played: the call has no media${deps.mediaUnavailable ? ` (${deps.mediaUnavailable})` : ''}`;
+    } else if (hungUp()) {
+      message = 'not played: the contact hung up';
+    } else {
+      try {
+        await deps.media.control.play(call.leg, deps.media.promptPath(prompt));
+        message = hungUp() ? 'not played to the end: the contact hung up' : 'played';
+      } catch (error) {
+        message = `not played: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    await call.leg.hangup().catch(() => undefined);
+    live.delete(callId);
+    return { message, hungUpAfterMs: Math.round(performance.now() - call.answeredAtMono) };
+  };
+
   return {
     async placeCall(input: PlaceCallInput): Promise<PlaceCallOutput> {
       const context = Context.current();
@@ -164,7 +210,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       };
       try {
         const center = centerFor(input.projectId);
-        if (input.media === true) offer = await mediaOrFail().control.offerOutbound();
+        if (input.media === true || (input.media === 'if-available' && deps.media !== undefined)) offer = await mediaOrFail().control.offerOutbound();
         const result = await center.placeCall({
           callId: input.callId, to: input.to, callerId: input.callerId, sdp: offer?.sdp ?? deps.offerSdp, ringTimeoutMs: input.ringTimeoutMs,
           signal: context.cancellationSignal,
@@ -180,8 +226,10 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
             ...(result.sipStatus === undefined ? {} : { sipStatus: result.sipStatus }) };
         }
         const leg = result.leg;
-        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg, media: offer !== undefined });
-        const answered = send({ type: 'answered', at: new Date().toISOString(), trunk: result.trunk });
+        const answeredAtMono = performance.now();
+        const answeredAt = new Date().toISOString();
+        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg, media: offer !== undefined, answeredAtMono });
+        const answered = send({ type: 'answered', at: answeredAt, trunk: result.trunk });
         // Listen before awaiting anything: a callee hanging up at once must still reach the journey.
         leg.on((event) => {
           if (event.type !== 'ended') return;
@@ -204,7 +252,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
           }
         }
         await answered;
-        return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue };
+        return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue, answeredAt };
       } catch (error) {
         if (!live.has(input.callId)) dropOffer();
         throw error;
@@ -213,17 +261,30 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       }
     },
 
-    /** Queues the live call for an agent (the preferred one first) and resolves when an agent takes it or the caller is lost. */
-    async bridgeToAgent(callId: string, queue: string, preferredAgent?: string): Promise<{ outcome: string; agentId?: string; waitedMs: number }> {
+    /**
+     * Queues the live call for an agent (the preferred one first) and resolves when an agent takes
+     * it or the caller is lost. With `ifNoAgent`, the wait ends `withinMs` after the callee answered:
+     * a call no agent took by then hears the prompt (calls with media) and is hung up here, at once,
+     * rather than after a round trip through the workflow.
+     */
+    async bridgeToAgent(callId: string, queue: string, preferredAgent?: string, ifNoAgent?: IfNoAgent): Promise<BridgeOutput> {
       const call = liveCall(callId);
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
       try {
-        const queued = call.center.queue(queue).enqueue(call.leg, { callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }) });
+        const maxWaitMs = ifNoAgent === undefined ? undefined : Math.max(0, ifNoAgent.withinMs - (performance.now() - call.answeredAtMono));
+        const queued = call.center.queue(queue).enqueue(call.leg, {
+          callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+        });
         const outcome = await queued.result;
         if (outcome.outcome === 'connected') {
           call.releaseAgent = outcome.releaseAgent;
+          // The bridge re-INVITEd the callee with the agent's media: rtpengine plays nothing more to it.
+          if (call.media) await deps.media?.control.release(call.leg).catch((error: unknown) => deps.logger?.error({ err: error, callId }, 'releasing the media of a bridged call failed'));
           return { outcome: 'connected', agentId: outcome.agentId, waitedMs: outcome.waitedMs };
+        }
+        if (outcome.outcome === 'timed-out' && ifNoAgent !== undefined) {
+          return { outcome: outcome.outcome, waitedMs: outcome.waitedMs, noAgent: await abandonWithMessage(call, callId, ifNoAgent.prompt) };
         }
         return { outcome: outcome.outcome, waitedMs: outcome.waitedMs };
       } finally {

@@ -1,17 +1,18 @@
 // Callbacks through the API on real Temporal and PostgreSQL: bad input named by field, one callback
 // per number and time, the durable timer, the owner first and the queue after the owner window,
-// cancellation. Telephony is the stand-in of test/support/telephony-standin.ts (scripted answers,
-// real roster).
+// cancellation, a busy or ringing-out contact called again after the wait up to the maximum calls.
+// Telephony is real: the telephony process with SIPp carriers and SIPp agent phones
+// (test/support/sipp-telephony.ts); what the contact's phone received is read from the carrier.
 import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALLBACK_START_OUTBOX_KIND } from '../telephony/callbacks/callback-store.js';
 import { callbackDeliverers } from '../workflows/callbacks/client.js';
 import { callbackWorkflowId } from '../workflows/callbacks/shared.js';
 import { eventually, startTestHub, type TestHub, type Json } from './support/hub.js';
-import { startTelephonyStandIn, type TelephonyStandIn } from './support/telephony-standin.js';
+import { startSippTelephony, type SippTelephony } from './support/sipp-telephony.js';
 
 let hub: TestHub;
-let telephony: TelephonyStandIn;
+let telephony: SippTelephony;
 let client: Client;
 
 function call(method: string, path: string, json?: unknown) {
@@ -25,10 +26,12 @@ async function stored(id: string) {
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 beforeAll(async () => {
-  hub = await startTestHub({ callback: { pollMs: 200, ringTimeoutMs: 2_000 } });
+  hub = await startTestHub({ callback: { pollMs: 200, ringTimeoutMs: 2_000, retry: { maxAttempts: 3, retryAfterMs: 3_000 } } });
   client = await hub.temporal.client();
-  telephony = await startTelephonyStandIn({ temporalAddress: inject('temporalAddress'), taskQueue: hub.telephonyTaskQueue, projectId: hub.projectId, queues: { front: ['olga', 'pete'] } });
-  expect((await call('PUT', '/v1/telephony/queues/front', { agents: ['olga', 'pete'] })).status).toBe(201);
+  telephony = await startSippTelephony(hub);
+  await telephony.queue('front', ['olga', 'pete']);
+  await telephony.queue('desk', ['rita', 'sam', 'tom', 'uma']);
+  await telephony.queue('later', ['vera']);
 });
 afterAll(async () => {
   await telephony?.stop();
@@ -51,7 +54,7 @@ describe('/v1/callbacks', () => {
   });
 
   it('fires at its time and goes to the owner when the owner is ready', async () => {
-    telephony.ready('olga');
+    await telephony.ready('olga', 'answers');
     const at = inMs(1_500);
     const created = await call('POST', '/v1/callbacks', { phone: '(415) 555-7001', at, agent: 'olga', queue: 'front', callerId: '+1 415 555 0100', note: 'about the loan' });
     expect(created.status).toBe(201);
@@ -66,14 +69,14 @@ describe('/v1/callbacks', () => {
       return now.state === 'done' ? now : undefined;
     }, 20_000, 'the callback done');
     expect(done).toMatchObject({ handledBy: 'olga', outcome: 'connected' });
-    const placed = telephony.placed.filter((one) => one.to === '+14155557001');
+    const placed = (await telephony.calls()).filter((one) => one.to === '+14155557001');
     expect(placed).toHaveLength(1);
-    expect(placed[0]?.placedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(at));
-    expect(telephony.bridged.get(placed[0]?.callId as string)).toBe('olga');
+    expect(placed[0]?.at.getTime()).toBeGreaterThanOrEqual(Date.parse(at));
+    expect(placed[0]?.fromUser).toBe('+14155550100');
   });
 
   it('waits for the owner for the owner window, then goes to the queue', async () => {
-    telephony.ready('pete');
+    await telephony.ready('pete', 'answers');
     const at = inMs(500);
     const created = await call('POST', '/v1/callbacks', { phone: '+14155557002', at, agent: 'olga', queue: 'front', callerId: '+14155550100', ownerWindowSeconds: 2 });
     expect(created.status).toBe(201);
@@ -84,9 +87,9 @@ describe('/v1/callbacks', () => {
       return now.state === 'done' ? now : undefined;
     }, 20_000, 'the callback done by the queue');
     expect(done.handledBy).toBe('pete');
-    const placed = telephony.placed.filter((one) => one.to === '+14155557002');
+    const placed = (await telephony.calls()).filter((one) => one.to === '+14155557002');
     expect(placed).toHaveLength(1);
-    expect(placed[0]?.placedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(at) + 2_000);
+    expect(placed[0]?.at.getTime()).toBeGreaterThanOrEqual(Date.parse(at) + 2_000);
   });
 
   it('is cancelled before its time, and a repeated start delivery never starts it twice', async () => {
@@ -106,7 +109,7 @@ describe('/v1/callbacks', () => {
     expect(cancelled.body.state).toBe('cancelled');
     expect(await handle.result()).toMatchObject({ phase: 'cancelled' });
     expect((await call('DELETE', `/v1/callbacks/${created.body.id}`)).body.state).toBe('cancelled');
-    expect(telephony.placed.some((one) => one.to === '+14155557003')).toBe(false);
+    expect((await telephony.calls()).some((one) => one.to === '+14155557003')).toBe(false);
 
     const listed = await call('GET', '/v1/callbacks?state=cancelled');
     expect(listed.body.callbacks.map((one: Json) => one.id)).toEqual([created.body.id]);
@@ -115,5 +118,90 @@ describe('/v1/callbacks', () => {
     const refused = await call('DELETE', `/v1/callbacks/${done[0].id}`);
     expect(refused.status).toBe(409);
     expect(refused.type).toBe('application/problem+json');
+  });
+  it('does not wait past the owner window for an owner who is ready but has no registered phone', async () => {
+    await telephony.ready('uma', 'none');
+    await telephony.ready('sam', 'answers');
+    const at = inMs(300);
+    const created = await call('POST', '/v1/callbacks', { phone: '+14155557004', at, agent: 'uma', queue: 'desk', callerId: '+14155550100', ownerWindowSeconds: 2 });
+    expect(created.status).toBe(201);
+    const done = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'done' ? now : undefined;
+    }, 20_000, 'the callback done by the queue');
+    expect(done.handledBy).toBe('sam');
+    const placed = (await telephony.calls()).filter((one) => one.to === '+14155557004');
+    expect(placed).toHaveLength(1);
+    expect(placed[0]?.at.getTime()).toBeGreaterThanOrEqual(Date.parse(at) + 2_000);
+  });
+
+  it('goes to the next agent of the queue when the owner\'s phone rejects the call, and calls the contact once', async () => {
+    await telephony.ready('rita', 'rejects');
+    await telephony.ready('tom', 'answers');
+    const created = await call('POST', '/v1/callbacks', { phone: '+14155557005', at: inMs(300), agent: 'rita', queue: 'desk', callerId: '+14155550100' });
+    expect(created.status).toBe(201);
+    const done = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'done' ? now : undefined;
+    }, 20_000, 'the callback done by the next agent');
+    expect(done).toMatchObject({ handledBy: 'tom', outcome: 'connected' });
+    expect((await telephony.calls()).filter((one) => one.to === '+14155557005')).toHaveLength(1);
+    // The owner who rejected is set not-ready until they say otherwise.
+    const agents = (await (await telephony.process.control(`/projects/${hub.projectId}/agents`)).json()) as { agents: { id: string; status: string }[] };
+    expect(agents.agents.find((agent) => agent.id === 'rita')?.status).toBe('not-ready');
+  });
+  it('calls a busy contact again after the wait, up to the maximum calls, one call at a time', async () => {
+    await telephony.ready('vera', 'answers');
+    const phone = telephony.contact('busy', 7101);
+    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100' });
+    expect(created.status).toBe(201);
+    const failed = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'failed' ? now : undefined;
+    }, 40_000, 'the callback out of calls');
+    expect(failed.outcome).toBe('busy (486); call 3 of 3, no more calls');
+    expect(await client.workflow.getHandle(callbackWorkflowId(hub.projectId, created.body.id)).result()).toMatchObject({ phase: 'failed' });
+    const placed = (await telephony.calls()).filter((one) => one.to === phone);
+    expect(placed).toHaveLength(3);
+    for (const [index, one] of placed.entries()) {
+      if (index > 0) expect(one.at.getTime() - (placed[index - 1] as (typeof placed)[number]).at.getTime()).toBeGreaterThanOrEqual(3_000);
+    }
+  });
+
+  it('calls a contact who let it ring out again after the wait, and a cancel during the wait ends it with no further call', async () => {
+    const phone = telephony.contact('rings-out', 7102);
+    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100' });
+    expect(created.status).toBe(201);
+    const waiting = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'scheduled' && now.outcome !== null ? now : undefined;
+    }, 20_000, 'the callback waiting for its second call');
+    expect(waiting.outcome).toBe('no-answer (487); call 1 of 3, the next in 3 s');
+    const cancelled = await call('DELETE', `/v1/callbacks/${created.body.id}`);
+    expect(cancelled.status).toBe(200);
+    expect(await client.workflow.getHandle(callbackWorkflowId(hub.projectId, created.body.id)).result()).toMatchObject({ phase: 'cancelled' });
+    expect((await stored(created.body.id)).state).toBe('cancelled');
+    expect((await telephony.calls()).filter((one) => one.to === phone)).toHaveLength(1);
+  });
+  it('hands a busy contact who answers a later call to an agent, one call at a time', async () => {
+    const phone = telephony.contact('busy', 7103);
+    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100' });
+    expect(created.status).toBe(201);
+    await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'scheduled' && now.outcome?.startsWith('busy (486); call 1 of 3') ? now : undefined;
+    }, 20_000, 'the callback waiting for its second call');
+    // The contact is free now: their number reaches the carrier that answers.
+    await telephony.route(phone, 'answers');
+    const done = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'done' || now.state === 'failed' ? now : undefined;
+    }, 30_000, 'the callback done');
+    expect(done).toMatchObject({ state: 'done', handledBy: 'vera', outcome: 'connected' });
+    const placed = (await telephony.calls()).filter((one) => one.to === phone);
+    expect(placed[0]?.answer).toBe('busy');
+    expect(placed.at(-1)?.answer).toBe('answers');
+    expect(placed.filter((one) => one.answer === 'answers')).toHaveLength(1);
+    expect(placed.length).toBeLessThanOrEqual(3);
   });
 });

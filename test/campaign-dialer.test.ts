@@ -1,19 +1,21 @@
 // The campaign dialer workflow on real Temporal and PostgreSQL: pause / resume / stop through the
 // API reach the workflow via the outbox; an active progressive campaign dials one task per ready
-// agent, answered calls go to the queue's agents and finish the task, a busy number is retried by
-// the campaign's rule and not rung again meanwhile, and the outcome reaches the contact's journey.
-// Telephony is the stand-in of test/support/telephony-standin.ts (scripted answers, real roster).
+// agent, answered calls go to the queue's agents and finish the task, a busy number, one that rings
+// out and one whose carrier fails are each retried by the campaign's rule for that outcome and not
+// rung again meanwhile, up to the maximum attempts; a task outside its window is not dialled, also
+// after its workflow was started again; the outcome reaches the contact's journey. Telephony is
+// real: the telephony process with SIPp carriers (one per way a contact answers, routed by dial
+// prefix) and SIPp agent phones (test/support/sipp-telephony.ts).
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { ensureCampaignDialers } from '../workflows/campaigns/client.js';
 import { campaignStatusQuery, campaignWorkflowId } from '../workflows/campaigns/shared.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
 import { eventually, startTestHub, type TestHub, type Json } from './support/hub.js';
-import { startTelephonyStandIn, type TelephonyStandIn } from './support/telephony-standin.js';
+import { startSippTelephony, type SippTelephony } from './support/sipp-telephony.js';
 
 let hub: TestHub;
-let telephony: TelephonyStandIn;
+let telephony: SippTelephony;
 let client: Client;
 
 function call(method: string, path: string, json?: unknown) {
@@ -24,7 +26,7 @@ const allDays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const always = [{ days: allDays, from: '00:00', to: '24:00' }];
 
 async function campaign(name: string, config: Json = {}): Promise<void> {
-  const put = await call('PUT', `/v1/campaigns/${name}`, { mode: 'progressive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans', dialingWindows: always, ...config });
+  const put = await call('PUT', `/v1/campaigns/${name}`, { mode: 'progressive', trunks: telephony.trunks, callerId: '+1 415 555 0100', queue: 'loans', dialingWindows: always, ...config });
   expect(put.status).toBe(201);
 }
 
@@ -35,9 +37,10 @@ async function status(name: string) {
 beforeAll(async () => {
   hub = await startTestHub({ campaign: { tickMs: 250, ringTimeoutMs: 2_000 } });
   client = await hub.temporal.client();
-  telephony = await startTelephonyStandIn({ temporalAddress: inject('temporalAddress'), taskQueue: hub.telephonyTaskQueue, projectId: hub.projectId, queues: { loans: ['alice', 'bob'] } });
-  expect((await call('PUT', '/v1/telephony/trunks/main', { kind: 'carrier', host: '127.0.0.1:5099', auth: { mode: 'ip' }, routes: [{ prefix: '', pricePerMinute: '0.01' }] })).status).toBe(201);
-  expect((await call('PUT', '/v1/telephony/queues/loans', { agents: ['alice', 'bob'] })).status).toBe(201);
+  telephony = await startSippTelephony(hub);
+  await telephony.queue('loans', ['alice', 'bob']);
+  await telephony.queue('night', ['nina']);
+  await telephony.queue('retries', ['carol']);
 });
 afterAll(async () => {
   await telephony?.stop();
@@ -71,12 +74,22 @@ describe('campaignDialer', () => {
     expect(result).toMatchObject({ state: 'stopped', launched: 0 });
   });
 
-  it('is started again at worker start for an active campaign whose workflow was lost', async () => {
-    await campaign('restart');
+  it('is started again at worker start for an active campaign whose workflow was lost, and dials nobody outside the window', async () => {
+    // The window opens in two hours (UTC, the task's zone): the task is due by its time but not dialable.
+    const opens = (new Date().getUTCHours() + 2) % 24;
+    const hour = (h: number) => `${String(h).padStart(2, '0')}:00`;
+    const later = [{ days: allDays, from: hour(opens), to: hour(opens + 1) }];
+    await campaign('restart', { queue: 'night', dialingWindows: later });
+    await telephony.ready('nina', 'answers');
     expect((await call('POST', '/v1/campaigns/restart/resume')).status).toBe(200);
     const handle = client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'restart'));
     await eventually(async () => ((await status('restart')).ticks >= 1 ? true : undefined), 20_000, 'the campaign workflow ticking');
     await handle.terminate('lost, as by an operator mistake');
+    // A task comes while no workflow runs: the restarted one finds it due, with nina ready.
+    const night = telephony.contact('answers', 8001);
+    const added = await call('POST', '/v1/campaigns/restart/tasks', { tasks: [{ externalId: 'N', phones: [night], timeZone: 'UTC' }] });
+    expect(added.body.accepted).toBe(1);
+    const taskId = added.body.results[0].id as string;
     // Restarted with a short history limit: the run continues as new and keeps its totals.
     const started = await ensureCampaignDialers({ db: hub.db, client, options: { taskQueue: hub.taskQueue, telephonyTaskQueue: hub.telephonyTaskQueue, tickMs: 100, maxHistoryLength: 60 } });
     expect(started).toBeGreaterThanOrEqual(1);
@@ -94,24 +107,35 @@ describe('campaignDialer', () => {
     expect(carried.state).toBe('active');
     expect(lastSeenTicks).toBeGreaterThan(0);
     expect(carried.ticks).toBeGreaterThanOrEqual(lastSeenTicks);
+
+    // The restarted runs claimed nothing: the task waits for the window's start, no attempt counted, never rung.
+    const task = await eventually(async () => {
+      const row = await hub.db.dialerTask.findUniqueOrThrow({ where: { id: taskId } });
+      return row.nextAttemptAt.getTime() > Date.now() ? row : undefined;
+    }, 10_000, 'the task moved to the window start');
+    expect(task).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(task.nextAttemptAt.getUTCHours()).toBe(opens);
+    expect(task.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 60 * 60_000);
+    expect((await telephony.calls()).filter((received) => received.to === night)).toEqual([]);
+    expect(carried.launched).toBe(0);
     expect((await call('POST', '/v1/campaigns/restart/stop')).status).toBe(200);
-    expect(await handle.result()).toMatchObject({ state: 'stopped' });
+    expect(await handle.result()).toMatchObject({ state: 'stopped', launched: 0 });
   });
 
   it('dials one task per ready agent, hands answered calls to agents, retries a busy number by its rule', async () => {
     await campaign('loans-nov', { retry: { maxAttempts: 3, rules: [{ outcome: 'busy', retryAfterMinutes: 7 }] } });
+    const [phoneA, phoneB, phoneC] = [telephony.contact('answers', 6001), telephony.contact('busy', 6002), telephony.contact('answers', 6003)];
     const added = await call('POST', '/v1/campaigns/loans-nov/tasks', {
       tasks: [
-        { externalId: 'A', phones: ['+14155556001'], priority: 90, timeZone: 'UTC' },
-        { externalId: 'B', phones: ['+14155556002'], priority: 80, timeZone: 'UTC' },
-        { externalId: 'C', phones: ['+14155556003'], priority: 10, timeZone: 'UTC' },
+        { externalId: 'A', phones: [phoneA], priority: 90, timeZone: 'UTC' },
+        { externalId: 'B', phones: [phoneB], priority: 80, timeZone: 'UTC' },
+        { externalId: 'C', phones: [phoneC], priority: 10, timeZone: 'UTC' },
       ],
     });
     expect(added.body.accepted).toBe(3);
     const [idA, idB, idC] = added.body.results.map((result: Json) => result.id as string);
-    telephony.script.set('+14155556002', 'busy');
-    telephony.ready('alice');
-    telephony.ready('bob');
+    await telephony.ready('alice', 'answers');
+    await telephony.ready('bob', 'answers');
     expect((await call('POST', '/v1/campaigns/loans-nov/resume')).status).toBe(200);
 
     await eventually(async () => {
@@ -119,28 +143,81 @@ describe('campaignDialer', () => {
       return rows.filter((row) => row.state === 'done').length === 2 && rows.some((row) => row.id === idB && row.state === 'pending' && row.attempts === 1) ? rows : undefined;
     }, 30_000, 'A and C done, B waiting for its retry');
 
-    // Two agents were ready: A and B first (priority); B busy left bob free for C.
-    expect(telephony.placed.map((placed) => placed.to).sort()).toEqual(['+14155556001', '+14155556002', '+14155556003']);
-    expect(new Set(telephony.bridged.values())).toEqual(new Set(['alice', 'bob']));
-    expect(telephony.placed.every((placed) => placed.callerId === '+14155550100' && placed.ringTimeoutMs === 2_000)).toBe(true);
+    // Two agents were ready: A and B first (priority); B busy left an agent free for C.
+    const mine = async () => (await telephony.calls()).filter((received) => [phoneA, phoneB, phoneC].includes(received.to));
+    const dialled = await mine();
+    expect(dialled.map((received) => received.to).sort()).toEqual([phoneA, phoneB, phoneC].sort());
+    expect(dialled.map((received) => received.fromUser)).toEqual(['+14155550100', '+14155550100', '+14155550100']);
+    const attempts = await hub.db.dialerAttempt.findMany({ where: { taskId: { in: [idA, idB, idC] } } });
+    expect(attempts.map((attempt) => attempt.agentId).filter((agent) => agent !== null).sort()).toEqual(['alice', 'bob']);
     const b = await hub.db.dialerTask.findUniqueOrThrow({ where: { id: idB as string } });
     expect(b.lastOutcome).toBe('busy');
     expect(b.nextAttemptAt.getTime() - (b.lastAttemptAt as Date).getTime()).toBeGreaterThanOrEqual(7 * 60_000);
 
     // The journey of A hears the outcome with the agent.
     const journeyA = await eventually(async () => {
-      const state = await client.workflow.getHandle(journeyWorkflowId(hub.projectId, '+14155556001')).query(journeyStateQuery);
+      const state = await client.workflow.getHandle(journeyWorkflowId(hub.projectId, phoneA)).query(journeyStateQuery);
       return state.dialerOutcomes?.length ? state : undefined;
     }, 20_000, "A's journey hearing the outcome");
     expect(journeyA.dialerOutcomes?.[0]).toMatchObject({ campaign: 'loans-nov', taskId: idA, outcome: 'connected', next: { state: 'done' } });
     expect(['alice', 'bob']).toContain(journeyA.dialerOutcomes?.[0]?.agentId);
 
-    // Agents busy, B not due: a few more ticks dial nobody.
+    // Agents busy (on the calls), B not due: a few more ticks dial nobody.
     const before = await status('loans-nov');
     await eventually(async () => ((await status('loans-nov')).ticks >= before.ticks + 4 ? true : undefined), 10_000, 'more ticks');
-    expect(telephony.placed).toHaveLength(3);
+    expect(await mine()).toHaveLength(3);
 
     expect((await call('POST', '/v1/campaigns/loans-nov/stop')).status).toBe(200);
     expect(await client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'loans-nov')).result()).toMatchObject({ state: 'stopped', launched: 3 });
+  });
+
+  it('retries a contact who lets it ring out, and one whose carrier fails, by the rule for that outcome, up to the maximum attempts', async () => {
+    await campaign('rules', { queue: 'retries', retry: { maxAttempts: 2, rules: [{ outcome: 'no-answer', retryAfterMinutes: 11 }, { outcome: 'failed', retryAfterMinutes: 13 }] } });
+    const [ringsOut, fails] = [telephony.contact('rings-out', 7001), telephony.contact('fails', 7002)];
+    const added = await call('POST', '/v1/campaigns/rules/tasks', {
+      tasks: [
+        { externalId: 'R', phones: [ringsOut], priority: 90, timeZone: 'UTC' },
+        { externalId: 'F', phones: [fails], priority: 80, timeZone: 'UTC' },
+      ],
+    });
+    expect(added.body.accepted).toBe(2);
+    const [idR, idF] = added.body.results.map((result: Json) => result.id as string) as [string, string];
+    await telephony.ready('carol', 'answers');
+    expect((await call('POST', '/v1/campaigns/rules/resume')).status).toBe(200);
+
+    const tasks = () => hub.db.dialerTask.findMany({ where: { id: { in: [idR, idF] } }, orderBy: { priority: 'desc' } });
+    const [r, f] = await eventually(async () => {
+      const rows = await tasks();
+      return rows.every((row) => row.state === 'pending' && row.attempts === 1) ? rows : undefined;
+    }, 30_000, 'R and F waiting for their retries');
+    expect(r).toMatchObject({ lastOutcome: 'no-answer' });
+    expect(r!.nextAttemptAt.getTime() - r!.lastAttemptAt!.getTime()).toBeGreaterThanOrEqual(11 * 60_000);
+    expect(f).toMatchObject({ lastOutcome: 'failed' });
+    expect(f!.nextAttemptAt.getTime() - f!.lastAttemptAt!.getTime()).toBeGreaterThanOrEqual(13 * 60_000);
+    // The campaign's ring timeout reached SIP: the contact's phone rang 2 s before the hub cancelled.
+    const invite = (await telephony.requests('rings-out', 'INVITE')).find((received) => received.user === ringsOut.slice(1));
+    const cancel = (await telephony.requests('rings-out', 'CANCEL')).find((received) => received.callId === invite?.callId);
+    const rangMs = (cancel?.at.getTime() ?? 0) - (invite?.at.getTime() ?? 0);
+    expect(rangMs).toBeGreaterThanOrEqual(1_900);
+    expect(rangMs).toBeLessThan(6_000);
+
+    // As if the rules' waits had passed: each is dialled once more, and that was the last attempt.
+    await hub.db.dialerTask.updateMany({ where: { id: { in: [idR, idF] } }, data: { nextAttemptAt: new Date() } });
+    const ended = await eventually(async () => {
+      const rows = await tasks();
+      return rows.every((row) => row.state === 'failed') ? rows : undefined;
+    }, 30_000, 'R and F out of attempts');
+    expect(ended.map((row) => [row.attempts, row.lastOutcome])).toEqual([[2, 'no-answer'], [2, 'failed']]);
+    expect(ended.every((row) => row.failureReason?.startsWith('max attempts reached (2)'))).toBe(true);
+
+    const before = await status('rules');
+    await eventually(async () => ((await status('rules')).ticks >= before.ticks + 4 ? true : undefined), 10_000, 'more ticks');
+    const dialled = (await telephony.calls()).map((received) => received.to).filter((to) => to === ringsOut || to === fails);
+    expect(dialled).toEqual([ringsOut, fails, ringsOut, fails]);
+    // carol took no call: nobody answered.
+    expect((await hub.db.dialerAttempt.findMany({ where: { taskId: { in: [idR, idF] } } })).map((attempt) => attempt.agentId)).toEqual([null, null, null, null]);
+
+    expect((await call('POST', '/v1/campaigns/rules/stop')).status).toBe(200);
+    expect(await client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'rules')).result()).toMatchObject({ state: 'stopped', launched: 4 });
   });
 });

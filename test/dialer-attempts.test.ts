@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DialerAttempts } from '../telephony/dialer/attempts.js';
+import { campaignConfigSchema } from '../telephony/dialer/campaign-config.js';
+import { loadPacerState, pacerSettingsFor } from '../telephony/dialer/pacer-state.js';
 import { localTime, nextDialableAt } from '../telephony/dialer/windows.js';
 import { startTestHub, type TestHub, type Json } from './support/hub.js';
 
@@ -100,6 +102,36 @@ describe('claiming due tasks', () => {
     expect(rows.every((row) => row.state === 'dialing' && row.attempts === 1)).toBe(true);
   });
 
+  it('a claim repeated under its key (its worker died before the launches were recorded) returns what it took and takes nothing more', async () => {
+    const campaignId = await campaign('repeated', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }] });
+    await addTasks('repeated', Array.from({ length: 6 }, (_, index) => ({ externalId: `r-${index}`, phones: [`+1415555${String(3000 + index)}`], timeZone: 'UTC' })));
+    const first = await attempts.claim({ campaignId, readyAgents: 2, leaseMs: 60_000, claimKey: 'run-1/7' });
+    expect(first.claimed).toHaveLength(2);
+    const again = await attempts.claim({ campaignId, readyAgents: 5, leaseMs: 60_000, claimKey: 'run-1/7' });
+    const byAttempt = (a: { attemptId: string }, b: { attemptId: string }) => a.attemptId.localeCompare(b.attemptId);
+    expect([...again.claimed].sort(byAttempt)).toEqual([...first.claimed].sort(byAttempt));
+    expect(again.dialing).toBe(2);
+    const rows = await hub.db.dialerTask.findMany({ where: { campaignId, state: 'dialing' } });
+    expect(rows.map((row) => row.attempts)).toEqual([1, 1]);
+    expect(await hub.db.dialerAttempt.count({ where: { campaignId } })).toBe(2);
+    // The next tick's key claims anew; an attempt that already ended is not handed out again.
+    await attempts.recordOutcome({ taskId: first.claimed[0]!.taskId, attemptId: first.claimed[0]!.attemptId, outcome: 'busy', endedAt: new Date() });
+    expect((await attempts.claim({ campaignId, readyAgents: 5, leaseMs: 60_000, claimKey: 'run-1/7' })).claimed.map((one) => one.attemptId)).toEqual([first.claimed[1]!.attemptId]);
+    const next = await attempts.claim({ campaignId, readyAgents: 5, leaseMs: 60_000, claimKey: 'run-1/8' });
+    expect(next.claimed).toHaveLength(4);
+    expect(next.claimed.map((one) => one.taskId)).not.toContain(first.claimed[1]!.taskId);
+  });
+
+  it("rings for the campaign's own ring timeout when it sets one, else the hub's; refuses one out of range", async () => {
+    const own = await campaign('ring-own', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], ringTimeoutSeconds: 40 });
+    const hubs = await campaign('ring-hub', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }] });
+    expect(await attempts.claim({ campaignId: own, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 25_000 })).toMatchObject({ ringTimeoutMs: 40_000 });
+    expect(await attempts.claim({ campaignId: hubs, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 20_000 })).toMatchObject({ ringTimeoutMs: 20_000 });
+    const bad = await call('PUT', '/v1/campaigns/ring-bad', { mode: 'progressive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans', ringTimeoutSeconds: 2 });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors.map((error: Json) => error.field)).toEqual(['ringTimeoutSeconds']);
+  });
+
   it('launches one call per ready agent without a call in flight, within the CRM write budget, and nothing while paused', async () => {
     const campaignId = await campaign('pacing', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], crmWritesPerMinute: 5 });
     await addTasks('pacing', Array.from({ length: 10 }, (_, index) => ({ externalId: `p-${index}`, phones: [`+1415555${String(2000 + index)}`], timeZone: 'UTC' })));
@@ -162,6 +194,7 @@ describe('predictive pacing', () => {
     // More calls than ready agents, never more than 3 lines per agent.
     expect(claim.claimed.length).toBeGreaterThan(5);
     expect(claim.claimed.length).toBeLessThanOrEqual(15);
+    expect(claim.figures?.calls).toMatchObject({ launched: claim.claimed.length, ahead: claim.claimed.length - 5 });
 
     const budgeted = await campaign('predictive-budget', { mode: 'predictive', dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], crmWritesPerMinute: 4 });
     await addTasks('predictive-budget', Array.from({ length: 20 }, (_, index) => ({ externalId: `b-${index}`, phones: [`+1415555${String(7000 + index)}`], timeZone: 'UTC' })));
@@ -169,6 +202,57 @@ describe('predictive pacing', () => {
     const capped = await attempts.claim({ campaignId: budgeted, readyAgents: 5, agents: ready(5), ringTimeoutMs: 25_000, leaseMs: 60_000 });
     expect(capped.claimed.length).toBeGreaterThan(0);
     expect(capped.claimed.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('live pacer inputs and figures', () => {
+  const always = [{ days: allDays, from: '00:00', to: '24:00' }];
+
+  it('sees an answered call as waiting (until connectSeconds), a call an agent rings for with that agent, and serves the stored figures', async () => {
+    const campaignId = await campaign('live-inputs', { mode: 'predictive', dialingWindows: always, pacing: { connectSeconds: 2 } });
+    await addTasks('live-inputs', Array.from({ length: 4 }, (_, index) => ({ externalId: `l-${index}`, phones: [`+1415555${String(8000 + index)}`], timeZone: 'UTC' })));
+    const before = await call('GET', '/v1/campaigns/live-inputs/figures');
+    expect(before.status).toBe(200);
+    expect(before.body).toMatchObject({ name: 'live-inputs', state: 'active', at: null, figures: null });
+
+    const agents = (status: 'ready' | 'ringing', count: number, callId?: string) =>
+      Array.from({ length: count }, (_, index) => ({ id: `${status}-${index}`, status, registered: true, offerable: status === 'ready', ...(status === 'ready' ? { idleSeconds: 5 } : {}), ...(callId ? { callId } : {}) }));
+    const claim = await attempts.claim({ campaignId, readyAgents: 4, agents: agents('ready', 4), ringTimeoutMs: 25_000, leaseMs: 60_000 });
+    expect(claim).toMatchObject({ connectSeconds: 2, figures: { dialLevel: 1, calls: { ringing: 0, waiting: 0, launched: 4, ahead: 0 }, agents: { loggedIn: 4, ready: 4 } } });
+    const [waiting, abandoning, matched] = claim.claimed.map((claimed) => claimed.attemptId) as [string, string, string, string];
+    const now = Date.now();
+    await attempts.markAnswered(waiting, new Date(now - 500));
+    // Past connectSeconds: abandoned by rule, the contact is hearing the message; no agent is needed for it.
+    await attempts.markAnswered(abandoning, new Date(now - 3_000));
+    await attempts.markAnswered(matched, new Date(now - 1_000));
+    // Recorded once: a repeated mark does not move the answer.
+    await attempts.markAnswered(waiting, new Date(now - 10_000));
+
+    const config = campaignConfigSchema.parse((await hub.db.campaign.findUniqueOrThrow({ where: { id: campaignId } })).config);
+    const state = await hub.db.$transaction((tx) => loadPacerState(tx, {
+      campaignId, config, now: new Date(), ringTimeoutMs: 25_000, wrapUpSeconds: 0,
+      agents: [...agents('ringing', 1, `dial-${matched}`), ...agents('ready', 1)],
+    }));
+    expect(state.ringingSeconds).toHaveLength(1);
+    expect(state.waitingSeconds).toHaveLength(1);
+    expect(state.waitingSeconds[0]).toBeGreaterThanOrEqual(0.4);
+    expect(state.waitingSeconds[0]).toBeLessThan(1.9);
+    expect(state.settings).toMatchObject({ connectSeconds: 2, minResolvedCalls: 40, maxLinesPerAgent: 3 });
+
+    const figures = await call('GET', '/v1/campaigns/live-inputs/figures');
+    expect(figures.status).toBe(200);
+    expect(figures.body).toMatchObject({ figures: { dialLevel: 1, abandonRate: 0, occupancy: 0, calls: { launched: 4 }, pacing: expect.stringContaining('progressive') } });
+    expect(Date.parse(figures.body.at as string)).toBeGreaterThan(now - 60_000);
+    expect((await call('GET', '/v1/campaigns/no-such/figures')).status).toBe(404);
+  });
+
+  it('reads the abandon rule and learning minimums from the campaign, and names a bad one', async () => {
+    const bad = await call('PUT', '/v1/campaigns/bad-pacing', { mode: 'predictive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans', pacing: { connectSeconds: 0.5, minSamples: 2 } });
+    expect(bad.status).toBe(422);
+    const fields = (bad.body.errors as { field: string }[]).map((error) => error.field);
+    expect(fields).toEqual(expect.arrayContaining(['pacing.connectSeconds', 'pacing.minSamples']));
+    const config = campaignConfigSchema.parse({ mode: 'predictive', trunks: ['main'], callerId: '+14155550100', queue: 'loans', pacing: { connectSeconds: 3, minSamples: 8, maxLinesPerAgent: 2 } });
+    expect(pacerSettingsFor(config, 6_000)).toMatchObject({ connectSeconds: 3, noAnswerTimeoutSeconds: 6, minResolvedCalls: 8, minHandledCalls: 8, minAnsweredCalls: 2, maxLinesPerAgent: 2 });
   });
 });
 

@@ -28,7 +28,7 @@ const callbackView = z
     ownerWindowSeconds: z.number(),
     state: z.enum(callbackStates),
     handledBy: z.string().nullable(),
-    outcome: z.string().nullable(),
+    outcome: z.string().nullable().describe('How the last call ended; back in `scheduled` after a busy or rung-out call, which call it was and when the next one comes'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -30,8 +30,8 @@ export interface BenchStack {
   apiKey: string;
   /** The embedded servers' processes (absent when DATABASE_URL / TEMPORAL_ADDRESS name other servers): for CPU accounting. */
   serverProcesses: { temporalPid?: number; postgresDataDir?: string };
-  /** Starts api/main.ts or worker/main.ts as a child process on this stack. */
-  spawnService(entry: 'api/main.ts' | 'worker/main.ts', env?: Record<string, string>): ChildProcess;
+  /** Starts api/main.ts, worker/main.ts or telephony/main.ts as a child process on this stack. */
+  spawnService(entry: 'api/main.ts' | 'worker/main.ts' | 'telephony/main.ts', env?: Record<string, string>): ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -98,7 +98,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     spawnService(entry, env = {}) {
       // BENCH_CPU_PROF=<dir>: the worker and the API write V8 CPU profiles to <dir>/worker and
       // <dir>/api when they stop (open them in DevTools, or see bench/support/profile-summary.ts).
-      const service = entry === 'worker/main.ts' ? 'worker' : 'api';
+      const service = entry === 'worker/main.ts' ? 'worker' : entry === 'telephony/main.ts' ? 'telephony' : 'api';
       const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, service)}`] : [];
       const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, entry)], {
         cwd: repoRoot,

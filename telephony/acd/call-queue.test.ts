@@ -199,6 +199,20 @@ describe('CallQueue', () => {
     await expect(callQueue.enqueue(caller(), { callId: 'c1' }).result).resolves.toMatchObject({ outcome: 'timed-out' });
   });
 
+  it("a caller's own wait limit, shorter than the queue's, ends the wait and withdraws the ringing agent", async () => {
+    const { sip, callQueue, caller, ready, roster } = setup({ agents: ['ann'], maxWaitMs: 2_000, ringTimeoutMs: 1_000 });
+    sip.script('agents.test', { kind: 'ring' });
+    ready('ann');
+    const started = performance.now();
+    const outcome = await callQueue.enqueue(caller(), { callId: 'c1', maxWaitMs: 60 }).result;
+    expect(outcome).toMatchObject({ outcome: 'timed-out' });
+    expect(performance.now() - started).toBeLessThan(900);
+    await new Promise((r) => setTimeout(r, 10));
+    // Withdrawn, not a missed call: the agent stays ready for the next caller.
+    expect(roster.view('ann').status).toBe('ready');
+    expect(callQueue.size).toBe(0);
+  });
+
   it('queue config has no way to choose another strategy and rejects duplicates with a path', () => {
     const result = queueConfigSchema.safeParse({ name: 'q', agents: ['a', 'a'], strategy: 'sequential' });
     expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['agents.1', 'agent "a" appears twice']]);

@@ -39,6 +39,8 @@ export interface EnqueueOptions {
   preferredAgentId?: string;
   /** Why the caller is here when it is not the usual way (a failed transfer, an IVR loop guard). */
   reason?: string;
+  /** Give up sooner than the queue's maxWaitMs (a dialer call abandoned after a few seconds). */
+  maxWaitMs?: number;
 }
 
 export interface QueuedCall {
@@ -54,6 +56,8 @@ interface Waiting {
   enqueuedAt: number;
   /** Monotonic, for the max-wait check (the injected clock is for timestamps). */
   enqueuedAtMono: number;
+  /** The queue's maxWaitMs, or the caller's own shorter limit. */
+  maxWaitMs: number;
   offers: OfferRecord[];
   tried: Set<string>;
   ringing: { offer: AgentOffer; cancel: AbortController } | undefined;
@@ -107,14 +111,15 @@ export class CallQueue {
     let resolve!: (outcome: QueueOutcome) => void;
     const result = new Promise<QueueOutcome>((r) => (resolve = r));
     const entry: Waiting = {
-      call, options, enqueuedAt: this.now().getTime(), enqueuedAtMono: performance.now(), offers: [], tried: new Set(), ringing: undefined, done: false,
+      call, options, enqueuedAt: this.now().getTime(), enqueuedAtMono: performance.now(),
+      maxWaitMs: Math.max(0, Math.min(this.config.maxWaitMs, options.maxWaitMs ?? this.config.maxWaitMs)), offers: [], tried: new Set(), ringing: undefined, done: false,
       preferredWindowOpen: options.preferredAgentId !== undefined && this.config.preferredAgentWindowMs > 0, bridging: false,
       resolve, timers: [], unsubscribe: () => undefined,
     };
     entry.unsubscribe = call.on((event: CallEvent) => {
       if (event.type === 'ended') this.finish(entry, 'abandoned');
     });
-    entry.timers.push(setTimeout(() => this.finish(entry, 'timed-out'), this.config.maxWaitMs));
+    entry.timers.push(setTimeout(() => this.finish(entry, 'timed-out'), entry.maxWaitMs));
     if (entry.preferredWindowOpen) {
       entry.timers.push(setTimeout(() => {
         // The window closed: the caller is open to every agent, look again.
@@ -215,7 +220,7 @@ export class CallQueue {
     }
     if (entry.done) return;
     // The max-wait timer may have fired while a bridge was being set up and failed.
-    if (performance.now() - entry.enqueuedAtMono >= this.config.maxWaitMs) this.finish(entry, 'timed-out');
+    if (performance.now() - entry.enqueuedAtMono >= entry.maxWaitMs) this.finish(entry, 'timed-out');
     else this.dispatch();
   }
 

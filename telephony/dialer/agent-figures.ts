@@ -20,6 +20,8 @@ export interface AgentFigure {
   offerable: boolean;
   /** Seconds since the agent became ready (ready agents only). */
   idleSeconds?: number;
+  /** The call the agent is being offered (ringing) or is talking to; a campaign call is `dial-<attempt id>`. */
+  callId?: string;
 }
 
 export interface QueueAgentFigures {
@@ -58,6 +60,7 @@ export function queueAgentFigures(source: AgentFigureSource, input: AgentFigures
       registered: view.registered,
       offerable,
       ...(offerable && view.idleSince ? { idleSeconds: Math.max(0, (now.getTime() - view.idleSince.getTime()) / 1000) } : {}),
+      ...(view.callId === undefined ? {} : { callId: view.callId }),
     };
   });
   return {

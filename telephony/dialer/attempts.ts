@@ -8,6 +8,10 @@
  *   `dialing` with a fresh attempt id and lease; the others go back to pending at their next
  *   dialable minute without an attempt counted. A claimed task is therefore inside its window when
  *   the claim commits, and no task is claimed twice.
+ * - **Answer**: an answered call's `answered_at` is written as soon as it is up, so the pacer sees it
+ *   as waiting for an agent (not ringing) until its outcome comes.
+ * - **Figures**: every tick of an active campaign stores its live figures on the campaign row (dial
+ *   level, answer rate, abandon rate, occupancy, from the same pacer state the decision used).
  * - **Outcome**: applied only while the task is still `dialing` for that attempt id, so a repeated
  *   outcome (an activity retried, a worker crash) changes nothing, and a late outcome after the
  *   lease ran out cannot undo the retry that replaced it. The same transaction queues the outcome
@@ -21,8 +25,9 @@ import { campaignConfigSchema, type AttemptOutcome, type CampaignConfig } from '
 import { decideRetry } from './retry.js';
 import { dialableAt, nextDialableAt, type Schedule } from './windows.js';
 import type { AgentFigure } from './agent-figures.js';
-import { decideLaunches, type PacerDecision } from './pacer.js';
+import { decideLaunches, type PacerDecision, type PacerState } from './pacer.js';
 import { loadPacerState } from './pacer-state.js';
+import { releaseExpiredPreviews } from './preview.js';
 
 /** Outbox kind: a dialer attempt's outcome on its way to the contact's journey. */
 export const JOURNEY_DIALER_OUTCOME_OUTBOX_KIND = 'journey.dialer-outcome';
@@ -39,6 +44,12 @@ export interface ClaimRequest {
   ringTimeoutMs?: number;
   /** How long an attempt may stay `dialing` without an outcome before the task is dialled again. */
   leaseMs: number;
+  /**
+   * The same for every run of one claim (the campaign workflow's run and tick). A claim repeated
+   * under its key, because the workflow task that asked for it was lost with its worker before
+   * the launches were recorded, returns the tasks that claim took, still dialing, and claims none.
+   */
+  claimKey?: string;
 }
 
 export interface ClaimedTask {
@@ -66,10 +77,34 @@ export interface ClaimResult {
   limit: number;
   /** Predictive campaigns: what the pacer decided and why. */
   pacer?: { mode: PacerDecision['mode']; reason: string; launch: number; figures: PacerDecision['figures'] };
+  /** The live figures stored with this tick (active campaigns whose agents were read). */
+  figures?: CampaignFigures;
   /** What the attempts need from the campaign (absent when it is missing). */
   callerId?: string;
   queue?: string;
   mode?: CampaignConfig['mode'];
+  /** Predictive: an answered call with no agent connected within this many seconds is abandoned. */
+  connectSeconds?: number;
+  /** How long the attempts ring: the campaign's own ring timeout, else the hub's. */
+  ringTimeoutMs?: number;
+}
+
+/** A campaign's live figures at one tick, from the pacer's state (stored on the campaign, served by the API). */
+export interface CampaignFigures {
+  /** Calls ringing after this tick's launches per ready agent (ready agents counted as at least 1). */
+  dialLevel: number;
+  /** Estimated answer probability (recent calls, with a prior). */
+  answerRate: number;
+  /** Abandoned / answered over the campaign window (the last 24 h). */
+  abandonRate: number;
+  /** Agents talking or wrapping up / logged-in agents. */
+  occupancy: number;
+  /** How this tick decided: predictive (the pacer's mode and reason) or one call per ready agent. */
+  pacing: string;
+  agents: { loggedIn: number; ready: number };
+  /** `ahead`: launches beyond one per ready agent without a call in flight (what progressive would have dialled). */
+  calls: { ringing: number; waiting: number; launched: number; ahead: number };
+  window: { answered: number; abandoned: number };
 }
 
 /**
@@ -158,6 +193,8 @@ export class DialerAttempts {
       const config = campaignConfigSchema.parse(campaign.config);
       const now = this.now();
       const expired = await this.expireLeases(tx, request.campaignId, config, now);
+      // Preview holds that ran out, and every hold once the campaign is no longer a preview one.
+      await releaseExpiredPreviews(tx, request.campaignId, config.mode === 'preview' ? now : new Date(8.64e15));
       const counts = async () => {
         const [row] = await tx.$queryRaw<{ dialing: number; connected: number }[]>`
           SELECT count(*) FILTER (WHERE state = 'dialing')::int AS dialing,
@@ -168,58 +205,97 @@ export class DialerAttempts {
       const before = await counts();
       let limit = campaign.state === 'active' ? launchLimit(config, request, before) : 0;
       let pacer: ClaimResult['pacer'];
-      if (campaign.state === 'active' && config.mode === 'predictive' && request.agents !== undefined) {
+      let paced: { state: PacerState; decision: PacerDecision } | undefined;
+      if (campaign.state === 'active' && config.mode !== 'preview' && request.agents !== undefined) {
         const state = await loadPacerState(tx, {
           campaignId: request.campaignId, config, agents: request.agents, now,
-          ringTimeoutMs: request.ringTimeoutMs ?? 25_000, wrapUpSeconds: await wrapUpSeconds(tx, request.campaignId, config.queue),
+          ringTimeoutMs: ringTimeoutMs(config, request.ringTimeoutMs), wrapUpSeconds: await wrapUpSeconds(tx, request.campaignId, config.queue),
         });
+        // Progressive campaigns read the same state for their figures; only predictive ones follow the decision.
         const decision = decideLaunches(state);
-        pacer = { mode: decision.mode, reason: decision.reason, launch: decision.launch, figures: decision.figures };
-        limit = request.maxLaunches === undefined ? decision.launch : Math.min(decision.launch, Math.max(0, Math.floor(request.maxLaunches)));
+        paced = { state, decision };
+        if (config.mode === 'predictive') {
+          pacer = { mode: decision.mode, reason: decision.reason, launch: decision.launch, figures: decision.figures };
+          limit = request.maxLaunches === undefined ? decision.launch : Math.min(decision.launch, Math.max(0, Math.floor(request.maxLaunches)));
+        }
       }
       const result: ClaimResult = {
         campaignState: campaign.state, claimed: [], deferred: 0, expired, dialing: before.dialing, connectedLastMinute: before.connected, limit,
         callerId: e164OrAsGiven(config.callerId, campaign.default_region), queue: config.queue, mode: config.mode,
+        ...(config.mode === 'predictive' ? { connectSeconds: config.pacing.connectSeconds } : {}),
+        ringTimeoutMs: ringTimeoutMs(config, request.ringTimeoutMs),
         ...(pacer === undefined ? {} : { pacer }),
       };
-      if (limit === 0) return result;
-      const due = await tx.$queryRaw<TaskRow[]>`
-        SELECT id, phones, name, time_zones, attempts, created_at FROM dialer_tasks
-        WHERE campaign_id = ${request.campaignId}::uuid AND state = 'pending' AND next_attempt_at <= ${now}
-        ORDER BY priority DESC, next_attempt_at, id
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED`;
-      for (const task of due) {
-        // The moment of dialing decides, not the moment the task was scheduled.
-        const schedule = scheduleOf(config, task.time_zones);
-        if (!dialableAt(now, schedule)) {
-          const next = nextDialableAt(now, schedule);
-          result.deferred += 1;
-          if (next === undefined) {
-            await tx.$executeRaw`
-              UPDATE dialer_tasks SET state = 'failed', failure_reason = 'the dialing windows never open for this contact', updated_at = now()
-              WHERE id = ${task.id}::uuid`;
-          } else {
-            await tx.$executeRaw`UPDATE dialer_tasks SET next_attempt_at = ${next}, updated_at = now() WHERE id = ${task.id}::uuid`;
-          }
-          continue;
-        }
-        const attemptId = randomUUID();
-        const leaseUntil = new Date(now.getTime() + request.leaseMs);
-        await tx.$executeRaw`
-          UPDATE dialer_tasks SET state = 'dialing', attempts = attempts + 1, attempt_id = ${attemptId}::uuid,
-            lease_until = ${leaseUntil}, last_attempt_at = ${now}, updated_at = now()
-          WHERE id = ${task.id}::uuid`;
-        const attempt = task.attempts + 1;
-        const phone = phoneForAttempt(task.phones, attempt);
-        await tx.$executeRaw`
-          INSERT INTO dialer_attempts (id, campaign_id, task_id, attempt, phone, launched_at)
-          VALUES (${attemptId}::uuid, ${request.campaignId}::uuid, ${task.id}::uuid, ${attempt}, ${phone}, ${now})`;
-        result.claimed.push({ taskId: task.id, attemptId, attempt, phone, name: task.name });
+      const claimedBefore = request.claimKey === undefined ? [] : await this.claimedUnder(tx, request.campaignId, request.claimKey);
+      if (claimedBefore.length > 0) {
+        // Already counted as dialing: launched now, under the attempt ids they were given then.
+        result.claimed.push(...claimedBefore);
+      } else if (limit > 0) {
+        await this.claimDue(tx, request, config, now, limit, result);
+        result.dialing += result.claimed.length;
       }
-      result.dialing += result.claimed.length;
+      if (paced !== undefined) {
+        const progressive = launchLimit({ mode: 'progressive', crmWritesPerMinute: undefined }, request, before);
+        result.figures = figuresOf(paced.state, paced.decision, { launched: result.claimed.length, progressive }, pacer ? `${pacer.mode}: ${pacer.reason}` : 'progressive: one call per ready agent');
+        await tx.$executeRaw`
+          UPDATE campaigns SET figures = ${JSON.stringify(result.figures)}::jsonb, figures_at = ${now} WHERE id = ${request.campaignId}::uuid`;
+      }
       return result;
     });
+  }
+
+  /** Records that an attempt's call was answered (once; the pacer then counts it as waiting, not ringing). */
+  async markAnswered(attemptId: string, answeredAt: Date): Promise<void> {
+    await this.db.$executeRaw`
+      UPDATE dialer_attempts SET answered_at = ${answeredAt} WHERE id = ${attemptId}::uuid AND answered_at IS NULL AND ended_at IS NULL`;
+  }
+
+  /** The tasks a claim under `claimKey` took that are still dialing for the attempt it gave them. */
+  private async claimedUnder(tx: Tx, campaignId: string, claimKey: string): Promise<ClaimedTask[]> {
+    const rows = await tx.$queryRaw<{ task_id: string; attempt_id: string; attempt: number; phone: string; name: string | null }[]>`
+      SELECT a.task_id, a.id AS attempt_id, a.attempt, a.phone, t.name
+      FROM dialer_attempts a JOIN dialer_tasks t ON t.id = a.task_id
+      WHERE a.campaign_id = ${campaignId}::uuid AND a.claim_key = ${claimKey} AND t.state = 'dialing' AND t.attempt_id = a.id
+      ORDER BY a.launched_at, a.id`;
+    return rows.map((row) => ({ taskId: row.task_id, attemptId: row.attempt_id, attempt: row.attempt, phone: row.phone, name: row.name }));
+  }
+
+  /** Locks up to `limit` due tasks and makes those inside their windows dialing (see the file header). */
+  private async claimDue(tx: Tx, request: ClaimRequest, config: CampaignConfig, now: Date, limit: number, result: ClaimResult): Promise<void> {
+    const due = await tx.$queryRaw<TaskRow[]>`
+      SELECT id, phones, name, time_zones, attempts, created_at FROM dialer_tasks
+      WHERE campaign_id = ${request.campaignId}::uuid AND state = 'pending' AND next_attempt_at <= ${now}
+      ORDER BY priority DESC, next_attempt_at, id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED`;
+    for (const task of due) {
+      // The moment of dialing decides, not the moment the task was scheduled.
+      const schedule = scheduleOf(config, task.time_zones);
+      if (!dialableAt(now, schedule)) {
+        const next = nextDialableAt(now, schedule);
+        result.deferred += 1;
+        if (next === undefined) {
+          await tx.$executeRaw`
+            UPDATE dialer_tasks SET state = 'failed', failure_reason = 'the dialing windows never open for this contact', updated_at = now()
+            WHERE id = ${task.id}::uuid`;
+        } else {
+          await tx.$executeRaw`UPDATE dialer_tasks SET next_attempt_at = ${next}, updated_at = now() WHERE id = ${task.id}::uuid`;
+        }
+        continue;
+      }
+      const attemptId = randomUUID();
+      const leaseUntil = new Date(now.getTime() + request.leaseMs);
+      await tx.$executeRaw`
+        UPDATE dialer_tasks SET state = 'dialing', attempts = attempts + 1, attempt_id = ${attemptId}::uuid,
+          lease_until = ${leaseUntil}, last_attempt_at = ${now}, updated_at = now()
+        WHERE id = ${task.id}::uuid`;
+      const attempt = task.attempts + 1;
+      const phone = phoneForAttempt(task.phones, attempt);
+      await tx.$executeRaw`
+        INSERT INTO dialer_attempts (id, campaign_id, task_id, attempt, phone, launched_at, claim_key)
+        VALUES (${attemptId}::uuid, ${request.campaignId}::uuid, ${task.id}::uuid, ${attempt}, ${phone}, ${now}, ${request.claimKey ?? null})`;
+      result.claimed.push({ taskId: task.id, attemptId, attempt, phone, name: task.name });
+    }
   }
 
   /** Applies an attempt's outcome once; see the file header. */
@@ -290,6 +366,27 @@ export class DialerAttempts {
   }
 }
 
+/** The figures of one tick: the pacer state's agents, calls and window, with this tick's launches. */
+export function figuresOf(state: PacerState, decision: PacerDecision, launches: { launched: number; progressive: number }, pacing: string): CampaignFigures {
+  const { launched } = launches;
+  const ready = state.agents.filter((agent) => agent.activity === 'ready').length;
+  return {
+    dialLevel: (state.ringingSeconds.length + launched) / Math.max(1, ready),
+    answerRate: decision.figures.answerRate,
+    abandonRate: decision.figures.abandonRate,
+    occupancy: decision.figures.occupancy,
+    pacing,
+    agents: { loggedIn: state.agents.length, ready },
+    calls: { ringing: state.ringingSeconds.length, waiting: state.waitingSeconds.length, launched, ahead: Math.max(0, launched - launches.progressive) },
+    window: { ...state.window },
+  };
+}
+
+/** How long a campaign's attempts ring: its own setting, else the hub's (`fallbackMs`), else 25 s. */
+export function ringTimeoutMs(config: Pick<CampaignConfig, 'ringTimeoutSeconds'>, fallbackMs: number | undefined): number {
+  return config.ringTimeoutSeconds !== undefined ? config.ringTimeoutSeconds * 1000 : (fallbackMs ?? 25_000);
+}
+
 /** The wrap-up of the campaign's queue, in seconds (0 when the queue is gone). */
 async function wrapUpSeconds(tx: Tx, campaignId: string, queue: string): Promise<number> {
   const [row] = await tx.$queryRaw<{ definition: { wrapUpMs?: number } }[]>`
@@ -299,7 +396,7 @@ async function wrapUpSeconds(tx: Tx, campaignId: string, queue: string): Promise
 }
 
 /** The caller ID as E.164 (the campaign was validated with it readable in the project's region). */
-function e164OrAsGiven(number: string, region: string): string {
+export function e164OrAsGiven(number: string, region: string): string {
   const normalized = normalizePhone(number, region);
   return normalized.ok ? normalized.e164 : number;
 }

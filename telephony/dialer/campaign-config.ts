@@ -69,6 +69,27 @@ export const defaultDialingWindows: DialingWindowInput[] = [
   { days: ['sat'], from: '10:00', to: '18:00' },
 ];
 
+/** Predictive pacing: what counts as abandoned, and when the pacer has seen enough to predict. */
+export const pacingSchema = z
+  .object({
+    connectSeconds: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe('An answered call with no agent connected within this many seconds is abandoned: the contact hears the abandon message and the hub hangs up'),
+    minSamples: z
+      .number()
+      .int()
+      .min(5)
+      .max(300)
+      .default(40)
+      .describe('Resolved calls and finished talks the pacer needs before it predicts (a quarter of it answered calls); until then one call per ready agent'),
+    maxLinesPerAgent: z.number().min(1).max(5).default(3).describe('Calls in flight per logged-in agent, at most'),
+  })
+  .strict();
+export type PacingConfig = z.output<typeof pacingSchema>;
+
 export const campaignConfigSchema = z
   .object({
     mode: z.enum(['predictive', 'progressive', 'preview']).describe('predictive: paced by the pacer; progressive: one call per free agent; preview: the agent starts each call'),
@@ -91,6 +112,8 @@ export const campaignConfigSchema = z
     priority: z.number().int().min(0).max(100).default(50).describe('Among campaigns sharing agents, higher dials first'),
     abandonTarget: z.number().min(0).max(0.05).default(0.03).describe('Abandoned / answered over the campaign window (default 3%)'),
     crmWritesPerMinute: z.number().positive().optional().describe('Cap on answered calls per minute so the CRM writes they cause stay within the connector budget'),
+    ringTimeoutSeconds: z.number().int().min(5).max(120).optional().describe("How long a contact's phone rings before the attempt is given up as no answer (default: the hub's, 25 s)"),
+    pacing: pacingSchema.prefault({}).describe('Predictive campaigns: the abandon rule and how much the pacer learns before it predicts'),
   })
   .strict();
 

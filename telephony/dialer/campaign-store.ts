@@ -7,6 +7,7 @@ import type { Db } from '../../core/db/client.js';
 import { fieldErrorsFrom } from '../../core/validation.js';
 import { campaignWorkflowId } from '../../workflows/campaigns/shared.js';
 import { TelephonyConfigError } from '../config-errors.js';
+import type { CampaignFigures } from './attempts.js';
 import { campaignConfigSchema, campaignReferenceErrors, type CampaignConfig } from './campaign-config.js';
 
 export type CampaignState = 'active' | 'paused' | 'stopped';
@@ -18,7 +19,7 @@ export interface CampaignView {
   /** As stored: the input form with defaults filled in (times "HH:MM"). */
   config: Record<string, unknown>;
   /** Tasks per state. */
-  tasks: Record<'pending' | 'dialing' | 'done' | 'failed' | 'removed', number>;
+  tasks: Record<'pending' | 'dialing' | 'previewing' | 'done' | 'failed' | 'removed', number>;
   createdAt: string;
   updatedAt: string;
 }
@@ -100,6 +101,15 @@ export class CampaignStore {
     return this.view(await this.find(projectId, name));
   }
 
+  /**
+   * The live figures the dialer stored at its last tick (dial level, answer rate, abandon rate,
+   * occupancy, agents and calls), with when; null before the campaign's first active tick.
+   */
+  async figures(projectId: string, name: string): Promise<{ name: string; state: CampaignState; at: string | null; figures: CampaignFigures | null }> {
+    const row = await this.find(projectId, name);
+    return { name: row.name, state: row.state, at: row.figuresAt?.toISOString() ?? null, figures: (row.figures as CampaignFigures | null) ?? null };
+  }
+
   /** The campaign as the dialer runs it. */
   async load(projectId: string, name: string): Promise<CampaignRecord> {
     const row = await this.find(projectId, name);
@@ -144,7 +154,7 @@ export class CampaignStore {
 
   private async view(row: { id: string; name: string; state: CampaignState; config: unknown; createdAt: Date; updatedAt: Date }): Promise<CampaignView> {
     const counts = await this.db.dialerTask.groupBy({ by: ['state'], where: { campaignId: row.id }, _count: { _all: true } });
-    const tasks = { pending: 0, dialing: 0, done: 0, failed: 0, removed: 0 };
+    const tasks = { pending: 0, dialing: 0, previewing: 0, done: 0, failed: 0, removed: 0 };
     for (const count of counts) tasks[count.state] = count._count._all;
     return {
       id: row.id,

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Prisma, Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
-import { fieldErrorsFrom, type FieldError } from '../../core/validation.js';
+import { fieldErrorsFrom, isUuid, type FieldError } from '../../core/validation.js';
 import { TelephonyConfigError } from '../config-errors.js';
 import { isTimeZone } from './campaign-config.js';
 import { zonesOfNumber } from './contact-zones.js';
@@ -45,7 +45,7 @@ export interface BatchOutcome {
   results: TaskResult[];
 }
 
-export type DialerTaskState = 'pending' | 'dialing' | 'done' | 'failed' | 'removed';
+export type DialerTaskState = 'pending' | 'dialing' | 'previewing' | 'done' | 'failed' | 'removed';
 
 export interface DialerTaskView {
   id: string;
@@ -60,6 +60,9 @@ export interface DialerTaskView {
   nextAttemptAt: string;
   lastAttemptAt: string | null;
   lastOutcome: string | null;
+  /** Preview campaigns: the agent holding the task and until when. */
+  previewAgent: string | null;
+  previewUntil: string | null;
   createdAt: string;
 }
 
@@ -141,7 +144,7 @@ export class DialerTasks {
   /** Takes a task out of the campaign; refused while it is being dialed (the attempt's outcome would bring it back). */
   async remove(projectId: string, campaignName: string, taskId: string): Promise<DialerTaskView> {
     const campaign = await this.campaign(projectId, campaignName);
-    if (!uuid.test(taskId)) throw new TelephonyConfigError(404, `No task ${taskId} in campaign "${campaignName}".`, [{ field: 'path.taskId', message: 'not found' }]);
+    if (!isUuid(taskId)) throw new TelephonyConfigError(404, `No task ${taskId} in campaign "${campaignName}".`, [{ field: 'path.taskId', message: 'not found' }]);
     const { count } = await this.db.dialerTask.updateMany({ where: { id: taskId, campaignId: campaign.id, state: { in: ['pending', 'failed'] } }, data: { state: 'removed' } });
     const row = await this.db.dialerTask.findFirst({ where: { id: taskId, campaignId: campaign.id } });
     if (!row) throw new TelephonyConfigError(404, `No task ${taskId} in campaign "${campaignName}".`, [{ field: 'path.taskId', message: 'not found' }]);
@@ -223,11 +226,10 @@ export function timeOrderedId(now = Date.now()): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type TaskRow = Prisma.DialerTaskGetPayload<object>;
 
-function viewOf(row: TaskRow): DialerTaskView {
+export function viewOf(row: TaskRow): DialerTaskView {
   return {
     id: row.id,
     externalId: row.externalId,
@@ -241,6 +243,8 @@ function viewOf(row: TaskRow): DialerTaskView {
     nextAttemptAt: row.nextAttemptAt.toISOString(),
     lastAttemptAt: row.lastAttemptAt?.toISOString() ?? null,
     lastOutcome: row.lastOutcome,
+    previewAgent: row.previewAgent,
+    previewUntil: row.previewUntil?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -254,7 +258,7 @@ function encodeCursor(createdAt: Date, id: string): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || !id || !uuid.test(id) || Number.isNaN(createdAt.getTime())) {
+  if (rest.length > 0 || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
     throw new InvalidTaskCursorError('not a cursor from this API; pass nextCursor of the previous page');
   }
   return { createdAt, id };

@@ -77,6 +77,18 @@ describe('decideLaunches', () => {
     expect(decision).toMatchObject({ mode: 'progressive', reason: 'few samples', launch: 3 });
   });
 
+  it('predicts once ten calls have finished, the talks still running filling in the talk-time fit', () => {
+    const warming = {
+      agents: [...agents(6, 'ready'), ...agents(14, 'talking', 40)],
+      recentCalls: recentCalls.slice(0, 60),
+    };
+    const tenFinished = decideLaunches(state({ ...warming, recentHandles: recentHandles.slice(0, 10) }));
+    expect(tenFinished.mode).toBe('predictive');
+    expect(tenFinished.launch).toBeGreaterThan(6);
+    const fewer = decideLaunches(state({ ...warming, recentHandles: recentHandles.slice(0, 9) }));
+    expect(fewer).toMatchObject({ mode: 'progressive', reason: 'few samples', launch: 6 });
+  });
+
   it('falls back to progressive when the abandon rate is at or above the target', () => {
     const decision = decideLaunches(state({
       agents: [...agents(4, 'ready'), ...agents(6, 'wrapup', 9)],

@@ -7,9 +7,23 @@ export interface CallbackOptions {
   /** How often a due callback looks for its agent. */
   pollMs: number;
   ringTimeoutMs: number;
+  /**
+   * A contact who is busy or lets it ring out is called again after `retryAfterMs`, up to
+   * `maxAttempts` calls in all (owner first again, then the queue). Absent in callbacks started
+   * before retries existed: `defaultCallbackRetry`.
+   */
+  retry?: CallbackRetry;
 }
 
-export const defaultCallbackOptions: Omit<CallbackOptions, 'telephonyTaskQueue'> = { pollMs: 2_000, ringTimeoutMs: 25_000 };
+export interface CallbackRetry {
+  maxAttempts: number;
+  retryAfterMs: number;
+}
+
+/** Up to 3 calls, 10 minutes apart. */
+export const defaultCallbackRetry: CallbackRetry = { maxAttempts: 3, retryAfterMs: 10 * 60_000 };
+
+export const defaultCallbackOptions: Omit<CallbackOptions, 'telephonyTaskQueue'> = { pollMs: 2_000, ringTimeoutMs: 25_000, retry: defaultCallbackRetry };
 
 export interface CallbackInput {
   projectId: string;

@@ -14,6 +14,9 @@ export function createCampaignActivities(deps: { db: Db }) {
     async claimDueTasks(request: ClaimRequest): Promise<ClaimResult> {
       return attempts.claim(request);
     },
+    async markAttemptAnswered(input: { attemptId: string; answeredAt: string }): Promise<void> {
+      await attempts.markAnswered(input.attemptId, new Date(input.answeredAt));
+    },
     async recordAttemptOutcome(input: RecordOutcomeInput): Promise<OutcomeApplied> {
       return attempts.recordOutcome({ ...input, endedAt: input.endedAt === undefined ? new Date() : new Date(input.endedAt) });
     },

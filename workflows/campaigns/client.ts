@@ -2,8 +2,8 @@
 // (telephony/dialer/campaign-store.ts) become signals. Resume and pause start the workflow if it
 // is not running (signalWithStart); a stop only tells a running one. Client side: not bundled into
 // workflow code.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { TypedSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/common';
 import { z } from 'zod';
 import type { Db } from '../../core/db/client.js';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
@@ -11,8 +11,9 @@ import { CAMPAIGN_STATE_OUTBOX_KIND, type CampaignStateChange } from '../../tele
 import { JOURNEY_DIALER_OUTCOME_OUTBOX_KIND, type DialerOutcomeEvent } from '../../telephony/dialer/attempts.js';
 import { deliverDialerOutcomeToJourney, type JourneyOptions } from '../journey/client.js';
 import { ProjectIdKey } from '../search-attributes.js';
-import { campaignStateSignal, campaignWorkflowId, defaultCampaignDialerOptions, type CampaignDialerOptions } from './shared.js';
-import { campaignDialer } from './workflows.js';
+import { CAMPAIGN_PREVIEW_DIAL_OUTBOX_KIND, type PreviewDialPayload } from '../../telephony/dialer/preview.js';
+import { campaignStateSignal, campaignWorkflowId, defaultCampaignDialerOptions, dialAttemptWorkflowId, type CampaignDialerOptions } from './shared.js';
+import { campaignDialer, dialAttempt } from './workflows.js';
 
 export interface CampaignDeliveryOptions extends Partial<CampaignDialerOptions> {
   /** The hub's task queue, where campaign workflows run. */
@@ -75,7 +76,39 @@ export function campaignDeliverers(options: CampaignDeliveryOptions & { journey:
         await deliverCampaignState(client, payloadSchema.parse(row.payload), campaign);
       },
     },
+    [CAMPAIGN_PREVIEW_DIAL_OUTBOX_KIND]: {
+      async deliver(client, row) {
+        await startPreviewAttempt(client, previewDialSchema.parse(row.payload), campaign);
+      },
+    },
   };
+}
+
+const previewDialSchema = z.object({
+  projectId: z.string(), campaign: z.string(), taskId: z.string(), attemptId: z.string(), attempt: z.number(),
+  phone: z.string(), callerId: z.string(), queue: z.string(), agent: z.string(), ringTimeoutMs: z.number().optional(),
+}) satisfies z.ZodType<PreviewDialPayload>;
+
+/** Starts the attempt an agent dialled from a preview; a redelivered row finds it started and stops. */
+async function startPreviewAttempt(client: Client, payload: PreviewDialPayload, options: CampaignDeliveryOptions): Promise<void> {
+  const { agent, ringTimeoutMs, ...attempt } = payload;
+  try {
+    await client.workflow.start(dialAttempt, {
+      workflowId: dialAttemptWorkflowId(payload.projectId, payload.attemptId),
+      taskQueue: options.taskQueue,
+      args: [{
+        ...attempt,
+        preferredAgent: agent,
+        ringTimeoutMs: ringTimeoutMs ?? options.ringTimeoutMs ?? defaultCampaignDialerOptions.ringTimeoutMs,
+        telephonyTaskQueue: options.telephonyTaskQueue ?? 'telephony',
+      }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: payload.projectId }]),
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw error;
+  }
 }
 
 /**

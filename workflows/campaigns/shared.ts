@@ -1,6 +1,9 @@
 // What starts and steers a campaign's dialer workflow and its attempts. Safe to import from workflow code.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
+/** The catalog prompt an abandoned contact hears before the hub hangs up (telephony/media/prompts.json). */
+export const ABANDON_PROMPT = 'abandoned-call';
+
 export type CampaignRunState = 'active' | 'paused' | 'stopped';
 
 /** How the dialer runs; the outbox deliverer passes the hub's settings. */
@@ -37,6 +40,8 @@ export interface CampaignDialerInput {
 export interface CampaignTotals {
   ticks: number;
   launched: number;
+  /** Launches beyond one per ready agent without a call in flight (predictive dialling ahead). */
+  launchedAhead?: number;
   deferred: number;
   expired: number;
 }
@@ -70,6 +75,14 @@ export interface DialAttemptInput {
   queue: string;
   ringTimeoutMs: number;
   telephonyTaskQueue: string;
+  /** Preview campaigns: the agent who dialled the task gets the answered call first. */
+  preferredAgent?: string;
+  /**
+   * Predictive campaigns: an answered call with no agent connected within this many seconds is
+   * abandoned (the contact hears the abandon message, then the hub hangs up). Absent: the call
+   * waits up to the queue's own wait limit.
+   */
+  connectSeconds?: number;
 }
 
 export function campaignWorkflowId(projectId: string, name: string): string {

@@ -5,6 +5,7 @@
 // dialAttempt workflow per claimed task. Paused: nothing is claimed. Stopped (or deleted): it ends;
 // attempts already ringing finish on their own and report their outcome.
 import {
+  patched,
   ActivityFailure,
   ParentClosePolicy,
   WorkflowIdReusePolicy,
@@ -19,10 +20,11 @@ import {
 } from '@temporalio/workflow';
 import { activitiesOnCall } from '../calls/on-call.js';
 import type { AgentFigureActivities, QueueAgentFigures } from '../../telephony/dialer/agent-figures.js';
-import type { PlaceCallOutput, TelephonyActivities } from '../../telephony/activities.js';
+import type { BridgeOutput, PlaceCallOutput, TelephonyActivities } from '../../telephony/activities.js';
 import type { AttemptResult } from '../../telephony/dialer/attempts.js';
 import type { CampaignActivities } from './activities.js';
 import {
+  ABANDON_PROMPT,
   campaignStateSignal,
   campaignStatusQuery,
   defaultCampaignDialerOptions,
@@ -75,11 +77,14 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
       }
     }
     const claim = await claimDueTasks({
+      // A claim repeated after its worker died (the local activity runs again) finds what it took.
+      claimKey: `${workflowInfo().runId}/${totals.ticks}`,
       campaignId: input.campaignId, readyAgents: figures?.ready ?? 0, agents: figures?.agents ?? [], ringTimeoutMs: input.options.ringTimeoutMs, leaseMs: input.options.attemptLeaseMs,
     });
     pacing = claim.pacer ? `${claim.pacer.mode}: ${claim.pacer.reason}` : `${claim.mode ?? 'unknown'}: one call per ready agent`;
     totals.ticks += 1;
     totals.deferred += claim.deferred;
+    if (claim.figures !== undefined && claim.figures.calls.ahead > 0) totals.launchedAhead = (totals.launchedAhead ?? 0) + claim.figures.calls.ahead;
     totals.expired += claim.expired;
     dialing = claim.dialing;
     if (claim.campaignState === 'missing') return { ...totals, state: 'deleted' };
@@ -99,8 +104,9 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
         phone: task.phone,
         callerId: claim.callerId as string,
         queue: claim.queue as string,
-        ringTimeoutMs: input.options.ringTimeoutMs,
+        ringTimeoutMs: claim.ringTimeoutMs ?? input.options.ringTimeoutMs,
         telephonyTaskQueue: input.options.telephonyTaskQueue,
+        ...(claim.connectSeconds === undefined ? {} : { connectSeconds: claim.connectSeconds }),
       };
       // Abandoned, not cancelled, when this run ends: a call in progress finishes and reports.
       await startChild(dialAttempt, {
@@ -121,12 +127,20 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
 
 /**
  * One attempt of one task: place the call, hand an answered call to the campaign's queue, and
- * report the outcome (applied once, only while the task is dialing for this attempt).
+ * report the outcome (applied once, only while the task is dialing for this attempt). The answer
+ * is recorded beside the hand-over, so the pacer counts the call as waiting, not ringing. With
+ * `connectSeconds` (predictive), the call is placed with media where the telephony process has it,
+ * and one no agent took within `connectSeconds` of the answer hears the abandon message and is hung
+ * up by telephony: abandoned.
  */
-export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: AttemptResult; applied: boolean }> {
+export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: AttemptResult; applied: boolean; detail?: string; abandonMessage?: string }> {
   const { recordAttemptOutcome } = proxyActivities<CampaignActivities>({
     startToCloseTimeout: '30 seconds',
     retry: { maximumInterval: '1 minute' },
+  });
+  const { markAttemptAnswered } = proxyLocalActivities<CampaignActivities>({
+    startToCloseTimeout: '10 seconds',
+    retry: { maximumInterval: '5 seconds', maximumAttempts: 5 },
   });
   // Not retried: a second placement would ring the contact again.
   const { placeCall } = proxyActivities<TelephonyActivities>({
@@ -141,8 +155,12 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
   let detail: string | undefined;
   let agentId: string | undefined;
   let placed: PlaceCallOutput | undefined;
+  let abandonMessage: string | undefined;
   try {
-    placed = await placeCall({ projectId: input.projectId, callId, to: input.phone, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs });
+    placed = await placeCall({
+      projectId: input.projectId, callId, to: input.phone, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs,
+      ...(input.connectSeconds === undefined ? {} : { media: 'if-available' as const }),
+    });
   } catch (error) {
     detail = `the call could not be placed: ${failureMessage(error)}`;
   }
@@ -150,19 +168,28 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
     outcome = 'failed';
   } else if (placed.outcome === 'answered') {
     const onCall = activitiesOnCall(placed.taskQueue, { maximumAttempts: 1 });
+    // A lost answer mark only makes the pacer see the call as ringing a little longer. Attempts
+    // started by a build without the mark replay without it (patched).
+    const answerMarked = placed.answeredAt === undefined || !patched('dialer-answer-mark') ? Promise.resolve()
+      : markAttemptAnswered({ attemptId: input.attemptId, answeredAt: placed.answeredAt }).catch((error: unknown) => log.warn('answer not recorded', { callId, error: failureMessage(error) }));
     try {
-      const bridged = await onCall.bridgeToAgent(callId, input.queue);
+      const ifNoAgent = input.connectSeconds === undefined ? undefined : { withinMs: input.connectSeconds * 1000, prompt: ABANDON_PROMPT };
+      const bridged: BridgeOutput = await onCall.bridgeToAgent(callId, input.queue, input.preferredAgent, ifNoAgent);
       if (bridged.outcome === 'connected') {
         outcome = 'connected';
         agentId = bridged.agentId;
       } else {
         outcome = 'abandoned';
-        detail = `answered, no agent took it (${bridged.outcome} after ${Math.round(bridged.waitedMs / 1000)} s)`;
+        detail = bridged.noAgent
+          ? `answered, no agent within ${input.connectSeconds} s; message ${bridged.noAgent.message}; hung up ${(bridged.noAgent.hungUpAfterMs / 1000).toFixed(1)} s after the answer`
+          : `answered, no agent took it (${bridged.outcome} after ${Math.round(bridged.waitedMs / 1000)} s)`;
+        if (bridged.noAgent) abandonMessage = bridged.noAgent.message;
       }
     } catch (error) {
       outcome = 'abandoned';
       detail = `answered, the hand-over to an agent failed: ${failureMessage(error)}`;
     }
+    await answerMarked;
   } else {
     outcome = placed.outcome === 'busy' ? 'busy' : placed.outcome === 'no-answer' ? 'no-answer' : 'failed';
     if (outcome === 'failed') detail = `${placed.outcome}${placed.sipStatus === undefined ? '' : ` ${placed.sipStatus}`}${placed.reason ? `: ${placed.reason}` : ''}`;
@@ -175,7 +202,7 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
     ...(agentId === undefined ? {} : { agentId }),
     ...(detail === undefined ? {} : { detail }),
   });
-  return { outcome, applied: applied.applied };
+  return { outcome, applied: applied.applied, ...(detail === undefined ? {} : { detail }), ...(abandonMessage === undefined ? {} : { abandonMessage }) };
 }
 
 function failureMessage(error: unknown): string {
