@@ -65,6 +65,13 @@ export interface PlaceCallInput {
    * dialer's abandon message then cannot play; the call is still hung up).
    */
   media?: boolean | 'if-available';
+  /**
+   * Hand the call to a queue the moment the callee answers, here in the telephony process, instead
+   * of when the workflow next asks (`bridgeToAgent`, which then returns this hand-over's outcome).
+   * The dialer's abandon rule counts from the answer: a workflow task that waits for a busy worker
+   * must not spend the seconds a contact is given to reach an agent.
+   */
+  connect?: { queue: string; preferredAgent?: string; ifNoAgent?: IfNoAgent };
 }
 
 export interface PlayAndCollectInput {
@@ -125,8 +132,14 @@ interface LiveCall {
   releaseAgent?: () => void;
 }
 
+/** How long the outcome of a hand-over started at the answer waits for its bridgeToAgent. */
+const handOverKeptMs = 15 * 60_000;
+
 export function createTelephonyActivities(deps: TelephonyActivityDeps) {
   const live = new Map<string, LiveCall>();
+  // Hand-overs started at the answer (`connect`), by call id, until bridgeToAgent collects them.
+  // Kept apart from `live`: a call abandoned by rule has ended before the workflow asks.
+  const handOvers = new Map<string, { queue: string; result: Promise<BridgeOutput> }>();
   const heartbeatMs = deps.heartbeatIntervalMs ?? 1_000;
 
   // Signals of one call are sent in order; a journey that cannot be reached is logged, not thrown
@@ -198,6 +211,35 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     return { message, hungUpAfterMs: Math.round(performance.now() - call.answeredAtMono) };
   };
 
+  /** Queues the live call for an agent; with `ifNoAgent`, one no agent took in time hears the prompt and is hung up. */
+  const handOver = async (call: LiveCall, callId: string, queue: string, preferredAgent?: string, ifNoAgent?: IfNoAgent): Promise<BridgeOutput> => {
+    const maxWaitMs = ifNoAgent === undefined ? undefined : Math.max(0, ifNoAgent.withinMs - (performance.now() - call.answeredAtMono));
+    const queued = call.center.queue(queue).enqueue(call.leg, {
+      callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+    });
+    const outcome = await queued.result;
+    if (outcome.outcome === 'connected') {
+      call.releaseAgent = outcome.releaseAgent;
+      // The bridge re-INVITEd the callee with the agent's media: rtpengine plays nothing more to it.
+      if (call.media) await deps.media?.control.release(call.leg).catch((error: unknown) => deps.logger?.error({ err: error, callId }, 'releasing the media of a bridged call failed'));
+      return { outcome: 'connected', agentId: outcome.agentId, waitedMs: outcome.waitedMs };
+    }
+    if (outcome.outcome === 'timed-out' && ifNoAgent !== undefined) {
+      return { outcome: outcome.outcome, waitedMs: outcome.waitedMs, noAgent: await abandonWithMessage(call, callId, ifNoAgent.prompt) };
+    }
+    return { outcome: outcome.outcome, waitedMs: outcome.waitedMs };
+  };
+
+  /** Starts the hand-over of a call just answered; bridgeToAgent collects its outcome. */
+  const handOverAtAnswer = (call: LiveCall, callId: string, connect: NonNullable<PlaceCallInput['connect']>): void => {
+    const result = handOver(call, callId, connect.queue, connect.preferredAgent, connect.ifNoAgent);
+    // Also a failure is kept for bridgeToAgent to report; not an unhandled rejection meanwhile.
+    result.catch(() => undefined);
+    handOvers.set(callId, { queue: connect.queue, result });
+    // A workflow that never asks (its run ended) leaves nothing behind for long.
+    setTimeout(() => handOvers.get(callId)?.result === result && handOvers.delete(callId), handOverKeptMs).unref();
+  };
+
   return {
     async placeCall(input: PlaceCallInput): Promise<PlaceCallOutput> {
       const context = Context.current();
@@ -228,7 +270,8 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
         const leg = result.leg;
         const answeredAtMono = performance.now();
         const answeredAt = new Date().toISOString();
-        live.set(input.callId, { projectId: input.projectId, center, phone: input.to, leg, media: offer !== undefined, answeredAtMono });
+        const call: LiveCall = { projectId: input.projectId, center, phone: input.to, leg, media: offer !== undefined, answeredAtMono };
+        live.set(input.callId, call);
         const answered = send({ type: 'answered', at: answeredAt, trunk: result.trunk });
         // Listen before awaiting anything: a callee hanging up at once must still reach the journey.
         leg.on((event) => {
@@ -251,6 +294,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
             throw ApplicationFailure.create({ nonRetryable: true, type: 'MediaFailed', message: `call ${input.callId} was answered but its media could not be anchored: ${error instanceof Error ? error.message : String(error)}` });
           }
         }
+        if (input.connect !== undefined) handOverAtAnswer(call, input.callId, input.connect);
         await answered;
         return { callId: input.callId, outcome: 'answered', trunk: result.trunk, attempts, taskQueue: deps.taskQueue, answeredAt };
       } catch (error) {
@@ -268,25 +312,15 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
      * rather than after a round trip through the workflow.
      */
     async bridgeToAgent(callId: string, queue: string, preferredAgent?: string, ifNoAgent?: IfNoAgent): Promise<BridgeOutput> {
-      const call = liveCall(callId);
+      const started = handOvers.get(callId);
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
       try {
-        const maxWaitMs = ifNoAgent === undefined ? undefined : Math.max(0, ifNoAgent.withinMs - (performance.now() - call.answeredAtMono));
-        const queued = call.center.queue(queue).enqueue(call.leg, {
-          callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
-        });
-        const outcome = await queued.result;
-        if (outcome.outcome === 'connected') {
-          call.releaseAgent = outcome.releaseAgent;
-          // The bridge re-INVITEd the callee with the agent's media: rtpengine plays nothing more to it.
-          if (call.media) await deps.media?.control.release(call.leg).catch((error: unknown) => deps.logger?.error({ err: error, callId }, 'releasing the media of a bridged call failed'));
-          return { outcome: 'connected', agentId: outcome.agentId, waitedMs: outcome.waitedMs };
+        if (started !== undefined && started.queue === queue) {
+          handOvers.delete(callId);
+          return await started.result;
         }
-        if (outcome.outcome === 'timed-out' && ifNoAgent !== undefined) {
-          return { outcome: outcome.outcome, waitedMs: outcome.waitedMs, noAgent: await abandonWithMessage(call, callId, ifNoAgent.prompt) };
-        }
-        return { outcome: outcome.outcome, waitedMs: outcome.waitedMs };
+        return await handOver(liveCall(callId), callId, queue, preferredAgent, ifNoAgent);
       } finally {
         clearInterval(heartbeat);
       }

@@ -220,4 +220,63 @@ describe('campaignDialer', () => {
     expect((await call('POST', '/v1/campaigns/rules/stop')).status).toBe(200);
     expect(await client.workflow.getHandle(campaignWorkflowId(hub.projectId, 'rules')).result()).toMatchObject({ state: 'stopped', launched: 4 });
   });
+
+  it('hands an answered call to an agent, or abandons it by rule, in telephony while no workflow worker runs', async () => {
+    await telephony.queue('handover', ['dana']);
+    await telephony.queue('handover-p', ['erin']);
+    await telephony.ready('dana', 'answers');
+    // erin is ready but her phone rejects the offer: the predictive call finds no agent within 2 s.
+    await telephony.ready('erin', 'rejects');
+    await campaign('handover', { queue: 'handover', ringTimeoutSeconds: 10 });
+    await campaign('handover-p', { mode: 'predictive', queue: 'handover-p', ringTimeoutSeconds: 10 });
+    const [toDana, toErin] = [telephony.contact('answers-late', 9001), telephony.contact('answers-late', 9002)];
+    const ids: string[] = [];
+    for (const [name, phone] of [['handover', toDana], ['handover-p', toErin]] as const) {
+      const added = await call('POST', `/v1/campaigns/${name}/tasks`, { tasks: [{ externalId: name, phones: [phone], timeZone: 'UTC' }] });
+      expect(added.body.accepted).toBe(1);
+      ids.push(added.body.results[0].id as string);
+    }
+    expect((await call('POST', '/v1/campaigns/handover/resume')).status).toBe(200);
+    expect((await call('POST', '/v1/campaigns/handover-p/resume')).status).toBe(200);
+
+    // Both contacts' phones ring for 3 s before they answer: the workflows' worker stops meanwhile.
+    const dialled = await eventually(async () => {
+      const calls = (await telephony.calls()).filter((received) => received.to === toDana || received.to === toErin);
+      return calls.length === 2 ? calls : undefined;
+    }, 20_000, 'both contacts rung');
+    await hub.stopWorker();
+    const callTo = (phone: string) => {
+      const received = dialled.find((each) => each.to === phone);
+      if (received === undefined) throw new Error(`${phone} was not dialled`);
+      return received;
+    };
+    const [danaCall, erinCall] = [callTo(toDana), callTo(toErin)];
+    const inDialog = async (method: string, callId: string) => (await telephony.requests('answers-late', method)).filter((received) => received.callId === callId);
+    try {
+      // dana's call: answered, then re-INVITEd with dana's media (bridged), no workflow task run in between.
+      await eventually(async () => ((await inDialog('INVITE', danaCall.callId)).length === 2 ? true : undefined), 15_000, "dana's call bridged");
+      // erin's call: answered, nobody took it, the hub hung it up (after the abandon message when it has media).
+      const [bye] = await eventually(async () => {
+        const byes = await inDialog('BYE', erinCall.callId);
+        return byes.length > 0 ? byes : undefined;
+      }, 15_000, "erin's call hung up");
+      // 3 s ringing, 2 s to reach an agent, then the message (a few seconds): far from the 10 s ring timeout's end plus a stall.
+      expect(bye!.at.getTime() - erinCall.at.getTime()).toBeLessThan(3_000 + 2_000 + 8_000);
+      expect(await inDialog('INVITE', erinCall.callId)).toHaveLength(1);
+      // Nothing was recorded while the worker was down: the outcomes wait for it.
+      expect((await hub.db.dialerTask.findMany({ where: { id: { in: ids } } })).map((row) => row.state)).toEqual(['dialing', 'dialing']);
+    } finally {
+      await hub.startWorker();
+    }
+
+    const [dana, erin] = await eventually(async () => {
+      const rows = await Promise.all(ids.map((id) => hub.db.dialerTask.findUniqueOrThrow({ where: { id } })));
+      return rows.every((row) => row.state !== 'dialing') ? rows : undefined;
+    }, 30_000, 'both outcomes recorded once the worker is back');
+    expect(dana).toMatchObject({ state: 'done', lastOutcome: 'connected' });
+    expect(erin).toMatchObject({ lastOutcome: 'abandoned' });
+    const attempts = await hub.db.dialerAttempt.findMany({ where: { taskId: { in: ids } } });
+    expect(attempts.find((attempt) => attempt.taskId === ids[0])?.agentId).toBe('dana');
+    for (const name of ['handover', 'handover-p']) expect((await call('POST', `/v1/campaigns/${name}/stop`)).status).toBe(200);
+  });
 });

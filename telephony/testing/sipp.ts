@@ -38,6 +38,7 @@ export type PeerScenario =
   | 'registrar-digest'
   | 'registrar-forbidden'
   | 'carrier-answer-accepts-reinvite'
+  | 'carrier-answer-late-accepts-reinvite'
   | 'carrier-random-outcome'
   | 'agent-answers-talks';
 
@@ -253,7 +254,8 @@ export function parseReceivedRequests(trace: string): ReceivedRequest[] {
   for (const block of trace.replaceAll('\r', '').split(/^-{10,} /m)) {
     const stamp = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}\.\d{3})\d*\s*\n(?:\w+ )?message received/.exec(block);
     if (stamp === null) continue;
-    const start = /^([A-Z]+) sip:([^@;>\s]*)@\S+ SIP\/2\.0$/m.exec(block);
+    // In-dialog requests (ACK, BYE, a re-INVITE) go to the Contact, often without a user part.
+    const start = /^([A-Z]+) sips?:(?:([^@;>\s]*)@)?\S+ SIP\/2\.0$/m.exec(block);
     if (start === null) continue;
     const header = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(block)?.[1]?.trim() ?? '';
     const callId = header('Call-ID');
@@ -262,7 +264,7 @@ export function parseReceivedRequests(trace: string): ReceivedRequest[] {
     seen.add(key);
     requests.push({
       method: start[1] as string,
-      user: start[2] as string,
+      user: start[2] ?? '',
       fromUser: /sips?:([^@;>]*)@/.exec(header('From'))?.[1] ?? '',
       callId,
       // SIPp prints its local time without a zone; without a "Z" Date reads it as local time too.

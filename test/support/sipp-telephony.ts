@@ -13,11 +13,13 @@ import type { TestHub } from './hub.js';
 import { startTelephonyProcess, type TelephonyProcess } from './telephony-process.js';
 
 /** How a contact answers, by the carrier its number is routed to. */
-export type ContactAnswer = 'answers' | 'busy' | 'rings-out' | 'fails';
+export type ContactAnswer = 'answers' | 'answers-late' | 'busy' | 'rings-out' | 'fails';
 
 const carriers: Record<ContactAnswer, { scenario: PeerScenario; prefix: string }> = {
   // Answers, takes the re-INVITE that bridges it to an agent, stays until the BYE.
   answers: { scenario: 'carrier-answer-accepts-reinvite', prefix: '1415' },
+  // The same after 3 s of ringing: time for a suite to do something while the call rings.
+  'answers-late': { scenario: 'carrier-answer-late-accepts-reinvite', prefix: '1419' },
   // 486 Busy Here.
   busy: { scenario: 'carrier-busy', prefix: '1416' },
   // 180 Ringing until the hub's ring timeout CANCELs it.

@@ -126,8 +126,8 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
 }
 
 /**
- * One attempt of one task: place the call, hand an answered call to the campaign's queue, and
- * report the outcome (applied once, only while the task is dialing for this attempt). The answer
+ * One attempt of one task: place the call (telephony hands it to the campaign's queue the moment it
+ * is answered; bridgeToAgent returns how that went), and report the outcome (applied once, only while the task is dialing for this attempt). The answer
  * is recorded beside the hand-over, so the pacer counts the call as waiting, not ringing. With
  * `connectSeconds` (predictive), the call is placed with media where the telephony process has it,
  * and one no agent took within `connectSeconds` of the answer hears the abandon message and is hung
@@ -156,10 +156,13 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
   let agentId: string | undefined;
   let placed: PlaceCallOutput | undefined;
   let abandonMessage: string | undefined;
+  const ifNoAgent = input.connectSeconds === undefined ? undefined : { withinMs: input.connectSeconds * 1000, prompt: ABANDON_PROMPT };
   try {
+    // Telephony hands the answered call to the queue itself (connect); bridgeToAgent below collects the outcome.
     placed = await placeCall({
       projectId: input.projectId, callId, to: input.phone, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs,
-      ...(input.connectSeconds === undefined ? {} : { media: 'if-available' as const }),
+      ...(ifNoAgent === undefined ? {} : { media: 'if-available' as const }),
+      connect: { queue: input.queue, ...(input.preferredAgent === undefined ? {} : { preferredAgent: input.preferredAgent }), ...(ifNoAgent === undefined ? {} : { ifNoAgent }) },
     });
   } catch (error) {
     detail = `the call could not be placed: ${failureMessage(error)}`;
@@ -173,7 +176,6 @@ export async function dialAttempt(input: DialAttemptInput): Promise<{ outcome: A
     const answerMarked = placed.answeredAt === undefined || !patched('dialer-answer-mark') ? Promise.resolve()
       : markAttemptAnswered({ attemptId: input.attemptId, answeredAt: placed.answeredAt }).catch((error: unknown) => log.warn('answer not recorded', { callId, error: failureMessage(error) }));
     try {
-      const ifNoAgent = input.connectSeconds === undefined ? undefined : { withinMs: input.connectSeconds * 1000, prompt: ABANDON_PROMPT };
       const bridged: BridgeOutput = await onCall.bridgeToAgent(callId, input.queue, input.preferredAgent, ifNoAgent);
       if (bridged.outcome === 'connected') {
         outcome = 'connected';
