@@ -246,6 +246,30 @@ describe('live pacer inputs and figures', () => {
     expect((await call('GET', '/v1/campaigns/no-such/figures')).status).toBe(404);
   });
 
+  it('counts how long agents have talked and wrapped up; agents on a break or without a phone are no supply', async () => {
+    const campaignId = await campaign('supply', { mode: 'predictive', dialingWindows: always });
+    const config = campaignConfigSchema.parse((await hub.db.campaign.findUniqueOrThrow({ where: { id: campaignId } })).config);
+    const state = await hub.db.$transaction((tx) => loadPacerState(tx, {
+      campaignId, config, now: new Date(), ringTimeoutMs: 25_000, wrapUpSeconds: 10,
+      agents: [
+        { id: 'ready', status: 'ready', registered: true, offerable: true, idleSeconds: 7, statusSeconds: 7 },
+        // An inbound call, not the campaign's: the roster's time in status still says how long.
+        { id: 'talking', status: 'busy', registered: true, offerable: false, statusSeconds: 95, callId: 'inbound-1' },
+        { id: 'wrapping', status: 'wrap-up', registered: true, offerable: false, statusSeconds: 6 },
+        { id: 'offered', status: 'ringing', registered: true, offerable: false, statusSeconds: 3, callId: 'inbound-2' },
+        { id: 'on-break', status: 'not-ready', registered: true, offerable: false, statusSeconds: 600 },
+        { id: 'no-phone', status: 'ready', registered: false, offerable: false, statusSeconds: 30 },
+        { id: 'gone', status: 'logged-out', registered: false, offerable: false, statusSeconds: 3_600 },
+      ],
+    }));
+    expect(state.agents).toEqual([
+      { activity: 'ready', elapsedSeconds: 7 },
+      { activity: 'talking', elapsedSeconds: 95 },
+      { activity: 'wrapup', elapsedSeconds: 6 },
+      { activity: 'talking', elapsedSeconds: 0 },
+    ]);
+  });
+
   it('reads the abandon rule and learning minimums from the campaign, and names a bad one', async () => {
     const bad = await call('PUT', '/v1/campaigns/bad-pacing', { mode: 'predictive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans', pacing: { connectSeconds: 0.5, minSamples: 2 } });
     expect(bad.status).toBe(422);

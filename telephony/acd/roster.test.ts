@@ -111,4 +111,31 @@ describe('AgentRoster', () => {
     expect(r.view('ann').status).toBe('ready');
     expect(r.view('ann').idleSince?.getTime()).toBeGreaterThan(firstIdle?.getTime() ?? Infinity);
   });
+
+  it('knows since when each agent is in their status: talking since the answer, wrapping up since the call ended', () => {
+    const { r, advance } = roster();
+    r.add('ann');
+    const loggedOutAt = r.view('ann').statusSince.getTime();
+    advance(1_000);
+    r.login('ann');
+    r.register('ann', 'sip:ann@desk.test', 600_000);
+    advance(1_000);
+    r.setReady('ann');
+    const readyAt = r.view('ann').statusSince.getTime();
+    expect(readyAt - loggedOutAt).toBe(2_000);
+    advance(30_000);
+    const offer = r.claimForOffer('ann', 'c1') as AgentOffer;
+    advance(4_000);
+    r.offerAnswered(offer);
+    const talkingSince = r.view('ann').statusSince.getTime();
+    expect(talkingSince - readyAt).toBe(34_000);
+    advance(90_000);
+    // Registering again (a refresh) changes nothing about the status.
+    r.register('ann', 'sip:ann@desk.test', 600_000);
+    expect(r.view('ann').statusSince.getTime()).toBe(talkingSince);
+    r.callEnded('ann', 60_000);
+    expect(r.view('ann')).toMatchObject({ status: 'wrap-up' });
+    expect(r.view('ann').statusSince.getTime() - talkingSince).toBe(90_000);
+    r.setReady('ann');
+  });
 });

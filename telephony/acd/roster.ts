@@ -23,6 +23,8 @@ export interface AgentView {
   registration: AgentRegistration | undefined;
   /** Since when the agent has been waiting for a call (ready); drives longest-idle distribution. */
   idleSince: Date | undefined;
+  /** Since when the agent has been in `status` (talking since the bridge, wrapping up since the call ended, ...). */
+  statusSince: Date;
   /** Why the agent is not ready, in words the agent and supervisor see. */
   notReadyReason: string | undefined;
   /** The call the agent is being offered or is talking to. */
@@ -77,7 +79,7 @@ export class AgentRoster {
   add(agentId: string): void {
     if (this.agents.has(agentId)) return;
     this.agents.set(agentId, {
-      id: agentId, status: 'logged-out', registered: false, registration: undefined, idleSince: undefined,
+      id: agentId, status: 'logged-out', registered: false, registration: undefined, idleSince: undefined, statusSince: this.now(),
       notReadyReason: undefined, callId: undefined, offer: undefined, wrapUpTimer: undefined, expiryTimer: undefined,
     });
   }
@@ -249,6 +251,7 @@ export class AgentRoster {
   private transition(agent: AgentRecord, to: AgentStatus, reason: string | undefined): void {
     const from = agent.status;
     agent.status = to;
+    if (from !== to) agent.statusSince = this.now();
     agent.notReadyReason = to === 'not-ready' ? reason : undefined;
     if (to !== 'ready') agent.idleSince = to === 'ringing' ? agent.idleSince : undefined;
     this.emit(agent, from, to, reason);

@@ -20,6 +20,8 @@ export interface AgentFigure {
   offerable: boolean;
   /** Seconds since the agent became ready (ready agents only). */
   idleSeconds?: number;
+  /** Seconds in the present status: how long a busy agent has talked, a wrapping-up one wrapped up. */
+  statusSeconds?: number;
   /** The call the agent is being offered (ringing) or is talking to; a campaign call is `dial-<attempt id>`. */
   callId?: string;
 }
@@ -60,6 +62,7 @@ export function queueAgentFigures(source: AgentFigureSource, input: AgentFigures
       registered: view.registered,
       offerable,
       ...(offerable && view.idleSince ? { idleSeconds: Math.max(0, (now.getTime() - view.idleSince.getTime()) / 1000) } : {}),
+      statusSeconds: Math.max(0, (now.getTime() - view.statusSince.getTime()) / 1000),
       ...(view.callId === undefined ? {} : { callId: view.callId }),
     };
   });

@@ -1,6 +1,6 @@
 /**
  * The predictive pacer's view of one campaign, read inside the claim's transaction: the queue's
- * agents (telephony's roster, with how long each busy agent has been on the campaign call it took),
+ * agents (telephony's roster, with how long each has been talking or wrapping up),
  * the campaign's calls in flight from `dialer_attempts` (ringing: not answered yet; waiting:
  * answered, no agent yet, for how long), and its recent history joined to the attempts' CDRs
  * (`call_id = dial-<attempt id>`): answered or not and after how long, talk times, the window's
@@ -75,15 +75,22 @@ export async function loadPacerState(tx: Tx, inputs: PacerInputs): Promise<Pacer
     FROM dialer_attempts WHERE campaign_id = ${campaignId}::uuid AND ended_at > ${new Date(now.getTime() - windowMs)}`;
 
   const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
-  // A busy agent has been talking since the campaign call they took was connected, if it is theirs.
+  // Figures from a telephony process without statusSeconds (an older build during a rolling
+  // deploy): a busy agent has been talking since the campaign call they took was connected.
   const talkingSince = new Map<string, Date>();
   for (const row of recent) {
     if (row.outcome === 'connected' && row.agent_id !== null && row.call_ended_at === null && !talkingSince.has(row.agent_id)) talkingSince.set(row.agent_id, row.ended_at);
   }
   const loggedIn = inputs.agents.filter((agent) => agent.status !== 'logged-out');
-  const agents: AgentNow[] = loggedIn.map((agent) => {
+  // Supply is who can take a call now or will after the call in hand: an agent on a break
+  // (not-ready) or whose phone is not registered frees up at no time the pacer could expect.
+  const working = loggedIn.filter((agent) => agent.offerable || agent.status === 'ringing' || agent.status === 'busy' || agent.status === 'wrap-up');
+  const agents: AgentNow[] = working.map((agent) => {
     if (agent.offerable) return { activity: 'ready', elapsedSeconds: agent.idleSeconds ?? 0 };
-    if (agent.status === 'wrap-up') return { activity: 'wrapup', elapsedSeconds: 0 };
+    if (agent.status === 'wrap-up') return { activity: 'wrapup', elapsedSeconds: agent.statusSeconds ?? 0 };
+    // An agent whose phone rings for a call has not started talking yet.
+    if (agent.status === 'ringing') return { activity: 'talking', elapsedSeconds: 0 };
+    if (agent.statusSeconds !== undefined) return { activity: 'talking', elapsedSeconds: agent.statusSeconds };
     const since = talkingSince.get(agent.id);
     return { activity: 'talking', elapsedSeconds: since ? seconds(since, now) : 0 };
   });
