@@ -29,7 +29,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/workflows.ts', 'workflows/index.ts', 'workflows/**/shared.ts'],
+    files: ['**/workflows.ts', 'workflows/index.ts', 'workflows/**/shared.ts', 'workflows/clock.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: nodeBuiltins.flatMap((name) => [name, `node:${name}`]).map((name) => ({

@@ -20,6 +20,7 @@ import { OutboxDispatcher } from '../../core/outbox/dispatcher.js';
 import { createProject } from '../../core/projects/projects.js';
 import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
+import type { JourneyOptions } from '../../workflows/journey/shared.js';
 import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
 import { campaignDeliverers } from '../../workflows/campaigns/client.js';
 import { callbackDeliverers } from '../../workflows/callbacks/client.js';
@@ -69,6 +70,8 @@ export interface TestHub {
 export interface TestHubOptions {
   temporalAddress?: string;
   idleTimeoutMs?: number;
+  /** Journeys read a record again this long after a value-less CRM notification (default 2 s). */
+  notificationSettleMs?: number;
   defaultRegion?: string;
   /** Start the worker now (default true). */
   worker?: boolean;
@@ -117,17 +120,21 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const telephonyTaskQueue = `${taskQueue}-telephony`;
   const temporalAddress = options.temporalAddress ?? inject('temporalAddress');
   const temporal = new TemporalGateway(temporalAddress, 'default');
+  const journey: JourneyOptions = {
+    taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000,
+    ...(options.notificationSettleMs === undefined ? {} : { notificationSettleMs: options.notificationSettleMs }),
+  };
   const dispatcher = new OutboxDispatcher({
     db,
     temporal,
     logger,
     pollMs: options.pollMs ?? 200,
     deliverers: {
-      ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+      ...journeyDeliverers(journey),
       ...crmPollerDeliverers({ taskQueue }),
-      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
+      ...callEventDeliverers(journey),
       ...callbackDeliverers({ taskQueue, telephonyTaskQueue, ...options.callback }),
-      ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey: { taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 } }),
+      ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey }),
     },
   });
   const connectors = new ConnectorRuntime({ registry, secretBox });

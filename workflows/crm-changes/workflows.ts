@@ -30,6 +30,7 @@ import {
   type ResolvedCrmChange,
   type UnlinkedCrmChange,
 } from './shared.js';
+import { workflowNow } from '../clock.js';
 
 // Routing runs locally first (inside the workflow task that asked for it), then as
 // a normal activity with unbounded retries when the local attempts fail: see localFirst.
@@ -51,16 +52,6 @@ const { recordUnroutableCrmChange } = proxyActivities<CrmChangeActivities>({
 export function retryDelayMs(attempts: number, askedMs?: number): number {
   const backoff = Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
   return askedMs !== undefined && askedMs > backoff ? Math.min(askedMs, 10 * 60_000) : backoff;
-}
-
-/**
- * The workflow's clock: inside workflow code the SDK replaces Date with the time of the current
- * activation, the same on every replay. Used only for the due times of changes to try again
- * (kept in state and shown in the resolver's query).
- */
-function workflowNow(): number {
-  // eslint-disable-next-line no-restricted-properties -- deterministic here: the SDK's workflow clock
-  return Date.now();
 }
 
 export async function crmContactResolver(input: CrmContactResolverInput): Promise<void> {

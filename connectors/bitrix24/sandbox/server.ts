@@ -67,6 +67,8 @@ export interface BitrixSandbox {
   reset(): void;
   /** Test data written directly (not through the API, so not counted or limited). */
   seed(kind: EntityKind, fields: Row): number;
+  /** A record changed directly, as a user or a robot edits it in the portal (DATE_MODIFY moves; no event is sent). */
+  edit(kind: EntityKind, id: number | string, fields: Row): void;
   /** Copies of the portal's records, for assertions. */
   records(kind: EntityKind): Row[];
   /** POSTs an outbound event the way the portal does. */
@@ -182,6 +184,7 @@ export async function startBitrixSandbox(options: BitrixSandboxOptions = {}): Pr
       failMode = undefined;
     },
     seed: (kind, fields) => portal.add(kind, fields),
+    edit: (kind, id, fields) => portal.update(kind, id, fields),
     records: (kind) => structuredClone(portal.rows(kind)),
     emitContactEvent: (handlerUrl, event, id) =>
       postEvent(handlerUrl, event, id, { applicationToken, domain, memberId: `member-${port}`, clientEndpoint: `${url}/rest/`, eventHandlerId: 1 }),
