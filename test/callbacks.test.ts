@@ -49,6 +49,9 @@ describe('/v1/callbacks', () => {
     // No caller ID given and no campaign of the queue to take one from.
     expect(refs.body.errors.map((error: Json) => error.field)).toEqual(['phone', 'queue', 'callerId']);
     expect((await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', colour: 'red' })).body.errors[0].field).toBe('colour');
+    const retry = await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', callerId: '+14155550100', retry: { maxAttempts: 0, retryAfterSeconds: 1 } });
+    expect(retry.status).toBe(422);
+    expect(retry.body.errors.map((error: Json) => error.field).sort()).toEqual(['retry.maxAttempts', 'retry.retryAfterSeconds']);
     expect((await call('GET', '/v1/callbacks?state=lost')).status).toBe(422);
     expect((await call('DELETE', '/v1/callbacks/not-an-id')).status).toBe(404);
   });
@@ -168,10 +171,32 @@ describe('/v1/callbacks', () => {
     }
   });
 
+  it("calls a busy contact again by the callback's own retry, over the hub's default", async () => {
+    const phone = telephony.contact('busy', 7104);
+    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100', retry: { maxAttempts: 2, retryAfterSeconds: 5 } });
+    expect(created.status).toBe(201);
+    expect(created.body.retry).toEqual({ maxAttempts: 2, retryAfterSeconds: 5 });
+    const waiting = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'scheduled' && now.outcome !== null ? now : undefined;
+    }, 20_000, 'the callback waiting for its second call');
+    expect(waiting.outcome).toBe('busy (486); call 1 of 2, the next in 5 s');
+    const failed = await eventually(async () => {
+      const now = await stored(created.body.id);
+      return now.state === 'failed' ? now : undefined;
+    }, 30_000, 'the callback out of calls');
+    expect(failed.outcome).toBe('busy (486); call 2 of 2, no more calls');
+    const placed = (await telephony.calls()).filter((one) => one.to === phone);
+    expect(placed).toHaveLength(2);
+    expect((placed[1] as (typeof placed)[number]).at.getTime() - (placed[0] as (typeof placed)[number]).at.getTime()).toBeGreaterThanOrEqual(5_000);
+  });
+
   it('calls a contact who let it ring out again after the wait, and a cancel during the wait ends it with no further call', async () => {
     const phone = telephony.contact('rings-out', 7102);
     const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100' });
     expect(created.status).toBe(201);
+    // No retry of its own: the hub's (here 3 calls, 3 s apart).
+    expect(created.body.retry).toBeNull();
     const waiting = await eventually(async () => {
       const now = await stored(created.body.id);
       return now.state === 'scheduled' && now.outcome !== null ? now : undefined;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
 import { fieldErrorsFrom, type FieldError } from '../../core/validation.js';
-import { callbackWorkflowId } from '../../workflows/callbacks/shared.js';
+import { callbackWorkflowId, type CallbackRetry } from '../../workflows/callbacks/shared.js';
 import { TelephonyConfigError } from '../config-errors.js';
 
 export const CALLBACK_START_OUTBOX_KIND = 'callback.start';
@@ -29,6 +29,14 @@ export const callbackInputSchema = z
     callerId: z.string().min(1).max(64).optional().describe('Number shown to the contact; default: the caller ID of a campaign of the project using the queue'),
     note: z.string().max(2000).optional(),
     ownerWindowSeconds: z.number().int().min(0).max(24 * 3600).default(300).describe('How long the owner alone is offered the callback (default 300 s)'),
+    retry: z
+      .object({
+        maxAttempts: z.number().int().min(1).max(10).describe('Calls in all, the first included (1: never called again)'),
+        retryAfterSeconds: z.number().int().min(5).max(7 * 24 * 3600).describe('Wait before calling again'),
+      })
+      .strict()
+      .optional()
+      .describe("When the contact is busy or lets it ring out: how many calls and how far apart (default: the hub's, 3 calls 10 minutes apart)"),
   })
   .strict();
 
@@ -41,6 +49,8 @@ export interface CallbackView {
   callerId: string;
   note: string | null;
   ownerWindowSeconds: number;
+  /** The callback's own retry; null: the hub's default. */
+  retry: { maxAttempts: number; retryAfterSeconds: number } | null;
   state: CallbackState;
   handledBy: string | null;
   outcome: string | null;
@@ -58,6 +68,8 @@ export interface CallbackStart {
   queue: string;
   callerId: string;
   ownerWindowSeconds: number;
+  /** The callback's own retry (absent: the hub's default). */
+  retry?: CallbackRetry;
 }
 
 /** The contact's responsible agent, when the hub knows it (the journey's merged view); undefined otherwise. */
@@ -103,8 +115,9 @@ export class CallbackStore {
     const row = await this.db.$transaction(async (tx) => {
       // Two identical requests at once: the unique index keeps one; the other reads it back.
       const inserted = await tx.$queryRaw<{ id: string }[]>`
-        INSERT INTO callbacks (id, project_id, phone, at, agent, queue, caller_id, note, owner_window_seconds, updated_at)
-        VALUES (gen_random_uuid(), ${projectId}::uuid, ${phone.e164}, ${at}, ${agent ?? null}, ${body.queue}, ${callerId}, ${body.note ?? null}, ${body.ownerWindowSeconds}, now())
+        INSERT INTO callbacks (id, project_id, phone, at, agent, queue, caller_id, note, owner_window_seconds, retry_max_attempts, retry_after_seconds, updated_at)
+        VALUES (gen_random_uuid(), ${projectId}::uuid, ${phone.e164}, ${at}, ${agent ?? null}, ${body.queue}, ${callerId}, ${body.note ?? null}, ${body.ownerWindowSeconds},
+                ${body.retry?.maxAttempts ?? null}, ${body.retry?.retryAfterSeconds ?? null}, now())
         ON CONFLICT (project_id, phone, at) DO NOTHING
         RETURNING id`;
       const id = inserted[0]?.id;
@@ -112,6 +125,7 @@ export class CallbackStore {
       const start: CallbackStart = {
         projectId, callbackId: id, phone: phone.e164, at: at.toISOString(), queue: body.queue, callerId: callerId as string,
         ownerWindowSeconds: body.ownerWindowSeconds, ...(agent === undefined ? {} : { agent }),
+        ...(body.retry === undefined ? {} : { retry: { maxAttempts: body.retry.maxAttempts, retryAfterMs: body.retry.retryAfterSeconds * 1000 } }),
       };
       await tx.outboxEntry.create({ data: { projectId, kind: CALLBACK_START_OUTBOX_KIND, workflowId: callbackWorkflowId(projectId, id), payload: { ...start } } });
       return tx.callback.findUniqueOrThrow({ where: { id } });
@@ -190,6 +204,7 @@ function viewOf(row: Row): CallbackView {
     callerId: row.callerId,
     note: row.note,
     ownerWindowSeconds: row.ownerWindowSeconds,
+    retry: row.retryMaxAttempts === null || row.retryAfterSeconds === null ? null : { maxAttempts: row.retryMaxAttempts, retryAfterSeconds: row.retryAfterSeconds },
     state: row.state,
     handledBy: row.handledBy,
     outcome: row.outcome,

@@ -19,6 +19,7 @@ const startSchema = z.object({
   queue: z.string(),
   callerId: z.string(),
   ownerWindowSeconds: z.number(),
+  retry: z.object({ maxAttempts: z.number(), retryAfterMs: z.number() }).optional(),
 });
 const cancelSchema = z.object({ projectId: z.string(), callbackId: z.string() });
 
@@ -32,7 +33,7 @@ export function callbackDeliverers(options: Partial<CallbackOptions> & { taskQue
           await client.workflow.start(callback, {
             workflowId: callbackWorkflowId(start.projectId, start.callbackId),
             taskQueue,
-            args: [{ ...start, ...(start.agent === undefined ? {} : { agent: start.agent }), options: { ...defaultCallbackOptions, telephonyTaskQueue: 'telephony', ...settings } }],
+            args: [{ ...start, ...(start.agent === undefined ? {} : { agent: start.agent }), ...(start.retry === undefined ? {} : { retry: start.retry }), options: { ...defaultCallbackOptions, telephonyTaskQueue: 'telephony', ...settings } }],
             workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
             typedSearchAttributes: new TypedSearchAttributes([{ key: ProjectIdKey, value: start.projectId }]),
           });

@@ -15,10 +15,11 @@ export interface CallbackOptions {
   retry?: CallbackRetry;
 }
 
-export interface CallbackRetry {
+// A type, not an interface: it travels in an outbox row's JSON payload.
+export type CallbackRetry = {
   maxAttempts: number;
   retryAfterMs: number;
-}
+};
 
 /** Up to 3 calls, 10 minutes apart. */
 export const defaultCallbackRetry: CallbackRetry = { maxAttempts: 3, retryAfterMs: 10 * 60_000 };
@@ -36,6 +37,8 @@ export interface CallbackInput {
   queue: string;
   callerId: string;
   ownerWindowSeconds: number;
+  /** This callback's own retry, over `options.retry`. */
+  retry?: CallbackRetry;
   options: CallbackOptions;
 }
 

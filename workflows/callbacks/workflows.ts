@@ -54,7 +54,7 @@ export async function callback(input: CallbackInput): Promise<CallbackResult> {
   if (due.dueInMs > 0) await wait(due.dueInMs);
   if (cancelled) return cancelledResult();
 
-  const retry = input.options.retry ?? defaultCallbackRetry;
+  const retry = input.retry ?? input.options.retry ?? defaultCallbackRetry;
   for (let attempt = 1; ; attempt += 1) {
     const result = await callOnce(attempt);
     if (!('unanswered' in result)) return result;
