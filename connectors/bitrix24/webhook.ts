@@ -68,8 +68,8 @@ export const bitrix24Webhook: WebhookHandler<Bitrix24Config> = {
     const ts = Number(at(body, 'ts'));
     // Bitrix24 sends no event id. Event, record and send second identify a delivery; two
     // changes of one record within a second collapse into one. The event carries no values:
-    // the journey reads the record, and reads it again once the second has surely passed
-    // (CRM_NOTIFICATION_SETTLE_MS), so the second change is not lost.
+    // the inbox stores the repeat once and asks the journey to read the record again
+    // (core/webhooks/inbox.ts, `recheck`), so the second change is not lost.
     return [
       {
         eventId: `${event}:${id}:${Number.isFinite(ts) ? ts : 'no-ts'}`,

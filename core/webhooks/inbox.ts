@@ -31,6 +31,7 @@ export const webhookEventSchema = z.object({
 export const crmChangeSchema = webhookEventSchema.extend({
   connectorInstanceId: z.uuid(),
   receivedAt: z.iso.datetime({ offset: true }),
+  recheck: z.boolean().optional(),
 }) satisfies z.ZodType<CrmChange>;
 
 export const journeyCrmChangePayloadSchema = z.object({
@@ -57,7 +58,7 @@ export interface WebhookTarget {
 export interface StoredWebhook {
   /** Events in the call. */
   received: number;
-  /** Events stored before (a redelivery): nothing new was queued for them. */
+  /** Events stored before (a redelivery): not stored again; a value-less one of a linked record asks its journey to read the record again. */
   duplicates: number;
   /** Outbox rows written (wake the dispatcher). */
   queued: number;
@@ -107,8 +108,35 @@ export async function storeWebhookEventsIn(tx: OutboxTx, target: WebhookTarget, 
       ? { kind: RESOLVE_CRM_CONTACT_OUTBOX_KIND, workflowId: crmContactResolverWorkflowId(target.id), payload: { projectId: target.projectId, webhookEventId: id, change } }
       : journeyRow({ projectId: target.projectId, phone, webhookEventId: id, change });
   });
+  outbox.push(...(await rechecks(tx, target, rows.filter((row) => !receivedAt.has(row.id)).map((row) => row.event))));
   await insertOutboxRows(tx, target.projectId, outbox);
   return { received: events.length, duplicates: events.length - fresh.length, queued: outbox.length };
+}
+
+/**
+ * A value-less notification received again. Whole-second stamps (Bitrix24) give a second edit of
+ * the record within the same second the same event id as the first, so the repeat may stand for a
+ * change the journey's read of the first has not seen: the journey of a linked record is asked to
+ * read it once more (`recheck`; it records no second change). An unlinked record's first
+ * notification is still on its way through contact resolution, whose read comes after this one.
+ * Changes read by polling carry their values and a repeat of those is only a repeat.
+ */
+async function rechecks(tx: OutboxTx, target: WebhookTarget, repeated: WebhookEvent[]): Promise<OutboxRowInput[]> {
+  const notifications = repeated.filter((event) => event.changes === undefined);
+  if (notifications.length === 0) return [];
+  const phones = await linkedPhones(tx, target.projectId, target.id, [...new Set(notifications.map((event) => event.externalId))]);
+  const linked = notifications.filter((event) => phones.has(event.externalId));
+  if (linked.length === 0) return [];
+  const stored = await tx.$queryRaw<{ id: string; eventId: string; receivedAt: Date }[]>`
+    SELECT id::text AS id, event_id AS "eventId", received_at AS "receivedAt" FROM webhook_events
+    WHERE connector_instance_id = ${target.id}::uuid AND event_id = ANY(${linked.map((event) => event.eventId)}::text[])`;
+  const first = new Map(stored.map((row) => [row.eventId, row]));
+  return linked.flatMap((event) => {
+    const original = first.get(event.eventId);
+    if (original === undefined) return [];
+    const change: CrmChange = { ...event, connectorInstanceId: target.id, receivedAt: original.receivedAt.toISOString(), recheck: true };
+    return [journeyRow({ projectId: target.projectId, phone: phones.get(event.externalId) as string, webhookEventId: original.id, change })];
+  });
 }
 
 /** Queues a change whose contact was just resolved for its journey (in the caller's transaction). */

@@ -20,7 +20,6 @@ import { OutboxDispatcher } from '../../core/outbox/dispatcher.js';
 import { createProject } from '../../core/projects/projects.js';
 import { TemporalGateway } from '../../core/temporal/gateway.js';
 import { journeyDeliverers } from '../../workflows/journey/outbox.js';
-import type { JourneyOptions } from '../../workflows/journey/shared.js';
 import { crmPollerDeliverers } from '../../workflows/crm-polling/client.js';
 import { campaignDeliverers } from '../../workflows/campaigns/client.js';
 import { callbackDeliverers } from '../../workflows/callbacks/client.js';
@@ -70,8 +69,6 @@ export interface TestHub {
 export interface TestHubOptions {
   temporalAddress?: string;
   idleTimeoutMs?: number;
-  /** Journeys read a record again this long after a value-less CRM notification (default 2 s). */
-  notificationSettleMs?: number;
   defaultRegion?: string;
   /** Start the worker now (default true). */
   worker?: boolean;
@@ -120,21 +117,17 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
   const telephonyTaskQueue = `${taskQueue}-telephony`;
   const temporalAddress = options.temporalAddress ?? inject('temporalAddress');
   const temporal = new TemporalGateway(temporalAddress, 'default');
-  const journey: JourneyOptions = {
-    taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000,
-    ...(options.notificationSettleMs === undefined ? {} : { notificationSettleMs: options.notificationSettleMs }),
-  };
   const dispatcher = new OutboxDispatcher({
     db,
     temporal,
     logger,
     pollMs: options.pollMs ?? 200,
     deliverers: {
-      ...journeyDeliverers(journey),
+      ...journeyDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
       ...crmPollerDeliverers({ taskQueue }),
-      ...callEventDeliverers(journey),
+      ...callEventDeliverers({ taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 }),
       ...callbackDeliverers({ taskQueue, telephonyTaskQueue, ...options.callback }),
-      ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey }),
+      ...campaignDeliverers({ taskQueue, telephonyTaskQueue, ...options.campaign, journey: { taskQueue, idleTimeoutMs: options.idleTimeoutMs ?? 2000 } }),
     },
   });
   const connectors = new ConnectorRuntime({ registry, secretBox });

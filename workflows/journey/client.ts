@@ -29,10 +29,7 @@ function journeyStart(contact: { projectId: string; phone: string }, options: Jo
   return {
     workflowId: journeyWorkflowId(contact.projectId, contact.phone),
     taskQueue: options.taskQueue,
-    args: [{
-      projectId: contact.projectId, phone: contact.phone, idleTimeoutMs: options.idleTimeoutMs,
-      ...(options.notificationSettleMs === undefined ? {} : { notificationSettleMs: options.notificationSettleMs }),
-    }] as [JourneyInput],
+    args: [{ projectId: contact.projectId, phone: contact.phone, idleTimeoutMs: options.idleTimeoutMs }] as [JourneyInput],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: ProjectIdKey, value: contact.projectId },
       { key: ContactPhoneKey, value: contact.phone },

@@ -11,20 +11,16 @@ export interface JourneyInput {
   phone: string;
   /** Complete after this long without an event; the next event starts a new run. */
   idleTimeoutMs: number;
-  /** How long after a value-less CRM notification its record is read again (default CRM_NOTIFICATION_SETTLE_MS). */
-  notificationSettleMs?: number;
   /** Carried over by continueAsNew. */
   carried?: JourneyState;
   /** Work taken in but not done yet when the previous run continued as new. */
-  pending?: { taskIds: string[]; changedSources: string[]; reconcile?: boolean; rereads?: { source: string; at: number }[] };
+  pending?: { taskIds: string[]; changedSources: string[]; reconcile?: boolean };
 }
 
 /** Where journeys run and when they end; the outbox dispatcher's settings, passed on to whoever starts a journey. */
 export interface JourneyOptions {
   taskQueue: string;
   idleTimeoutMs: number;
-  /** See JourneyInput.notificationSettleMs; tests widen it to make a same-second edit observable. */
-  notificationSettleMs?: number;
 }
 
 export interface TaskReceived {
@@ -54,6 +50,12 @@ export interface CrmChange {
   receivedAt: string;
   /** Changed fields when the CRM sends them; absent means "re-read the record". */
   changes?: Record<string, unknown> | undefined;
+  /**
+   * The CRM sent this (value-less) notification again. A notification stamped in whole seconds
+   * (Bitrix24's) names a second edit of the record in the same second with the same event id, so
+   * a repeat is read as "the record may have changed since": the journey reads it once more.
+   */
+  recheck?: boolean | undefined;
 }
 
 export interface CrmChangeView extends CrmChange {
@@ -168,14 +170,6 @@ export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 export const MAX_TASKS_IN_STATE = 200;
 /** CRM changes remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_CRM_CHANGES_IN_STATE = 200;
-
-/**
- * A CRM notification that carries no values ("record X changed", e.g. Bitrix24's events) and is
- * stamped in whole seconds shares its event id with a second edit of the record in the same second,
- * which is therefore de-duplicated. A read of the record made less than this long after the
- * notification was received may have come before that edit, so the record is read once more then.
- */
-export const CRM_NOTIFICATION_SETTLE_MS = 2_000;
 
 /** Supervisor resolutions remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_RESOLVED_CONFLICTS_IN_STATE = 50;

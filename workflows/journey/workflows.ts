@@ -8,7 +8,6 @@ import {
   CancelledFailure,
   condition,
   continueAsNew,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -21,14 +20,12 @@ import { classifyCrmChange, rememberWrite } from '../../core/webhooks/echo.js';
 import type { ReconcileActivities } from './reconcile-activities.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
 import { recordCallEvent } from './calls.js';
-import { workflowNow } from '../clock.js';
 import { dialerOutcomeSignal, recordDialerOutcome } from './dialer-outcomes.js';
 import {
   callEventSignal,
   conflictResolvedSignal,
   crmChangedSignal,
   crmChangeKey,
-  CRM_NOTIFICATION_SETTLE_MS,
   journeyStateQuery,
   MAX_CRM_CHANGES_IN_STATE,
   MAX_RESOLVED_CONFLICTS_IN_STATE,
@@ -92,28 +89,21 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   state.hubWrites ??= {};
   state.crmChangesReceived ??= 0;
   const knownCrmChanges = new Set(state.crmChanges.map(crmChangeKey));
-  // Sources whose record must be read again at a time (CRM_NOTIFICATION_SETTLE_MS): a read before
-  // then may have missed a same-second edit whose notification was de-duplicated. Runs of earlier
-  // builds replay without (patched).
-  const settleRereads = patched('journey-settle-reread');
-  const rereads = new Map<string, number>((input.pending?.rereads ?? []).map(({ source, at }) => [source, at]));
   setHandler(crmChangedSignal, (change) => {
     // Delivered at least once (outbox, resolver retries); an event seen before is not recorded again.
     const key = crmChangeKey(change);
-    if (knownCrmChanges.has(key)) return;
+    if (knownCrmChanges.has(key)) {
+      // A repeat of a value-less notification may stand for a second edit in the same second.
+      if (change.recheck === true) changedSources.add(change.connectorInstanceId);
+      return;
+    }
     knownCrmChanges.add(key);
     state.crmChangesReceived += 1;
     const origin = classifyCrmChange(state.hubWrites, change);
     state.crmChanges.unshift({ ...change, origin });
     if (state.crmChanges.length > MAX_CRM_CHANGES_IN_STATE) state.crmChanges.length = MAX_CRM_CHANGES_IN_STATE;
     // The hub's own write coming back is not news; anything else is reconciled.
-    if (origin === 'hub-echo') return;
-    changedSources.add(change.connectorInstanceId);
-    const receivedAt = Date.parse(change.receivedAt);
-    if (settleRereads && change.changes === undefined && !Number.isNaN(receivedAt)) {
-      const at = receivedAt + (input.notificationSettleMs ?? CRM_NOTIFICATION_SETTLE_MS);
-      rereads.set(change.connectorInstanceId, Math.max(at, rereads.get(change.connectorInstanceId) ?? at));
-    }
+    if (origin !== 'hub-echo') changedSources.add(change.connectorInstanceId);
   });
   // A supervisor's decision is read from the journal by the next reconciliation, which writes it back.
   let reconcileRequested = input.pending?.reconcile === true;
@@ -131,27 +121,14 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
 
   const hasWork = () => queue.length > 0 || changedSources.size > 0 || reconcileRequested || workflowInfo().continueAsNewSuggested;
   for (;;) {
-    // Waiting starts an idle timer (or one until the next read again); with work already taken in
-    // there is nothing to wait for.
-    if (!hasWork()) {
-      const nextReread = rereads.size > 0 ? Math.min(...rereads.values()) : undefined;
-      const woken = await condition(hasWork, nextReread === undefined ? input.idleTimeoutMs : Math.max(1, nextReread - workflowNow()));
-      if (!woken && nextReread === undefined) break;
-    }
-    for (const [source, at] of rereads) {
-      if (at > workflowNow()) continue;
-      rereads.delete(source);
-      changedSources.add(source);
-    }
+    // Waiting starts an idle timer; with work already taken in there is nothing to wait for.
+    if (!hasWork() && !(await condition(hasWork, input.idleTimeoutMs))) break;
     // Temporal suggests continuing once the history passes 4 Ki events or 4 MB and refuses
     // the 10,001st signal of a run. A contact under a steady stream of events never has a
     // quiet moment, so the run continues as new with its pending work rather than wait for one.
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof contactJourney>({
-        ...input, carried: state,
-        pending: { taskIds: queue, changedSources: [...changedSources], reconcile: reconcileRequested, rereads: [...rereads].map(([source, at]) => ({ source, at })) },
-      });
+      await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources], reconcile: reconcileRequested } });
     }
     // One pass takes the next task and then the CRM changes pending by then, so a
     // task and a change that arrive together are handled in one workflow task.
@@ -165,9 +142,6 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
       const sources = [...changedSources];
       changedSources.clear();
       reconcileRequested = false;
-      // A read that starts once a source's notifications have settled sees every edit they stand for.
-      const readAt = workflowNow();
-      for (const source of sources) if ((rereads.get(source) ?? Number.POSITIVE_INFINITY) <= readAt) rereads.delete(source);
       await reconcileAcrossCrms(state, sources);
       state.eventsHandled += 1;
     }
