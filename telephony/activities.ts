@@ -139,7 +139,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
   const live = new Map<string, LiveCall>();
   // Hand-overs started at the answer (`connect`), by call id, until bridgeToAgent collects them.
   // Kept apart from `live`: a call abandoned by rule has ended before the workflow asks.
-  const handOvers = new Map<string, { queue: string; result: Promise<BridgeOutput> }>();
+  const handOvers = new Map<string, { result: Promise<BridgeOutput> }>();
   const heartbeatMs = deps.heartbeatIntervalMs ?? 1_000;
 
   // Signals of one call are sent in order; a journey that cannot be reached is logged, not thrown
@@ -235,7 +235,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     const result = handOver(call, callId, connect.queue, connect.preferredAgent, connect.ifNoAgent);
     // Also a failure is kept for bridgeToAgent to report; not an unhandled rejection meanwhile.
     result.catch(() => undefined);
-    handOvers.set(callId, { queue: connect.queue, result });
+    handOvers.set(callId, { result });
     // A workflow that never asks (its run ended) leaves nothing behind for long.
     setTimeout(() => handOvers.get(callId)?.result === result && handOvers.delete(callId), handOverKeptMs).unref();
   };
@@ -312,15 +312,14 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
      * rather than after a round trip through the workflow.
      */
     async bridgeToAgent(callId: string, queue: string, preferredAgent?: string, ifNoAgent?: IfNoAgent): Promise<BridgeOutput> {
+      // Handed over at the answer (placeCall's connect): that hand-over's outcome, never a second queueing.
       const started = handOvers.get(callId);
+      handOvers.delete(callId);
+      const call = started === undefined ? liveCall(callId) : undefined;
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
       try {
-        if (started !== undefined && started.queue === queue) {
-          handOvers.delete(callId);
-          return await started.result;
-        }
-        return await handOver(liveCall(callId), callId, queue, preferredAgent, ifNoAgent);
+        return await (started?.result ?? handOver(call as LiveCall, callId, queue, preferredAgent, ifNoAgent));
       } finally {
         clearInterval(heartbeat);
       }

@@ -113,7 +113,11 @@ export async function callback(input: CallbackInput): Promise<CallbackResult> {
     const callId = attempt === 1 ? `callback-${input.callbackId}` : `callback-${input.callbackId}-${attempt}`;
     let placed: PlaceCallOutput;
     try {
-      placed = await placeCall({ projectId: input.projectId, callId, to: input.phone, callerId: input.callerId, ringTimeoutMs: input.options.ringTimeoutMs });
+      // Telephony offers the answered call at once (owner first when found ready); bridgeToAgent reports how it went.
+      placed = await placeCall({
+        projectId: input.projectId, callId, to: input.phone, callerId: input.callerId, ringTimeoutMs: input.options.ringTimeoutMs,
+        connect: { queue: input.queue, ...(preferred === undefined ? {} : { preferredAgent: preferred }) },
+      });
     } catch (error) {
       const outcome = `the call could not be placed: ${failureMessage(error)}`;
       await move(['dialing'], 'failed', { outcome });

@@ -14,7 +14,10 @@ export async function callContact(input: CallContactInput): Promise<PlaceCallOut
     heartbeatTimeout: '10 seconds',
     retry: { maximumAttempts: 1 },
   });
-  const placed = await placeCall({ projectId: input.projectId, callId: input.callId, to: input.to, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs });
+  const then = input.then;
+  // A call for an agent is queued by telephony the moment it is answered; bridgeToAgent reports how it went.
+  const connect = 'queue' in then ? { queue: then.queue, ...(then.preferredAgent === undefined ? {} : { preferredAgent: then.preferredAgent }) } : undefined;
+  const placed = await placeCall({ projectId: input.projectId, callId: input.callId, to: input.to, callerId: input.callerId, ringTimeoutMs: input.ringTimeoutMs, ...(connect === undefined ? {} : { connect }) });
   if (placed.outcome !== 'answered') return placed;
   // The call lives in the placing worker; a short schedule-to-start says "that worker is gone".
   const onCall = activitiesOnCall(placed.taskQueue);
