@@ -87,11 +87,21 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 function watchEventLoop() {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
+  const worstStallMs = (): number => {
+    histogram.disable();
+    return histogram.max / 1e6;
+  };
   return {
     extraStarts(limits: { count: number; windowMs: number }): number {
-      histogram.disable();
-      const worstStallMs = histogram.max / 1e6;
-      return Math.floor(worstStallMs / (limits.windowMs / limits.count));
+      return Math.floor(worstStallMs() / (limits.windowMs / limits.count));
+    },
+    /**
+     * The sliding window to count a job's own clock readings in: a stall between the limiter's
+     * start and the job reading the clock makes one start look up to the stall later, so two
+     * starts a window apart by the limiter's clock can read as closer. Shortened by the worst stall.
+     */
+    countedWindowMs(windowMs: number): number {
+      return windowMs - Math.ceil(worstStallMs());
     },
   };
 }
@@ -267,7 +277,8 @@ describe('when Redis fails', () => {
     await running;
 
     expect(starts).toHaveLength(60);
-    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(20 + loop.extraStarts(limits.requests));
+    // One process: the limiter's own window guard spaces its starts, whichever pacer it is on.
+    expect(maxInWindow(starts, loop.countedWindowMs(limits.requests.windowMs))).toBeLessThanOrEqual(20);
     await waitFor(() => limiter.snapshot().shared, 5000);
   }, 20_000);
 

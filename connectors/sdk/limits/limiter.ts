@@ -444,7 +444,10 @@ class AdaptiveRequestLimiter implements RequestLimiter {
     const window = this.pacerWindow();
     if (!window) return;
     for (let unit = 0; unit < weight; unit += 1) this.recentStarts.push(now);
-    if (this.recentStarts.length > window.count) this.recentStarts.splice(0, this.recentStarts.length - window.count);
+    // Kept for the declared window, not only the one enforced now: a local share (Redis lost) is
+    // smaller, and the shared window that follows must still see the starts made under it.
+    const keep = Math.max(window.count, this.limits.requests?.count ?? 0);
+    if (this.recentStarts.length > keep) this.recentStarts.splice(0, this.recentStarts.length - keep);
   }
 
   /** The window this process enforces: the declared one, or its share of it while limiting locally without Redis. */
