@@ -214,7 +214,16 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
   /** Queues the live call for an agent; with `ifNoAgent`, one no agent took in time hears the prompt and is hung up. */
   const handOver = async (call: LiveCall, callId: string, queue: string, preferredAgent?: string, ifNoAgent?: IfNoAgent): Promise<BridgeOutput> => {
     const maxWaitMs = ifNoAgent === undefined ? undefined : Math.max(0, ifNoAgent.withinMs - (performance.now() - call.answeredAtMono));
-    const queued = call.center.queue(queue).enqueue(call.leg, {
+    let target: ReturnType<CallCenter['queue']>;
+    try {
+      target = call.center.queue(queue);
+    } catch (error) {
+      // No such queue here: nobody could ever take the call, so the contact is not left on an open, silent line.
+      await call.leg.hangup().catch(() => undefined);
+      live.delete(callId);
+      throw ApplicationFailure.create({ nonRetryable: true, type: 'NoSuchQueue', message: `call ${callId} was answered but ${error instanceof Error ? error.message : String(error)}; hung up` });
+    }
+    const queued = target.enqueue(call.leg, {
       callId, ...(preferredAgent === undefined ? {} : { preferredAgentId: preferredAgent }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
     });
     const outcome = await queued.result;

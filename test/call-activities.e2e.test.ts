@@ -115,6 +115,21 @@ describe('call activities reach the contact journey', () => {
     expect(countOf(run, 'BYE')).toBe(1);
   });
 
+  it('an answered call meant for a queue that does not run here is hung up at once, not left on a silent line', async () => {
+    const peer = await rig.peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 20 });
+    const queue = `${telephonyQueue}-q`;
+    await startTelephonyWorker([carrier('main', peer, 1, '0.060')], queue);
+    const callId = `call-${randomUUID()}`;
+    const run = client.workflow.execute(callContact, {
+      taskQueue: workflowQueue, workflowId: `call/${callId}`, workflowExecutionTimeout: '40 seconds',
+      args: [{ projectId, callId, to: '+4930555003', callerId: '+4940111111', ringTimeoutMs: 5_000, telephonyTaskQueue: queue, then: { queue: 'nowhere' } }],
+    });
+    await expect(run).rejects.toMatchObject({ cause: { cause: { type: 'NoSuchQueue', message: expect.stringContaining('queue "nowhere" is not running') } } });
+    const carried = await peer.finished();
+    expect(carried.successful).toBe(1);
+    expect(countOf(carried, 'BYE')).toBe(1);
+  });
+
   it('primary trunk answers 503: the backup carries the call and the journey shows the backup in the CDR', async () => {
     const primary = await rig.peer({ scenario: 'carrier-unavailable', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 20 });
     const backup = await rig.peer({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 20 });
