@@ -4,41 +4,31 @@
 // workflow reads the ready agent from the telephony process's roster, claims the task, places the
 // call through the carrier, hands it to the agent's phone, and the task is done with the agent
 // named in the contact's journey.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
+import { eventually, type TestHub } from './support/hub.js';
+import { startTelephonySuite, type TelephonyProcess, type TelephonySuite } from './support/telephony-process.js';
 
 let hub: TestHub;
 let telephony: TelephonyProcess | undefined;
-let connection: Connection;
+let suite: TelephonySuite;
 let client: Client;
-let dataDir: string;
-const peers: SippPeer[] = [];
+let peers: SippPeer[] = [];
 
 beforeAll(async () => {
-  hub = await startTestHub({ idleTimeoutMs: 120_000, campaign: { tickMs: 500, ringTimeoutMs: 8_000 } });
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-  dataDir = await mkdtemp(join(tmpdir(), 'hub-campaign-'));
+  suite = await startTelephonySuite('campaign', { idleTimeoutMs: 120_000, campaign: { tickMs: 500, ringTimeoutMs: 8_000 } });
+  ({ hub, client, peers } = suite);
 });
 
 afterAll(async () => {
-  await telephony?.process.kill('SIGKILL');
-  for (const peer of peers) peer.stop();
-  await connection?.close();
-  await hub?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await suite?.close();
 });
 
 describe('a progressive campaign over SIP', () => {
   it('dials a contact through a SIPp carrier and hands the answered call to the ready SIPp agent', async () => {
-    telephony = await startTelephonyProcess(hub, { dataDir, telephonyTaskQueue: hub.telephonyTaskQueue });
+    telephony = await suite.startTelephony();
     const { controlUrl } = telephony;
     await telephony.healthy();
 

@@ -10,17 +10,14 @@
 // by the hub 2 s after the answer plus the message (which played), the abandon rate counts them,
 // the pacer launched beyond one call per ready agent (it really ran predictive), and no
 // number was dialled twice within its retry interval.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { campaignStatusQuery, campaignWorkflowId, dialAttemptWorkflowId } from '../workflows/campaigns/shared.js';
 import type { dialAttempt } from '../workflows/campaigns/workflows.js';
 import { journeyStateQuery, journeyWorkflowId } from '../workflows/journey/shared.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
+import { eventually, type TestHub } from './support/hub.js';
+import { startTelephonySuite, type TelephonyProcess, type TelephonySuite } from './support/telephony-process.js';
 
 const TASKS = 30;
 const RING_TIMEOUT_MS = 5_000;
@@ -28,29 +25,22 @@ const CONNECT_SECONDS = 2;
 
 let hub: TestHub;
 let telephony: TelephonyProcess | undefined;
-let connection: Connection;
+let suite: TelephonySuite;
 let client: Client;
-let dataDir: string;
-const peers: SippPeer[] = [];
+let peers: SippPeer[] = [];
 
 beforeAll(async () => {
-  hub = await startTestHub({ idleTimeoutMs: 120_000, campaign: { tickMs: 500, ringTimeoutMs: RING_TIMEOUT_MS } });
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-  dataDir = await mkdtemp(join(tmpdir(), 'hub-predictive-'));
+  suite = await startTelephonySuite('predictive', { idleTimeoutMs: 120_000, campaign: { tickMs: 500, ringTimeoutMs: RING_TIMEOUT_MS } });
+  ({ hub, client, peers } = suite);
 });
 
 afterAll(async () => {
-  await telephony?.process.kill('SIGKILL');
-  for (const peer of peers) peer.stop();
-  await connection?.close();
-  await hub?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await suite?.close();
 });
 
 describe('a predictive campaign over SIP', () => {
   it('paces ahead of the agents, connects answered calls, abandons with the message after 2 s, and resolves every task once', async () => {
-    telephony = await startTelephonyProcess(hub, { dataDir, telephonyTaskQueue: hub.telephonyTaskQueue });
+    telephony = await suite.startTelephony();
     const health = await telephony.healthy<{ media?: string }>();
     expect(health.media ?? '').not.toMatch(/unavailable/);
 

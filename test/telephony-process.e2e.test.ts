@@ -7,16 +7,13 @@
 // end and CDR, and the CDR row is in PostgreSQL. Then, on the same process (the tests run in order:
 // starting it once keeps the file short), an IVR number with the prompt played by the process's
 // embedded rtpengine, and a call placed by the telephony activities. Nothing faked.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countOf, nextLoopbackAddress, startSipp, type SippPeer } from '../telephony/testing/sipp.js';
 import { journeyStateQuery, journeyWorkflowId, type JourneyCallView } from '../workflows/journey/shared.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
-import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
+import { eventually, type TestHub } from './support/hub.js';
+import { startTelephonySuite, type TelephonyProcess, type TelephonySuite } from './support/telephony-process.js';
 
 const dialled = '4930123456';
 // A Berlin number as a German carrier sends it: national format, read in the project's region (DE).
@@ -25,26 +22,19 @@ const callerE164 = '+493012345678';
 
 let hub: TestHub;
 let telephony: TelephonyProcess | undefined;
-let connection: Connection;
+let suite: TelephonySuite;
 let client: Client;
-let dataDir: string;
 let sipPort: number;
-const peers: SippPeer[] = [];
+let peers: SippPeer[] = [];
 const sharedQueue = `telephony-shared-${randomUUID()}`;
 
 beforeAll(async () => {
-  hub = await startTestHub({ idleTimeoutMs: 120_000, defaultRegion: 'DE' });
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
-  dataDir = await mkdtemp(join(tmpdir(), 'hub-telephony-'));
+  suite = await startTelephonySuite('telephony', { idleTimeoutMs: 120_000, defaultRegion: 'DE' });
+  ({ hub, client, peers } = suite);
 });
 
 afterAll(async () => {
-  await telephony?.process.kill('SIGKILL');
-  for (const peer of peers) peer.stop();
-  await connection?.close();
-  await hub?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await suite?.close();
 });
 
 async function control(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
@@ -60,7 +50,7 @@ describe('the telephony process', () => {
   it('routes an inbound call on a configured number to a ready agent; the journey shows the call and the CDR is stored', async () => {
     expect((await api('PUT', '/v1/telephony/queues/sales', { agents: ['ann'], ringTimeoutMs: 5_000, maxWaitMs: 20_000, wrapUpMs: 0 })).status).toBe(201);
 
-    telephony = await startTelephonyProcess(hub, { dataDir, telephonyTaskQueue: sharedQueue });
+    telephony = await suite.startTelephony({ telephonyTaskQueue: sharedQueue });
     sipPort = telephony.sipPort;
     const health = await telephony.healthy<{ sip: { port: number }; numbers: string[]; projects: number }>();
     expect(health.sip.port).toBe(sipPort);

@@ -1,11 +1,16 @@
 // The telephony process (telephony/main.ts) started for a test the way `npm start` starts it: a child
 // process on the test hub's database and Temporal, the drachtio-server stand-in and SIP on a free
 // port, its control endpoint on another. One place for the start, the health wait and the control calls.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { findFreePort } from '../../embedded/ports.js';
 import { findFreeUdpPort } from '../../embedded/rtpengine.js';
-import type { TestHub } from './hub.js';
-import { eventually } from './hub.js';
+import type { SippPeer } from '../../telephony/testing/sipp.js';
+import type { TestHub, TestHubOptions } from './hub.js';
+import { eventually, startTestHub } from './hub.js';
 import { startServiceProcess, type WorkerProcess } from './worker-process.js';
 
 export interface TelephonyProcess {
@@ -57,5 +62,47 @@ export async function startTelephonyProcess(
         const health = response?.ok ? ((await response.json()) as Health) : undefined;
         return health !== undefined && ready(health) ? health : undefined;
       }, timeoutMs, what),
+  };
+}
+
+/**
+ * A suite that runs the telephony process on a test hub of its own: the hub, a Temporal client, a
+ * data directory, and the telephony processes and SIPp peers the suite starts, all torn down by
+ * `close` (one place for the setup the e2e suites share).
+ */
+export interface TelephonySuite {
+  hub: TestHub;
+  client: Client;
+  dataDir: string;
+  /** SIPp peers the suite started: push them here and `close` stops them. */
+  peers: SippPeer[];
+  /** Starts the telephony process on the suite's hub and data directory (the hub's telephony task queue unless given). */
+  startTelephony(options?: { telephonyTaskQueue?: string; env?: Record<string, string | undefined> }): Promise<TelephonyProcess>;
+  close(): Promise<void>;
+}
+
+export async function startTelephonySuite(name: string, hubOptions: TestHubOptions = {}): Promise<TelephonySuite> {
+  const hub = await startTestHub(hubOptions);
+  const dataDir = await mkdtemp(join(tmpdir(), `hub-${name}-`));
+  const peers: SippPeer[] = [];
+  const processes: TelephonyProcess[] = [];
+  return {
+    hub,
+    client: await hub.temporal.client(),
+    dataDir,
+    peers,
+    async startTelephony(options = {}) {
+      const started = await startTelephonyProcess(hub, {
+        dataDir, telephonyTaskQueue: options.telephonyTaskQueue ?? hub.telephonyTaskQueue, ...(options.env === undefined ? {} : { env: options.env }),
+      });
+      processes.push(started);
+      return started;
+    },
+    async close() {
+      for (const started of processes) await started.process.kill('SIGKILL');
+      for (const peer of peers) peer.stop();
+      await hub.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
   };
 }
