@@ -139,7 +139,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
   const live = new Map<string, LiveCall>();
   // Hand-overs started at the answer (`connect`), by call id, until bridgeToAgent collects them.
   // Kept apart from `live`: a call abandoned by rule has ended before the workflow asks.
-  const handOvers = new Map<string, { result: Promise<BridgeOutput> }>();
+  const handOvers = new Map<string, Promise<BridgeOutput>>();
   const heartbeatMs = deps.heartbeatIntervalMs ?? 1_000;
 
   // Signals of one call are sent in order; a journey that cannot be reached is logged, not thrown
@@ -244,9 +244,9 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
     const result = handOver(call, callId, connect.queue, connect.preferredAgent, connect.ifNoAgent);
     // Also a failure is kept for bridgeToAgent to report; not an unhandled rejection meanwhile.
     result.catch(() => undefined);
-    handOvers.set(callId, { result });
+    handOvers.set(callId, result);
     // A workflow that never asks (its run ended) leaves nothing behind for long.
-    setTimeout(() => handOvers.get(callId)?.result === result && handOvers.delete(callId), handOverKeptMs).unref();
+    setTimeout(() => handOvers.get(callId) === result && handOvers.delete(callId), handOverKeptMs).unref();
   };
 
   return {
@@ -328,7 +328,7 @@ export function createTelephonyActivities(deps: TelephonyActivityDeps) {
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat({ callId }), heartbeatMs);
       try {
-        return await (started?.result ?? handOver(call as LiveCall, callId, queue, preferredAgent, ifNoAgent));
+        return await (started ?? handOver(call as LiveCall, callId, queue, preferredAgent, ifNoAgent));
       } finally {
         clearInterval(heartbeat);
       }
