@@ -296,6 +296,23 @@ describe('calls the hub refuses, storing nothing', () => {
     expect(response.body.errors).toEqual([{ field, message: expect.stringContaining(message) }]);
   });
 
+  it('a call signed with a token rotated away is 401 and one with the new token is stored, right after the change', async () => {
+    const created = await hub.request('/v1/connectors', {
+      method: 'POST',
+      json: { kind: 'bitrix24', name: 'bitrix-rotating', config: { webhookUrl: sandbox.webhookBase, applicationToken } },
+    });
+    const { id } = (await created.json()) as { id: string };
+    const call = (token: string, ts: string) => new URLSearchParams({ event: 'ONCRMCONTACTUPDATE', 'data[FIELDS][ID]': '4242', ts, 'auth[application_token]': token }).toString();
+    // The first call makes the receiver keep the instance.
+    expect((await post(call(applicationToken, '1724690101'), form, hookPath(id))).status).toBe(200);
+    const rotated = 'rotated-token-9876543210';
+    expect((await hub.request(`/v1/connectors/${id}`, { method: 'PATCH', json: { config: { applicationToken: rotated } } })).status).toBe(200);
+    expect((await refused(call(applicationToken, '1724690102'), form, hookPath(id))).status).toBe(401);
+    expect((await post(call(rotated, '1724690103'), form, hookPath(id))).body).toEqual({ received: 1, duplicates: 0 });
+    expect((await hub.request(`/v1/connectors/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await refused(call(rotated, '1724690104'), form, hookPath(id))).status).toBe(404);
+  });
+
   it('needs no project API key: the signature is the authentication', async () => {
     const response = await hub.app.request(hookPath(), { method: 'POST', headers: form, body: signed({ event: 'ONCRMCONTACTUPDATE' }) });
     expect(response.status).toBe(400);
@@ -340,14 +357,18 @@ describe('when the database fails', () => {
       name: 'bitrix-db-fault',
       config: { webhookUrl: sandbox.webhookBase, applicationToken },
     });
-    // The same database, except that writing fails the way a lost connection does.
-    const failingWrites = new Proxy(hub.db, {
-      get(target, property) {
-        if (property === '$transaction') return () => Promise.reject(new Error("Can't reach database server at 127.0.0.1:5432"));
-        return Reflect.get(target, property, target);
-      },
-    });
-    const response = await appOn(failingWrites, secretBox).request(hookPath(instance.id), { method: 'POST', headers: form, body: event });
+    // The database refuses this instance's events (a trigger raising an error, as a full disk or a
+    // failed-over primary does for a write).
+    await hub.db.$executeRawUnsafe(`CREATE FUNCTION refuse_test_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$`);
+    await hub.db.$executeRawUnsafe(`CREATE TRIGGER refuse_test_event BEFORE INSERT ON webhook_events FOR EACH ROW
+      WHEN (NEW.connector_instance_id = '${instance.id}'::uuid) EXECUTE FUNCTION refuse_test_event()`);
+    let response: Response;
+    try {
+      response = await appOn(hub.db, secretBox).request(hookPath(instance.id), { method: 'POST', headers: form, body: event });
+    } finally {
+      await hub.db.$executeRawUnsafe('DROP TRIGGER refuse_test_event ON webhook_events');
+      await hub.db.$executeRawUnsafe('DROP FUNCTION refuse_test_event()');
+    }
     await expectRetryLater(response);
     expect(await hub.db.webhookEvent.count({ where: { connectorInstanceId: instance.id } })).toBe(0);
     expect(await hub.db.outboxEntry.count({ where: { payload: { path: ['change', 'connectorInstanceId'], equals: instance.id } } })).toBe(0);

@@ -10,7 +10,7 @@ import { CrmError } from '../../connectors/sdk/errors.js';
 import type { WebhookEvent, WebhookRequest } from '../../connectors/sdk/types.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
 import { ConnectorUnavailableError, type ConnectorRuntime } from '../../connectors/runtime.js';
-import { storeWebhookEvents, webhookEventSchema, type StoredWebhook } from './inbox.js';
+import { INSTANCE_CHANGED, storeWebhookEvents, webhookEventSchema, type StoredWebhook } from './inbox.js';
 
 /** No such connector instance: the URL is wrong or the instance was deleted. */
 export class UnknownWebhookTargetError extends Error {}
@@ -35,36 +35,72 @@ export interface WebhookReceiverDeps {
 }
 
 
+type InstanceRecord = NonNullable<Awaited<ReturnType<Db['connectorInstance']['findUnique']>>>;
+
+/** Instances kept between calls; each store re-checks the instance's stamp, so none is ever used stale. */
+const CACHED_INSTANCES = 1_000;
+
 export class WebhookReceiver {
+  // CRMs call in bursts (a mass edit is hundreds of calls): the instance, its opened
+  // secrets and its parsed config are read once, not per call.
+  private readonly instances = new Map<string, { instance: InstanceRecord; config: unknown }>();
+
   constructor(private readonly deps: WebhookReceiverDeps) {}
 
   async receive(connectorInstanceId: string, request: WebhookRequest): Promise<StoredWebhook> {
-    const { db, registry, runtime, logger } = this.deps;
     if (!isUuid(connectorInstanceId)) throw new UnknownWebhookTargetError(`no connector instance ${connectorInstanceId}`);
+    const cached = this.instances.get(connectorInstanceId);
+    if (cached) {
+      // A refused signature may be a secret rotated since the entry was made: checked again on a fresh read.
+      let stored: StoredWebhook | typeof INSTANCE_CHANGED;
+      try {
+        stored = await this.verifyAndStore(cached.instance, cached.config, request, false);
+      } catch (error) {
+        if (!(error instanceof WebhookSignatureError)) throw error;
+        stored = INSTANCE_CHANGED;
+      }
+      if (stored !== INSTANCE_CHANGED) return stored;
+      this.instances.delete(connectorInstanceId);
+    }
+    const { instance, config } = await this.load(connectorInstanceId);
+    const stored = await this.verifyAndStore(instance, config, request, true);
+    // Changed again between the read and the store: the CRM retries on the 503.
+    if (stored === INSTANCE_CHANGED) throw new WebhookUnavailableError('the connector instance changed while the call was stored; retry later');
+    if (this.instances.size >= CACHED_INSTANCES) this.instances.clear();
+    this.instances.set(connectorInstanceId, { instance, config });
+    return stored;
+  }
+
+  private async load(connectorInstanceId: string): Promise<{ instance: InstanceRecord; config: unknown }> {
+    const { db, registry, runtime, logger } = this.deps;
     const instance = await db.connectorInstance.findUnique({ where: { id: connectorInstanceId } }).catch((error: unknown) => {
       throw unavailable('cannot look up the connector instance', error, logger);
     });
     if (!instance) throw new UnknownWebhookTargetError(`no connector instance ${connectorInstanceId}`);
-    const handler = registry.get(instance.kind)?.definition.webhook;
-    if (!handler) throw new WebhooksNotSupportedError(`connector "${instance.name}" (${instance.kind}) does not receive webhooks`);
-
-    checkBodyShape(request);
-    let config: unknown;
+    if (!registry.get(instance.kind)?.definition.webhook) {
+      throw new WebhooksNotSupportedError(`connector "${instance.name}" (${instance.kind}) does not receive webhooks`);
+    }
     try {
-      ({ config } = runtime.resolveConfig(instance));
+      return { instance, config: runtime.resolveConfig(instance).config };
     } catch (error) {
       // Stored config or credentials the hub cannot open: the hub's fault, so the CRM keeps retrying until it is fixed.
       if (error instanceof ConnectorUnavailableError) throw unavailable(`cannot verify calls for connector "${instance.name}"`, error, logger);
       throw error;
     }
+  }
+
+  private async verifyAndStore(instance: InstanceRecord, config: unknown, request: WebhookRequest, logRefusal: boolean): Promise<StoredWebhook | typeof INSTANCE_CHANGED> {
+    const { db, registry, logger } = this.deps;
+    const handler = registry.get(instance.kind)?.definition.webhook;
+    if (!handler) throw new WebhooksNotSupportedError(`connector "${instance.name}" (${instance.kind}) does not receive webhooks`);
+    checkBodyShape(request);
     if (!handler.verify(request, config)) {
       // Worth a look when it repeats: a token rotated in the CRM but not in the hub, or someone probing.
-      logger.warn({ connectorInstanceId, connector: instance.name }, 'webhook: call refused, signature missing or wrong');
+      if (logRefusal) logger.warn({ connectorInstanceId: instance.id, connector: instance.name }, 'webhook: call refused, signature missing or wrong');
       throw new WebhookSignatureError(`the call is not signed with the secret of connector "${instance.name}"`);
     }
-
     const events = parseEvents(() => handler.parse(request, config));
-    return storeWebhookEvents(db, { id: instance.id, projectId: instance.projectId }, events).catch((error: unknown) => {
+    return storeWebhookEvents(db, { id: instance.id, projectId: instance.projectId }, events, { updatedAt: instance.updatedAt }).catch((error: unknown) => {
       throw unavailable('cannot store the events', error, logger);
     });
   }
