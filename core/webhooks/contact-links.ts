@@ -35,6 +35,59 @@ export async function linkedPhone(db: SqlTarget, record: CrmRecordRef): Promise<
   return (await linkedPhones(db, record.projectId, record.connectorInstanceId, [record.externalId])).get(record.externalId);
 }
 
+/** One key per CRM record (project, instance, record id). */
+export function recordKey(record: CrmRecordRef): string {
+  return `${record.projectId}/${record.connectorInstanceId}/${record.externalId}`;
+}
+
+const selectLinkedPhonesOf = statement(
+  'contact_links.phones_of_records',
+  `SELECT l.project_id::text AS "projectId", l.connector_instance_id::text AS "connectorInstanceId", l.external_id AS "externalId", l.contact_phone AS phone
+   FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS t(project_id, connector_instance_id, external_id)
+   JOIN contact_links l USING (project_id, connector_instance_id, external_id)`,
+);
+
+/** recordKey -> phone for the records (of any instances) that are linked; one statement. */
+export async function linkedPhonesOf(db: SqlTarget, records: readonly CrmRecordRef[]): Promise<Map<string, string>> {
+  if (records.length === 0) return new Map();
+  const rows = await runSql<CrmRecordRef & { phone: string }>(db, selectLinkedPhonesOf, [
+    records.map((record) => record.projectId),
+    records.map((record) => record.connectorInstanceId),
+    records.map((record) => record.externalId),
+  ]);
+  return new Map(rows.map((row) => [recordKey(row), row.phone]));
+}
+
+const insertLinksUnlessLinked = statement(
+  'contact_links.link_many_unless_linked',
+  `INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
+   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
+   ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING
+   RETURNING project_id::text AS "projectId", connector_instance_id::text AS "connectorInstanceId", external_id AS "externalId", contact_phone AS phone`,
+);
+
+/**
+ * linkCrmRecord for many records: links each to its phone unless it is linked already and
+ * answers recordKey -> the phone each link holds. One statement, and a second read only for
+ * records another transaction linked meanwhile.
+ */
+export async function linkCrmRecords(db: SqlTarget, links: readonly { record: CrmRecordRef; phone: string }[]): Promise<Map<string, string>> {
+  if (links.length === 0) return new Map();
+  const rows = await runSql<CrmRecordRef & { phone: string }>(db, insertLinksUnlessLinked, [
+    links.map(() => randomUUID()),
+    links.map((link) => link.record.projectId),
+    links.map((link) => link.phone),
+    links.map((link) => link.record.connectorInstanceId),
+    links.map((link) => link.record.externalId),
+  ]);
+  const phones = new Map(rows.map((row) => [recordKey(row), row.phone]));
+  const linkedElsewhere = links.filter((link) => !phones.has(recordKey(link.record))).map((link) => link.record);
+  for (const [key, phone] of await linkedPhonesOf(db, linkedElsewhere)) phones.set(key, phone);
+  const vanished = linkedElsewhere.find((record) => !phones.has(recordKey(record)));
+  if (vanished) throw new Error(`contact link for ${vanished.connectorInstanceId}/${vanished.externalId} vanished after it was written`);
+  return phones;
+}
+
 // One round trip: the inserted row, or else the one that was there.
 const insertLinkUnlessLinked = statement(
   'contact_links.link_unless_linked',

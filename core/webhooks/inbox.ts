@@ -228,3 +228,11 @@ const markProcessed = statement('webhook_events.mark_processed', `UPDATE webhook
 export async function markWebhookEventProcessed(db: SqlTarget, webhookEventId: string): Promise<void> {
   await runSql(db, markProcessed, [webhookEventId]);
 }
+
+const markManyProcessed = statement('webhook_events.mark_many_processed', `UPDATE webhook_events SET processed_at = now() WHERE id = ANY($1::uuid[]) AND processed_at IS NULL`);
+
+/** The same for many events, one statement. */
+export async function markWebhookEventsProcessed(db: SqlTarget, webhookEventIds: string[]): Promise<void> {
+  if (webhookEventIds.length === 0) return;
+  await runSql(db, markManyProcessed, [webhookEventIds]);
+}

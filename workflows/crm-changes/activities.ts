@@ -5,8 +5,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import { sqlPoolOf, type Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
-import { linkCrmRecord, linkedPhone, type CrmRecordRef } from '../../core/webhooks/contact-links.js';
-import { markWebhookEventProcessed, queueCrmChangeForJourney } from '../../core/webhooks/inbox.js';
+import { linkCrmRecord, linkCrmRecords, linkedPhone, linkedPhonesOf, recordKey, type CrmRecordRef } from '../../core/webhooks/contact-links.js';
+import { markWebhookEventProcessed, markWebhookEventsProcessed, queueCrmChangeForJourney } from '../../core/webhooks/inbox.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
 import { toActivityFailure, whileHeartbeating } from '../journey/activities.js';
@@ -25,6 +25,10 @@ export interface CrmChangeActivityDeps {
 }
 
 type PhoneLookup = { phone: string } | { unroutable: string };
+
+function recordOf({ projectId, change }: UnlinkedCrmChange): CrmRecordRef {
+  return { projectId, connectorInstanceId: change.connectorInstanceId, externalId: change.externalId };
+}
 
 export function createCrmChangeActivities({ db, connectors, settings }: CrmChangeActivityDeps) {
   // The statements of a resolution run on the pool under Prisma (see core/db/sql.ts).
@@ -85,23 +89,74 @@ export function createCrmChangeActivities({ db, connectors, settings }: CrmChang
       WHERE id = ${webhookEventId}::uuid`;
   }
 
-  async function routeOrDefer(item: UnlinkedCrmChange, journey: JourneyOptions): Promise<BatchRouting> {
-    const { webhookEventId } = item;
+  /** A change's outcome when its record was looked up: its phone, or why it has none, or why to try again. */
+  type RecordLookup = PhoneLookup | { retry: string; afterMs?: number };
+
+  async function lookUpRecord(record: CrmRecordRef): Promise<RecordLookup> {
     try {
-      const routing = await routeOne(item, journey);
-      if (!routing.routed) await recordUnroutable(webhookEventId, routing.reason);
-      return { webhookEventId, ...routing };
+      return await phoneFromCrm(record);
     } catch (error) {
       const failure = toActivityFailure(error);
-      if (failure instanceof ApplicationFailure && failure.nonRetryable === true) {
-        // The CRM refused for good (a 4xx): no contact to give the change to, and why is kept.
-        await recordUnroutable(webhookEventId, failure.message).catch(() => undefined);
-        return { webhookEventId, routed: false, reason: failure.message };
-      }
-      const message = failure instanceof Error ? failure.message : String(failure);
+      // The CRM refused for good (a 4xx): no contact to give the change to, and why is kept.
+      if (failure instanceof ApplicationFailure && failure.nonRetryable === true) return { unroutable: failure.message };
       const afterMs = failure instanceof ApplicationFailure && typeof failure.nextRetryDelay === 'number' ? failure.nextRetryDelay : undefined;
-      return { webhookEventId, retry: message, ...(afterMs !== undefined ? { afterMs } : {}) };
+      return { retry: failure instanceof Error ? failure.message : String(failure), ...(afterMs !== undefined ? { afterMs } : {}) };
     }
+  }
+
+  async function routeBatch(changes: UnlinkedCrmChange[], journey: JourneyOptions): Promise<BatchRouting[]> {
+    const byRecord = groupBy(changes, (item) => recordKey(recordOf(item)));
+    // Another event for a record may have linked it since these were stored.
+    const known = await linkedPhonesOf(sql, byRecord.map((group) => recordOf(group[0]!)));
+    const limit = pLimit(RECORDS_IN_PARALLEL);
+    const lookups = new Map<string, RecordLookup>();
+    await Promise.all(byRecord.map((group) => limit(async () => {
+      const record = recordOf(group[0]!);
+      const phone = known.get(recordKey(record));
+      lookups.set(recordKey(record), phone !== undefined ? { phone } : await lookUpRecord(record));
+    })));
+    const toLink = byRecord.flatMap((group) => {
+      const record = recordOf(group[0]!);
+      const lookup = lookups.get(recordKey(record));
+      return lookup && 'phone' in lookup && !known.has(recordKey(record)) ? [{ record, phone: lookup.phone }] : [];
+    });
+    // An existing link wins over this lookup (see linkCrmRecords).
+    const linked = await linkCrmRecords(sql, toLink);
+
+    const results = new Map<string, BatchRouting>();
+    await Promise.all(byRecord.map((group) => limit(async () => {
+      const key = recordKey(recordOf(group[0]!));
+      const lookup = lookups.get(key) as RecordLookup;
+      for (const item of group) {
+        const { webhookEventId } = item;
+        if ('retry' in lookup) {
+          results.set(webhookEventId, { webhookEventId, ...lookup });
+        } else if ('unroutable' in lookup) {
+          await recordUnroutable(webhookEventId, lookup.unroutable).then(
+            () => results.set(webhookEventId, { webhookEventId, routed: false, reason: lookup.unroutable }),
+            (error: unknown) => results.set(webhookEventId, { webhookEventId, retry: error instanceof Error ? error.message : String(error) }),
+          );
+        } else {
+          const phone = linked.get(key) ?? lookup.phone;
+          try {
+            await deliverCrmChangeToJourney(Context.current().client, { projectId: item.projectId, phone, change: item.change }, journey);
+            results.set(webhookEventId, { webhookEventId, routed: true, phone });
+          } catch (error) {
+            // Later changes of the record wait for this one: they go in order or not at all.
+            const reason = error instanceof Error ? error.message : String(error);
+            for (const rest of group.slice(group.indexOf(item))) results.set(rest.webhookEventId, { webhookEventId: rest.webhookEventId, retry: reason });
+            return;
+          }
+        }
+      }
+    })));
+    const routed = [...results.values()].filter((result) => 'routed' in result && result.routed).map((result) => result.webhookEventId);
+    // Unmarked events are tried again: the journeys ignore an event id they already have.
+    await markWebhookEventsProcessed(sql, routed).catch((error: unknown) => {
+      const reason = `delivered, not marked processed: ${error instanceof Error ? error.message : String(error)}`;
+      for (const webhookEventId of routed) results.set(webhookEventId, { webhookEventId, retry: reason });
+    });
+    return changes.map((item) => results.get(item.webhookEventId) ?? { webhookEventId: item.webhookEventId, retry: 'not attempted' });
   }
 
   return {
@@ -113,22 +168,13 @@ export function createCrmChangeActivities({ db, connectors, settings }: CrmChang
     /**
      * A batch of the resolver's changes. Each change ends routed, unroutable (recorded on
      * its stored event) or to be tried again with the reason; one change's CRM failure
-     * never holds up the others. Changes of one record go in order, so the first links
-     * the record and the next finds the link; records go side by side.
+     * never holds up the others. The batch's database work is one statement per step
+     * (links read, new links written, events marked), not one per change; each record is
+     * asked of the CRM once, records side by side, and changes of one record go to its
+     * journey in order.
      */
     async routeCrmChangesToJourneys({ journey, changes }: { journey: JourneyOptions; changes: UnlinkedCrmChange[] }): Promise<BatchRouting[]> {
-      return whileHeartbeating(async () => {
-        const results = new Map<string, BatchRouting>();
-        const limit = pLimit(RECORDS_IN_PARALLEL);
-        await Promise.all(
-          groupBy(changes, (item) => `${item.projectId}/${item.change.externalId}`).map((group) =>
-            limit(async () => {
-              for (const item of group) results.set(item.webhookEventId, await routeOrDefer(item, journey));
-            }),
-          ),
-        );
-        return changes.map((item) => results.get(item.webhookEventId) ?? { webhookEventId: item.webhookEventId, retry: 'not attempted' });
-      });
+      return whileHeartbeating(() => routeBatch(changes, journey));
     },
 
     /** Keeps on the stored event why it reached no journey, for whoever looks at the inbox. */
