@@ -41,10 +41,9 @@
 // then the same phone again right away (the next ring, served from the card cache).
 // slowest_crm_ms: p50 of the Bitrix connector's own findContacts for the same
 // phones, same concurrency, through a ConnectorRuntime in this process without
-// the hub - the operation the screen pop waits on (two requests,
-// crm.duplicate.findbycomm then crm.contact.list, so about 2 x 80 ms; one raw
-// request would halve it and make the ratio unfair), so screenpop / slowest is
-// the hub's own overhead on a cold lookup.
+// the hub - the operation the screen pop waits on (one batch request: the
+// duplicate search and the list of what it found, so about 80 ms), so
+// screenpop / slowest is the hub's own overhead on a cold lookup.
 // Final line: {"journeys_per_s","bare_workflows_per_s","screenpop_p95_ms",
 //              "screenpop_cached_p95_ms","slowest_crm_ms",...}; about a minute.
 import { randomUUID } from 'node:crypto';

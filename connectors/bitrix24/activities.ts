@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { CrmError } from '../sdk/errors.js';
 import type { ActivityInput, DealStatusInput } from '../sdk/types.js';
-import { notExecuted, type BitrixClient } from './bitrix-client.js';
+import { resultOf, type BitrixClient } from './bitrix-client.js';
 import { webhookUserId, type Bitrix24Config } from './config.js';
 import { isPositiveId, type BitrixRecord } from './records.js';
 
@@ -107,13 +107,6 @@ export function createActivityOperations(client: BitrixClient, config: Bitrix24C
 function requireId(value: string, what: string): string {
   if (!isPositiveId(value)) throw new CrmError('rejected', `"${value}" is not a Bitrix24 ${what} id`);
   return value;
-}
-
-function resultOf(answer: { results: Record<string, unknown>; errors: Record<string, CrmError> }, key: string, method: string): unknown {
-  const error = answer.errors[key];
-  if (error) throw error;
-  if (!(key in answer.results)) throw notExecuted(method);
-  return answer.results[key];
 }
 
 function firstRow(result: unknown): BitrixRecord | undefined {

@@ -111,6 +111,14 @@ function subCallError(method: string, raw: unknown): CrmError {
 }
 
 /** The error for a call the batch answered neither with a result nor an error (it halted before it). */
+/** One sub-call's answer in a batch: its error thrown as is, or an error when the batch halted before it. */
+export function resultOf(answer: BatchAnswer, key: string, method: string): unknown {
+  const error = answer.errors[key];
+  if (error) throw error;
+  if (!(key in answer.results)) throw notExecuted(method);
+  return answer.results[key];
+}
+
 export function notExecuted(method: string): CrmError {
   return new CrmError('unavailable', `Bitrix24 ${method} (in batch): not executed`);
 }

@@ -37,8 +37,21 @@ describe('bitrix24 contacts', () => {
     expect(records[0]).toMatchObject({ NAME: 'Ada Lovelace', UF_CRM_APPLICATION_NUMBER: 'A-1', UF_CRM_HUB_TASK_ID: 't-1' });
     expect(records[0]?.PHONE).toEqual([expect.objectContaining({ VALUE: '+79123456789', VALUE_TYPE: 'WORK' })]);
     expect(records[0]?.EMAIL).toEqual([expect.objectContaining({ VALUE: 'ada@example.com' })]);
-    // find + add, then find + read, and nothing to write.
-    expect(sandbox.stats().byMethod).toEqual({ 'crm.duplicate.findbycomm': 2, 'crm.contact.add': 1, 'crm.contact.list': 1 });
+    // A lookup (duplicate search + list, one batch request) and the add, then a lookup and nothing to write.
+    expect(sandbox.stats().byMethod).toEqual({ batch: 2, 'crm.contact.add': 1 });
+  });
+
+  it('looks a number up in one request, finds nothing as nothing and finds every duplicate the portal reports', async () => {
+    const other = sandbox.seed('contact', { NAME: 'Other', PHONE: [{ VALUE: '+7 495 123-45-67', VALUE_TYPE: 'WORK' }] });
+    expect(await crm.findContacts({ phone: '+79123456789' })).toEqual([]);
+    expect(sandbox.stats().byMethod).toEqual({ batch: 1 });
+
+    // One number typed into 25 records: the portal reports the 20 oldest, and all of those are found.
+    const ids = Array.from({ length: 25 }, (_, index) => sandbox.seed('contact', { NAME: `Dup ${index}`, PHONE: [{ VALUE: '8 912 345 67 80', VALUE_TYPE: 'MOBILE' }] }));
+    const found = await crm.findContacts({ phone: '+79123456780' });
+    expect(found.map((contact) => contact.externalId).sort((a, b) => Number(a) - Number(b))).toEqual(ids.slice(0, 20).map(String));
+    expect(found.map((contact) => contact.externalId)).not.toContain(String(other));
+    expect(sandbox.stats().byMethod).toEqual({ batch: 2 });
   });
 
   it('finds and updates a contact stored as "8 (912) 345-67-89" by its E.164 number, appending only what is new', async () => {

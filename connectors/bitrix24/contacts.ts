@@ -6,7 +6,7 @@
 import type { ReadCache } from '../sdk/cache.js';
 import { CrmError } from '../sdk/errors.js';
 import type { ContactInput, ContactQuery, CrmContact, UpsertResult } from '../sdk/types.js';
-import type { BitrixCall, BitrixClient } from './bitrix-client.js';
+import { resultOf, type BitrixCall, type BitrixClient } from './bitrix-client.js';
 import type { Bitrix24Config } from './config.js';
 import {
   contactSelect,
@@ -60,10 +60,20 @@ export function createContactOperations(client: BitrixClient, cache: ReadCache, 
     return records;
   }
 
+  // One request: the duplicate search and the list of what it found, the list reading the
+  // search's answer inside the batch ($result[find][CONTACT]); a screen pop waits for one
+  // round trip to the portal instead of two, and spends one request of the rate limit.
   async function recordsByPhone(e164: string): Promise<BitrixRecord[]> {
-    const { method, params } = findByPhoneCall(e164);
-    const ids = duplicateIds((await client.call(method, params)).result);
-    return (await recordsByIds(ids)).filter((record) => hasPhone(record, e164, config));
+    const answer = await client.batch({
+      find: findByPhoneCall(e164),
+      list: { method: 'crm.contact.list', params: { filter: { '@ID': '$result[find][CONTACT]' }, select: contactSelect } },
+    });
+    const ids = duplicateIds(resultOf(answer, 'find', 'crm.duplicate.findbycomm'));
+    // Nothing found: the list ran on a reference to nothing; what it answered is not ours.
+    if (ids.length === 0) return [];
+    // The search answers at most 20 ids per entity, so one list page (50 rows) holds them all.
+    const found = new Set(ids);
+    return listRows(resultOf(answer, 'list', 'crm.contact.list')).filter((record) => found.has(Number(record.ID)) && hasPhone(record, e164, config));
   }
 
   async function recordsByEmail(email: string): Promise<BitrixRecord[]> {

@@ -62,7 +62,7 @@ describe('bitrix24 when the portal misbehaves', () => {
     expect(failure.kind).toBe('unavailable');
     expect(failure.message).toMatch(words);
     // The webhook URL is the credential; messages travel to logs and the API.
-    expect(failure.message).toContain('POST crm.duplicate.findbycomm.json');
+    expect(failure.message).toContain('POST batch.json');
     expect(failure.message).not.toContain(sandbox.webhookBase.split('/').at(-2));
     expect(decideRetry(failure).retry).toBe(true);
     expect(limiter.throttles).toHaveLength(0);
@@ -91,7 +91,7 @@ describe('bitrix24 when the portal misbehaves', () => {
     const crm = makeOperations({ webhookUrl: sandbox.webhookBase.replace(/\/[^/]+\/$/, '/revoked/') });
     const failure = await failureOf(crm.findContacts({ phone: '+79123456789' }));
     expect(failure).toMatchObject({ kind: 'rejected', details: { status: 401, code: 'INVALID_CREDENTIALS' } });
-    expect(failure.message).toBe('POST crm.duplicate.findbycomm.json: CRM refused (401): INVALID_CREDENTIALS: Invalid request credentials');
+    expect(failure.message).toBe('POST batch.json: CRM refused (401): INVALID_CREDENTIALS: Invalid request credentials');
   });
 
   it('treats a 200 without the result envelope as garbage', async () => {
