@@ -67,6 +67,19 @@ describe('poller checkpoint', () => {
     expect(isEcho(ledger, { connectorInstanceId, externalId: '1', receivedAt: new Date().toISOString(), changes: events[2]?.changes })).toBe(true);
   });
 
+  it('sends a linked record\'s change straight to its journey, in order with the others, with the stored event\'s time', async () => {
+    await db.contactLink.create({ data: { projectId, contactPhone: '+14155550007', connectorInstanceId, externalId: '7' } });
+    const stored = await storePolledPage(db, { connectorInstanceId, projectId }, null, page('c1', contact('7', 'Linked', 'm1'), contact('8', 'Unlinked', 'm1')));
+    expect(stored).toMatchObject({ stored: true, changes: 2, queued: 2 });
+    const rows = await db.outboxEntry.findMany({ where: { projectId, payload: { path: ['change', 'connectorInstanceId'], equals: connectorInstanceId } }, orderBy: { id: 'asc' } });
+    expect(rows.map((row) => [row.kind, row.workflowId])).toEqual([
+      ['journey.crm-change', `journey/${projectId}/+14155550007`],
+      ['journey.crm-change.resolve-contact', `crm-contact-resolver/${connectorInstanceId}`],
+    ]);
+    const event = await db.webhookEvent.findFirstOrThrow({ where: { connectorInstanceId, externalId: '7' } });
+    expect(rows[0]?.payload).toMatchObject({ phone: '+14155550007', webhookEventId: event.id, change: { externalId: '7', receivedAt: event.receivedAt.toISOString() } });
+  });
+
   it('stores nothing twice when a page is read again, even without the remembered states', async () => {
     await storePolledPage(db, { connectorInstanceId, projectId }, null, page('c1', contact('1', 'Ada', 'm1')));
     // Replayed from the start: the state is known, nothing is reported, not even the remembered state is rewritten.
