@@ -7,6 +7,7 @@ import { defaultUserFields, startBitrixSandbox, type BitrixSandbox } from '../co
 import type { ConnectorInstanceRecord } from '../connectors/runtime.js';
 import type { ConnectorOperations, CrmContact } from '../connectors/sdk/types.js';
 import { ScreenPopService, type Clock } from '../core/screenpop/service.js';
+import { sqlPoolOf } from '../core/db/client.js';
 import { eventually, startTestHub, type TestHub } from './support/hub.js';
 
 let hub: TestHub;
@@ -325,6 +326,53 @@ describe('ScreenPopService', () => {
     service.invalidate(hub.projectId, '+14155552680');
     expect((await ring()).cache).toBe('miss');
     expect(asked.filter((name) => name === 'demo-crm')).toHaveLength(3);
+  });
+
+  it('asks the CRMs with the project it remembers, and reads the project again once its rules change', async () => {
+    let now = Date.now();
+    const clock: Clock = { now: () => now };
+    const { asked, runtime } = stubRuntime({
+      'demo-crm': { delayMs: 0, contacts: [contact('Katherine Johnson')] },
+      bitrix: { delayMs: 0, contacts: [contact('Katherine Goble')] },
+    });
+    const service = new ScreenPopService({ db: hub.db, runtime, clock, options: { ttlMs: 1_000 } });
+    const ring = () => service.lookup({ projectId: hub.projectId, phone: '+14155552681' });
+    const before = await hub.db.project.findUniqueOrThrow({ where: { id: hub.projectId }, select: { reconciliation: true } });
+    try {
+      expect((await ring()).contact.name).toBe('Katherine Johnson');
+      // Bitrix ranked first for the name, written the way a supervisor's PUT /v1/reconciliation stores it.
+      await hub.db.project.update({
+        where: { id: hub.projectId },
+        data: { reconciliation: { fields: { name: { rule: { kind: 'ranked', ranking: [bitrixId, sqlId] } } } } },
+      });
+      now += 1_001;
+      expect((await ring()).contact.name).toBe('Katherine Goble');
+      now += 1_001;
+      expect((await ring()).contact.name).toBe('Katherine Goble');
+      // The second cold ring asked the CRMs with the remembered project first and again with the new one.
+      expect(asked.filter((name) => name === 'bitrix').length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await hub.db.project.update({ where: { id: hub.projectId }, data: { reconciliation: before.reconciliation ?? {} } });
+    }
+  });
+
+  it('answers from the project it remembers while the hub database cannot be reached', async () => {
+    let now = Date.now();
+    const clock: Clock = { now: () => now };
+    const { runtime } = stubRuntime({ 'demo-crm': { delayMs: 0, contacts: [contact('Annie Easley')] } });
+    const service = new ScreenPopService({ db: hub.db, runtime, clock, options: { ttlMs: 1_000 } });
+    const ring = () => service.lookup({ projectId: hub.projectId, phone: '+14155552682' });
+    expect((await ring()).contact.name).toBe('Annie Easley');
+    const pool = sqlPoolOf(hub.db);
+    const query = pool.query.bind(pool);
+    // Every statement on the pool fails, as during a database failover.
+    pool.query = (() => Promise.reject(new Error('Connection terminated unexpectedly'))) as typeof pool.query;
+    try {
+      now += 1_001;
+      expect(await ring()).toMatchObject({ cache: 'miss', contact: { name: 'Annie Easley' } });
+    } finally {
+      pool.query = query;
+    }
   });
 
   it('joins a slow CRM request still running instead of asking that CRM again', async () => {

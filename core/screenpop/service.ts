@@ -7,7 +7,8 @@
 // from memory. Concurrent lookups of one number share one round of CRM requests.
 import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
 import type { ConnectorOperations } from '../../connectors/sdk/types.js';
-import type { Db } from '../db/client.js';
+import { sqlPoolOf, type Db } from '../db/client.js';
+import { runSql, statement } from '../db/sql.js';
 import { createLogger, type Logger } from '../logger.js';
 import { normalizePhone } from '../phone.js';
 import { ConflictJournal } from '../reconcile/journal.js';
@@ -103,6 +104,8 @@ export class ScreenPopService {
   /** CRM requests still running per card key and instance, so a second miss does not ask a slow CRM again. */
   private readonly asking = new Map<string, Promise<SourceOutcome>>();
   private readonly journal: ConflictJournal;
+  /** Each project's connectors and rules, with the stamp they were read at (see projectStamp). */
+  private readonly projects = new Map<string, { stamp: string; context: ProjectContext }>();
 
   constructor(private readonly deps: ScreenPopDeps) {
     this.journal = new ConflictJournal(deps.db);
@@ -171,8 +174,35 @@ export class ScreenPopService {
     return { ...entry.card, cache, ageMs: Math.max(0, now - entry.fetchedAt), tookMs: Math.max(0, now - startedAt) };
   }
 
+  /**
+   * A cold card. The project's connectors and rules are taken from memory and their stamp is read
+   * beside the CRM requests, so a ring does not wait for the hub's database before asking the CRMs;
+   * only when the stamp shows a change (or on the first ring of a project) are they read again and
+   * the CRMs asked with them. The database down: the remembered ones serve.
+   */
   private async fetch(key: string, token: object, projectId: string, phone: string, deadlineMs: number, startedAt: number): Promise<CardEntry> {
-    const project = await this.loadProject(projectId);
+    const remembered = this.projects.get(projectId);
+    const stamp = projectStamp(this.deps.db, projectId);
+    if (remembered) {
+      const current = stamp.then(
+        (now) => now === remembered.stamp,
+        (error: unknown) => {
+          if (error instanceof ProjectNotFoundError) return false;
+          this.logger.warn({ err: error, projectId }, 'screen pop: the project\'s settings could not be checked; using the ones in memory');
+          return true;
+        },
+      );
+      const entry = await this.fetchWith(remembered.context, current, key, token, projectId, phone, deadlineMs, startedAt);
+      if (entry) return entry;
+      this.projects.delete(projectId);
+    }
+    const [context, read] = await Promise.all([this.loadProject(projectId), stamp]);
+    this.projects.set(projectId, { stamp: read, context });
+    return (await this.fetchWith(context, Promise.resolve(true), key, token, projectId, phone, deadlineMs, startedAt)) as CardEntry;
+  }
+
+  /** The card from this project context, or undefined when `current` says the context changed meanwhile. */
+  private async fetchWith(project: ProjectContext, current: Promise<boolean>, key: string, token: object, projectId: string, phone: string, deadlineMs: number, startedAt: number): Promise<CardEntry | undefined> {
     const outcomes: (SourceOutcome | undefined)[] = project.instances.map(() => undefined);
     const requests = project.instances.map((instance, index) =>
       this.ask(key, instance, phone).then((outcome) => {
@@ -198,6 +228,7 @@ export class ScreenPopService {
     );
     await Promise.race([Promise.all([...requests, decisionsRead]), deadline]);
     clearTimeout(timer);
+    if (!(await current)) return undefined;
 
     const fetchedAt = this.clock.now();
     const answers: SourceAnswer[] = project.instances.map((instance, index) => ({
@@ -305,6 +336,25 @@ export class ScreenPopService {
     return { rules, instances };
   }
 }
+
+/**
+ * What a card's project context depends on, in one cheap statement: the rules and each connector
+ * instance's id, version and primary flag (a change of any of them changes the stamp).
+ */
+async function projectStamp(db: Db, projectId: string): Promise<string> {
+  const rows = await runSql<{ stamp: string }>(sqlPoolOf(db), selectProjectStamp, [projectId]);
+  const stamp = rows[0]?.stamp;
+  if (stamp === undefined) throw new ProjectNotFoundError(`no project ${projectId}`);
+  return stamp;
+}
+
+const selectProjectStamp = statement(
+  'screenpop.project_stamp',
+  `SELECT md5(p.reconciliation::text || '|' || COALESCE((
+            SELECT string_agg(i.id::text || '@' || i.updated_at::text || (CASE WHEN i.is_primary THEN '*' ELSE '' END), ',' ORDER BY i.id)
+            FROM connector_instances i WHERE i.project_id = p.id), '')) AS stamp
+   FROM projects p WHERE p.id = $1::uuid`,
+);
 
 function clampDeadline(ms: number): number {
   return Math.min(deadlineBounds.maxMs, Math.max(deadlineBounds.minMs, Math.round(ms)));
