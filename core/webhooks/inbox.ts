@@ -117,10 +117,10 @@ const insertEventsAndOutbox = statement(
 /**
  * Stores the events and, for the new ones, an outbox row each: straight to the
  * journey when the record is linked to a contact, else to contact resolution.
- * Two statements on the pool, no explicit transaction: the links are read first (a
- * link only ever appears; a record linked in between is found linked by resolution),
- * then events and outbox rows are written by one statement. Throws when the database
- * does: then nothing is stored and the CRM must retry.
+ * Two statements on the pool, no explicit transaction: the links are read first (as a
+ * read-committed transaction would read them: a record linked in between goes to
+ * resolution, which finds the link), then events and outbox rows are written by one
+ * statement. Throws when the database does: then nothing is stored and the CRM must retry.
  */
 export async function storeWebhookEvents(db: Db, target: WebhookTarget, events: WebhookEvent[], verified: VerifiedAgainst): Promise<StoredWebhook | typeof INSTANCE_CHANGED> {
   return store(sqlPoolOf(db), target, events, verified);
