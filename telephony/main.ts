@@ -119,7 +119,14 @@ const reload = () => void runtime.reload().catch((error: unknown) => logger.erro
 await runtime.reload();
 const stopListening = listenForTelephonyConfigChanges(databaseUrl, reload, logger);
 const poll = setInterval(reload, config.TELEPHONY_CONFIG_POLL_MS);
-stops.push({ name: 'configuration listener', stop: async () => { clearInterval(poll); await stopListening(); } });
+/** Stopped first on shutdown: no reload is wanted then, and a database stopping beside us is no loss to report. */
+let configurationListenerStopped: Promise<void> | undefined;
+const stopConfigurationListener = () => {
+  clearInterval(poll);
+  configurationListenerStopped ??= stopListening();
+  return configurationListenerStopped;
+};
+stops.push({ name: 'configuration listener', stop: stopConfigurationListener });
 
 const control = await startControlServer(controlApp(runtime, { sip: sip.callControl.sipAddress }), config.TELEPHONY_CONTROL_HOST, config.TELEPHONY_CONTROL_PORT);
 stops.push({ name: 'control endpoint', stop: () => control.close() });
@@ -185,6 +192,8 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'telephony stopping');
+  // `npm start`'s Ctrl-C reaches the embedded PostgreSQL too, which drops its connections at once.
+  void stopConfigurationListener().catch(() => undefined);
   await workers.stop();
   for (const { name, stop } of stops.reverse()) {
     try {
