@@ -49,9 +49,9 @@ describe('/v1/callbacks', () => {
     // No caller ID given and no campaign of the queue to take one from.
     expect(refs.body.errors.map((error: Json) => error.field)).toEqual(['phone', 'queue', 'callerId']);
     expect((await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', colour: 'red' })).body.errors[0].field).toBe('colour');
-    const retry = await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', callerId: '+14155550100', retry: { maxAttempts: 0, retryAfterSeconds: 1 } });
+    const retry = await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', callerId: '+14155550100', retry: { maxAttempts: 0, retryAfterSeconds: 1, busyRetryAfterSeconds: 0 } });
     expect(retry.status).toBe(422);
-    expect(retry.body.errors.map((error: Json) => error.field).sort()).toEqual(['retry.maxAttempts', 'retry.retryAfterSeconds']);
+    expect(retry.body.errors.map((error: Json) => error.field).sort()).toEqual(['retry.busyRetryAfterSeconds', 'retry.maxAttempts', 'retry.retryAfterSeconds']);
     expect((await call('GET', '/v1/callbacks?state=lost')).status).toBe(422);
     expect((await call('DELETE', '/v1/callbacks/not-an-id')).status).toBe(404);
   });
@@ -171,11 +171,12 @@ describe('/v1/callbacks', () => {
     }
   });
 
-  it("calls a busy contact again by the callback's own retry, over the hub's default", async () => {
+  it("calls a busy contact again by the callback's own retry and its wait for a busy line, over the hub's default", async () => {
     const phone = telephony.contact('busy', 7104);
-    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100', retry: { maxAttempts: 2, retryAfterSeconds: 5 } });
+    // A busy line is tried again after 5 s; a contact who let it ring out would wait an hour.
+    const created = await call('POST', '/v1/callbacks', { phone, at: inMs(300), queue: 'later', callerId: '+14155550100', retry: { maxAttempts: 2, retryAfterSeconds: 3600, busyRetryAfterSeconds: 5 } });
     expect(created.status).toBe(201);
-    expect(created.body.retry).toEqual({ maxAttempts: 2, retryAfterSeconds: 5 });
+    expect(created.body.retry).toEqual({ maxAttempts: 2, retryAfterSeconds: 3600, busyRetryAfterSeconds: 5 });
     const waiting = await eventually(async () => {
       const now = await stored(created.body.id);
       return now.state === 'scheduled' && now.outcome !== null ? now : undefined;

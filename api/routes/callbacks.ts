@@ -26,7 +26,7 @@ const callbackView = z
     callerId: z.string(),
     note: z.string().nullable(),
     ownerWindowSeconds: z.number(),
-    retry: z.object({ maxAttempts: z.number(), retryAfterSeconds: z.number() }).nullable().describe("The callback's own retry; null: the hub's default (3 calls, 10 minutes apart)"),
+    retry: z.object({ maxAttempts: z.number(), retryAfterSeconds: z.number(), busyRetryAfterSeconds: z.number().optional() }).nullable().describe("The callback's own retry; null: the hub's default (3 calls, 10 minutes apart)"),
     state: z.enum(callbackStates),
     handledBy: z.string().nullable(),
     outcome: z.string().nullable().describe('How the last call ended; back in `scheduled` after a busy or rung-out call, which call it was and when the next one comes'),

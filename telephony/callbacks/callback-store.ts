@@ -33,6 +33,7 @@ export const callbackInputSchema = z
       .object({
         maxAttempts: z.number().int().min(1).max(10).describe('Calls in all, the first included (1: never called again)'),
         retryAfterSeconds: z.number().int().min(5).max(7 * 24 * 3600).describe('Wait before calling again'),
+        busyRetryAfterSeconds: z.number().int().min(5).max(7 * 24 * 3600).optional().describe('Wait after a busy line, when it differs (default: retryAfterSeconds)'),
       })
       .strict()
       .optional()
@@ -50,7 +51,7 @@ export interface CallbackView {
   note: string | null;
   ownerWindowSeconds: number;
   /** The callback's own retry; null: the hub's default. */
-  retry: { maxAttempts: number; retryAfterSeconds: number } | null;
+  retry: { maxAttempts: number; retryAfterSeconds: number; busyRetryAfterSeconds?: number } | null;
   state: CallbackState;
   handledBy: string | null;
   outcome: string | null;
@@ -115,9 +116,9 @@ export class CallbackStore {
     const row = await this.db.$transaction(async (tx) => {
       // Two identical requests at once: the unique index keeps one; the other reads it back.
       const inserted = await tx.$queryRaw<{ id: string }[]>`
-        INSERT INTO callbacks (id, project_id, phone, at, agent, queue, caller_id, note, owner_window_seconds, retry_max_attempts, retry_after_seconds, updated_at)
+        INSERT INTO callbacks (id, project_id, phone, at, agent, queue, caller_id, note, owner_window_seconds, retry_max_attempts, retry_after_seconds, retry_after_busy_seconds, updated_at)
         VALUES (gen_random_uuid(), ${projectId}::uuid, ${phone.e164}, ${at}, ${agent ?? null}, ${body.queue}, ${callerId}, ${body.note ?? null}, ${body.ownerWindowSeconds},
-                ${body.retry?.maxAttempts ?? null}, ${body.retry?.retryAfterSeconds ?? null}, now())
+                ${body.retry?.maxAttempts ?? null}, ${body.retry?.retryAfterSeconds ?? null}, ${body.retry?.busyRetryAfterSeconds ?? null}, now())
         ON CONFLICT (project_id, phone, at) DO NOTHING
         RETURNING id`;
       const id = inserted[0]?.id;
@@ -125,7 +126,7 @@ export class CallbackStore {
       const start: CallbackStart = {
         projectId, callbackId: id, phone: phone.e164, at: at.toISOString(), queue: body.queue, callerId: callerId as string,
         ownerWindowSeconds: body.ownerWindowSeconds, ...(agent === undefined ? {} : { agent }),
-        ...(body.retry === undefined ? {} : { retry: { maxAttempts: body.retry.maxAttempts, retryAfterMs: body.retry.retryAfterSeconds * 1000 } }),
+        ...(body.retry === undefined ? {} : { retry: callbackRetryOf(body.retry) }),
       };
       await tx.outboxEntry.create({ data: { projectId, kind: CALLBACK_START_OUTBOX_KIND, workflowId: callbackWorkflowId(projectId, id), payload: { ...start } } });
       return tx.callback.findUniqueOrThrow({ where: { id } });
@@ -194,6 +195,14 @@ function namedFieldErrors(error: z.ZodError): FieldError[] {
   );
 }
 
+function callbackRetryOf(retry: { maxAttempts: number; retryAfterSeconds: number; busyRetryAfterSeconds?: number | undefined }): CallbackRetry {
+  return {
+    maxAttempts: retry.maxAttempts,
+    retryAfterMs: retry.retryAfterSeconds * 1000,
+    ...(retry.busyRetryAfterSeconds === undefined ? {} : { busyRetryAfterMs: retry.busyRetryAfterSeconds * 1000 }),
+  };
+}
+
 function viewOf(row: Row): CallbackView {
   return {
     id: row.id,
@@ -204,7 +213,9 @@ function viewOf(row: Row): CallbackView {
     callerId: row.callerId,
     note: row.note,
     ownerWindowSeconds: row.ownerWindowSeconds,
-    retry: row.retryMaxAttempts === null || row.retryAfterSeconds === null ? null : { maxAttempts: row.retryMaxAttempts, retryAfterSeconds: row.retryAfterSeconds },
+    retry: row.retryMaxAttempts === null || row.retryAfterSeconds === null
+      ? null
+      : { maxAttempts: row.retryMaxAttempts, retryAfterSeconds: row.retryAfterSeconds, ...(row.retryAfterBusySeconds === null ? {} : { busyRetryAfterSeconds: row.retryAfterBusySeconds }) },
     state: row.state,
     handledBy: row.handledBy,
     outcome: row.outcome,

@@ -19,7 +19,7 @@ const startSchema = z.object({
   queue: z.string(),
   callerId: z.string(),
   ownerWindowSeconds: z.number(),
-  retry: z.object({ maxAttempts: z.number(), retryAfterMs: z.number() }).optional(),
+  retry: z.object({ maxAttempts: z.number(), retryAfterMs: z.number(), busyRetryAfterMs: z.number().optional() }).optional(),
 });
 const cancelSchema = z.object({ projectId: z.string(), callbackId: z.string() });
 

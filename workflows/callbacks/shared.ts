@@ -8,7 +8,8 @@ export interface CallbackOptions {
   pollMs: number;
   ringTimeoutMs: number;
   /**
-   * A contact who is busy or lets it ring out is called again after `retryAfterMs`, up to
+   * A contact who is busy or lets it ring out is called again after `retryAfterMs` (a busy one after
+   * `busyRetryAfterMs` when set), up to
    * `maxAttempts` calls in all (owner first again, then the queue). Absent in callbacks started
    * before retries existed: `defaultCallbackRetry`.
    */
@@ -19,6 +20,8 @@ export interface CallbackOptions {
 export type CallbackRetry = {
   maxAttempts: number;
   retryAfterMs: number;
+  /** The wait after a busy line, when it differs from `retryAfterMs`. */
+  busyRetryAfterMs?: number;
 };
 
 /** Up to 3 calls, 10 minutes apart. */

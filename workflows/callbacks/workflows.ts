@@ -2,7 +2,7 @@
 // (called as soon as the owner is ready), then any agent of the queue; the contact is called only
 // once an agent who can take the call is ready, and handed to that agent (the owner preferred).
 // A contact who is busy or lets it ring out is called again after a wait (options.retry: by
-// default up to 3 calls, 10 minutes apart), owner first again; the callback is `scheduled` (and
+// default up to 3 calls, 10 minutes apart; a busy line may have its own wait), owner first again; the callback is `scheduled` (and
 // cancellable) meanwhile, its outcome saying which call it was. Any other outcome ends it.
 // A cancel signal (sent through the outbox when the API cancels it) ends it before the call.
 import { ActivityFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
@@ -61,9 +61,10 @@ export async function callback(input: CallbackInput): Promise<CallbackResult> {
     // Busy or rang out with calls left: back to scheduled (cancellable), the same steps after the wait.
     // Callbacks whose history predates retries ended here as failed, and replay the same way.
     if (attempt < retry.maxAttempts && patched('callback-retries')) {
-      const outcome = `${result.unanswered}; call ${attempt} of ${retry.maxAttempts}, the next in ${Math.round(retry.retryAfterMs / 1000)} s`;
+      const waitMs = result.busy ? (retry.busyRetryAfterMs ?? retry.retryAfterMs) : retry.retryAfterMs;
+      const outcome = `${result.unanswered}; call ${attempt} of ${retry.maxAttempts}, the next in ${Math.round(waitMs / 1000)} s`;
       if (!(await move(['dialing'], 'scheduled', { outcome }))) return cancelledResult();
-      await wait(retry.retryAfterMs);
+      await wait(waitMs);
       if (cancelled) return cancelledResult();
       continue;
     }
@@ -73,7 +74,7 @@ export async function callback(input: CallbackInput): Promise<CallbackResult> {
   }
 
   /** Owner first for the owner window, then the queue; one call; the final result, or how it went unanswered. */
-  async function callOnce(attempt: number): Promise<CallbackResult | { unanswered: string }> {
+  async function callOnce(attempt: number): Promise<CallbackResult | { unanswered: string; busy: boolean }> {
     let preferred: string | undefined;
     if (input.agent !== undefined) {
       if (!(await move(['scheduled'], 'waiting_owner'))) return cancelledResult();
@@ -125,7 +126,7 @@ export async function callback(input: CallbackInput): Promise<CallbackResult> {
     }
     if (placed.outcome !== 'answered') {
       const outcome = `${placed.outcome}${placed.sipStatus === undefined ? '' : ` (${placed.sipStatus})`}`;
-      if (placed.outcome === 'busy' || placed.outcome === 'no-answer') return { unanswered: outcome };
+      if (placed.outcome === 'busy' || placed.outcome === 'no-answer') return { unanswered: outcome, busy: placed.outcome === 'busy' };
       await move(['dialing'], 'failed', { outcome });
       return { phase, outcome };
     }
