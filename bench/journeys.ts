@@ -36,6 +36,9 @@
 // local_activities_per_journey says how many ran. worker_cpu_ms_per_* and
 // api_cpu_ms_per_* are the processes' CPU time (/proc, Linux) per contact / per
 // no-op workflow: unlike the rates, they barely move with the machine's other load.
+// bare_vs_journey_cpu = the no-op's CPU / a journey's, each summed over the worker, API, Temporal
+// and PostgreSQL (cpu_ms_per_*): with every
+// core busy, journeys_vs_bare tends to it.
 // screenpop_*: M phones (BENCH_SCREENPOP_PHONES, 100), BENCH_SCREENPOP_CONCURRENCY
 // (4) lines ringing at once: a cold GET /v1/contacts/lookup (default deadline),
 // then the same phone again right away (the next ring, served from the card cache).
@@ -125,6 +128,11 @@ async function postgresCpuMs(dataDir: string | undefined): Promise<number> {
     if (Number(fields[1]) === postmaster) total += (Number(fields[11]) + Number(fields[12])) * 10;
   }
   return total;
+}
+
+/** The hub's CPU per item across its processes (the CRM sandboxes are the vendors' and not counted). */
+function totalCpuMs(cpu: { worker: number; api: number; temporal: number; postgres: number }): number {
+  return cpu.worker + cpu.api + cpu.temporal + cpu.postgres;
 }
 
 interface CpuPids {
@@ -621,6 +629,10 @@ async function main(): Promise<void> {
         temporal_cpu_ms_per_bare_workflow: bareCpuMs.temporal,
         postgres_cpu_ms_per_journey: journeyCpuMs.postgres,
         postgres_cpu_ms_per_bare_workflow: bareCpuMs.postgres,
+        cpu_ms_per_journey: round(totalCpuMs(journeyCpuMs), 2),
+        cpu_ms_per_bare_workflow: round(totalCpuMs(bareCpuMs), 2),
+        // With every core busy the rates' ratio tends to this one, which the machine's other load moves far less.
+        bare_vs_journey_cpu: totalCpuMs(journeyCpuMs) > 0 ? round(totalCpuMs(bareCpuMs) / totalCpuMs(journeyCpuMs), 3) : null,
         local_activities_per_journey: round(work.localActivities / CONTACTS),
         bare_seconds: round(bare.seconds, 2),
         bitrix_requests_per_contact: round(bitrixRequests / CONTACTS, 2),
