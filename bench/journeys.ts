@@ -37,8 +37,7 @@
 // api_cpu_ms_per_* are the processes' CPU time (/proc, Linux) per contact / per
 // no-op workflow: unlike the rates, they barely move with the machine's other load.
 // bare_vs_journey_cpu = the no-op's CPU / a journey's, each summed over the worker, API, Temporal
-// and PostgreSQL (cpu_ms_per_*): with every
-// core busy, journeys_vs_bare tends to it.
+// and PostgreSQL (cpu_ms_per_*): with every core busy, journeys_vs_bare tends to it.
 // screenpop_*: M phones (BENCH_SCREENPOP_PHONES, 100), BENCH_SCREENPOP_CONCURRENCY
 // (4) lines ringing at once: a cold GET /v1/contacts/lookup (default deadline),
 // then the same phone again right away (the next ring, served from the card cache).
