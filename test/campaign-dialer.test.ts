@@ -74,6 +74,23 @@ describe('campaignDialer', () => {
     expect(result).toMatchObject({ state: 'stopped', launched: 0 });
   });
 
+  it("decides at the campaign's own interval when it sets one, not the hub's", async () => {
+    await campaign('steady', { decisionIntervalSeconds: 5 });
+    expect((await call('POST', '/v1/campaigns/steady/resume')).status).toBe(200);
+    const first = await eventually(async () => {
+      const now = await status('steady');
+      return now.ticks >= 1 ? now : undefined;
+    }, 20_000, 'the campaign workflow ticking');
+    // The hub's tick here is 250 ms (a decision takes about a second on a busy machine): several in 4 s; the campaign's 5 s allows one at most.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect((await status('steady')).ticks - first.ticks).toBeLessThanOrEqual(1);
+    await eventually(async () => ((await status('steady')).ticks >= first.ticks + 2 ? true : undefined), 20_000, 'the next decisions');
+    expect((await call('POST', '/v1/campaigns/steady/stop')).status).toBe(200);
+    const refused = await call('PUT', '/v1/campaigns/too-eager', { mode: 'progressive', trunks: telephony.trunks, callerId: '+1 415 555 0100', queue: 'loans', decisionIntervalSeconds: 0 });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors.map((error: Json) => error.field)).toEqual(['decisionIntervalSeconds']);
+  });
+
   it('is started again at worker start for an active campaign whose workflow was lost, and dials nobody outside the window', async () => {
     // The window opens in two hours (UTC, the task's zone): the task is due by its time but not dialable.
     const opens = (new Date().getUTCHours() + 2) % 24;

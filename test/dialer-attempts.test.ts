@@ -122,11 +122,13 @@ describe('claiming due tasks', () => {
     expect(next.claimed.map((one) => one.taskId)).not.toContain(first.claimed[1]!.taskId);
   });
 
-  it("rings for the campaign's own ring timeout when it sets one, else the hub's; refuses one out of range", async () => {
-    const own = await campaign('ring-own', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], ringTimeoutSeconds: 40 });
+  it("rings for the campaign's own ring timeout and decides at its own interval when it sets them, else the hub's; refuses a ring timeout out of range", async () => {
+    const own = await campaign('ring-own', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }], ringTimeoutSeconds: 40, decisionIntervalSeconds: 1 });
     const hubs = await campaign('ring-hub', { dialingWindows: [{ days: allDays, from: '00:00', to: '24:00' }] });
-    expect(await attempts.claim({ campaignId: own, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 25_000 })).toMatchObject({ ringTimeoutMs: 40_000 });
-    expect(await attempts.claim({ campaignId: hubs, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 20_000 })).toMatchObject({ ringTimeoutMs: 20_000 });
+    expect(await attempts.claim({ campaignId: own, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 25_000 })).toMatchObject({ ringTimeoutMs: 40_000, decisionIntervalMs: 1_000 });
+    const hubClaim = await attempts.claim({ campaignId: hubs, readyAgents: 0, leaseMs: 60_000, ringTimeoutMs: 20_000 });
+    expect(hubClaim).toMatchObject({ ringTimeoutMs: 20_000 });
+    expect(hubClaim.decisionIntervalMs).toBeUndefined();
     const bad = await call('PUT', '/v1/campaigns/ring-bad', { mode: 'progressive', trunks: ['main'], callerId: '+1 415 555 0100', queue: 'loans', ringTimeoutSeconds: 2 });
     expect(bad.status).toBe(422);
     expect(bad.body.errors.map((error: Json) => error.field)).toEqual(['ringTimeoutSeconds']);

@@ -87,6 +87,8 @@ export interface ClaimResult {
   connectSeconds?: number;
   /** How long the attempts ring: the campaign's own ring timeout, else the hub's. */
   ringTimeoutMs?: number;
+  /** The campaign's own interval between decisions; absent: the hub's. */
+  decisionIntervalMs?: number;
 }
 
 /** A campaign's live figures at one tick, from the pacer's state (stored on the campaign, served by the API). */
@@ -224,6 +226,7 @@ export class DialerAttempts {
         callerId: e164OrAsGiven(config.callerId, campaign.default_region), queue: config.queue, mode: config.mode,
         ...(config.mode === 'predictive' ? { connectSeconds: config.pacing.connectSeconds } : {}),
         ringTimeoutMs: ringTimeoutMs(config, request.ringTimeoutMs),
+        ...(config.decisionIntervalSeconds === undefined ? {} : { decisionIntervalMs: config.decisionIntervalSeconds * 1000 }),
         ...(pacer === undefined ? {} : { pacer }),
       };
       const claimedBefore = request.claimKey === undefined ? [] : await this.claimedUnder(tx, request.campaignId, request.claimKey);

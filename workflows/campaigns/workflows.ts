@@ -118,7 +118,7 @@ export async function campaignDialer(input: CampaignDialerInput): Promise<Campai
       totals.launched += 1;
     }
     if (claim.claimed.length > 0) log.info('campaign launched attempts', { campaign: input.name, launched: claim.claimed.length, dialing: claim.dialing });
-    await condition(() => state !== 'active', input.options.tickMs);
+    await condition(() => state !== 'active', claim.decisionIntervalMs ?? input.options.tickMs);
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.options.maxHistoryLength ?? defaultCampaignDialerOptions.maxHistoryLength)) {
       await continueAsNew<typeof campaignDialer>({ ...input, state, totals });
     }
