@@ -18,21 +18,8 @@ export interface RecordLink {
   ambiguous: boolean;
 }
 
-const selectLinkedPhones = statement(
-  'contact_links.phones',
-  `SELECT external_id AS "externalId", contact_phone AS phone FROM contact_links
-   WHERE project_id = $1::uuid AND connector_instance_id = $2::uuid AND external_id = ANY($3::text[])`,
-);
-
-/** externalId -> phone for the records of one connector instance that are linked. */
-export async function linkedPhones(db: SqlTarget, projectId: string, connectorInstanceId: string, externalIds: string[]): Promise<Map<string, string>> {
-  if (externalIds.length === 0) return new Map();
-  const rows = await runSql<{ externalId: string; phone: string }>(db, selectLinkedPhones, [projectId, connectorInstanceId, externalIds]);
-  return new Map(rows.map((row) => [row.externalId, row.phone]));
-}
-
 export async function linkedPhone(db: SqlTarget, record: CrmRecordRef): Promise<string | undefined> {
-  return (await linkedPhones(db, record.projectId, record.connectorInstanceId, [record.externalId])).get(record.externalId);
+  return (await linkedPhonesOf(db, [record])).get(recordKey(record));
 }
 
 /** One key per CRM record (project, instance, record id). */
@@ -88,33 +75,13 @@ export async function linkCrmRecords(db: SqlTarget, links: readonly { record: Cr
   return phones;
 }
 
-// One round trip: the inserted row, or else the one that was there.
-const insertLinkUnlessLinked = statement(
-  'contact_links.link_unless_linked',
-  `WITH inserted AS (
-     INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id)
-     VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5)
-     ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING
-     RETURNING contact_phone)
-   SELECT contact_phone AS phone FROM inserted
-   UNION ALL
-   SELECT contact_phone FROM contact_links
-   WHERE project_id = $2::uuid AND connector_instance_id = $4::uuid AND external_id = $5
-   LIMIT 1`,
-);
-
 /**
  * Links the record to the phone unless it is linked already, and answers the
  * phone the link holds. An existing link wins: identity resolution may have set
  * it with more care (match rules, an ambiguity flag) than a webhook's lookup.
  */
 export async function linkCrmRecord(tx: SqlTarget, record: CrmRecordRef, phone: string): Promise<string> {
-  const rows = await runSql<{ phone: string }>(tx, insertLinkUnlessLinked, [randomUUID(), record.projectId, phone, record.connectorInstanceId, record.externalId]);
-  // A link committed by a concurrent transaction after this statement's snapshot
-  // makes the insert do nothing and stays invisible to it: read it afresh.
-  const linked = rows[0]?.phone ?? (await linkedPhone(tx, record));
-  if (linked === undefined) throw new Error(`contact link for ${record.connectorInstanceId}/${record.externalId} vanished after it was written`);
-  return linked;
+  return (await linkCrmRecords(tx, [{ record, phone }])).get(recordKey(record)) as string;
 }
 
 const upsertLinks = statement(
