@@ -18,7 +18,13 @@ const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
 const databaseUrl = requireSetting(config, 'DATABASE_URL');
 const db = createDb(databaseUrl);
 const settings = new ProjectSettingsCache(db);
-const stopListening = settings.listen(databaseUrl, logger);
+const stopListeningNow = settings.listen(databaseUrl, logger);
+let listenerStopped: Promise<void> | undefined;
+const stopListening = () => (listenerStopped ??= stopListeningNow());
+// Stopped as soon as the worker is: `npm start`'s Ctrl-C also stops the embedded PostgreSQL, whose
+// dropped connection is no loss to report, and draining work needs no invalidations (the TTL holds).
+process.once('SIGINT', () => void stopListening().catch(() => undefined));
+process.once('SIGTERM', () => void stopListening().catch(() => undefined));
 const connectors = new ConnectorRuntime({
   registry: defaultRegistry(),
   secretBox: new SecretBox(requireSetting(config, 'CONNECTOR_SECRET_KEY')),
