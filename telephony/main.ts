@@ -119,12 +119,10 @@ const reload = () => void runtime.reload().catch((error: unknown) => logger.erro
 await runtime.reload();
 const stopListening = listenForTelephonyConfigChanges(databaseUrl, reload, logger);
 const poll = setInterval(reload, config.TELEPHONY_CONFIG_POLL_MS);
-/** Stopped first on shutdown: no reload is wanted then, and a database stopping beside us is no loss to report. */
-let configurationListenerStopped: Promise<void> | undefined;
+/** Stopped first on shutdown (and again among the stops, which does nothing more): no reload is wanted then. */
 const stopConfigurationListener = () => {
   clearInterval(poll);
-  configurationListenerStopped ??= stopListening();
-  return configurationListenerStopped;
+  return stopListening();
 };
 stops.push({ name: 'configuration listener', stop: stopConfigurationListener });
 

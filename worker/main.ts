@@ -18,9 +18,7 @@ const temporalAddress = requireSetting(config, 'TEMPORAL_ADDRESS');
 const databaseUrl = requireSetting(config, 'DATABASE_URL');
 const db = createDb(databaseUrl);
 const settings = new ProjectSettingsCache(db);
-const stopListeningNow = settings.listen(databaseUrl, logger);
-let listenerStopped: Promise<void> | undefined;
-const stopListening = () => (listenerStopped ??= stopListeningNow());
+const stopListening = settings.listen(databaseUrl, logger);
 // Stopped as soon as the worker is: `npm start`'s Ctrl-C also stops the embedded PostgreSQL, whose
 // dropped connection is no loss to report, and draining work needs no invalidations (the TTL holds).
 process.once('SIGINT', () => void stopListening().catch(() => undefined));

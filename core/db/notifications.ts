@@ -15,7 +15,10 @@ export interface ChannelListener {
   onLost?: () => void;
 }
 
-/** Listens until the returned function is called. `what` names the listener in the warning logged on a loss. */
+/**
+ * Listens until the returned function is called (calling it again does nothing more). `what` names
+ * the listener in the warning logged on a loss, which is not logged once stopping has begun.
+ */
 export function listenToChannel(
   databaseUrl: string,
   channel: string,
