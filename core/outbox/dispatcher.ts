@@ -109,7 +109,9 @@ export class OutboxDispatcher {
       // The database itself is unreachable: the rows are safe in it; try again later.
       this.consecutiveFailures += 1;
       nextDelay = this.backoffMs();
-      this.options.logger.warn({ err: error, retryInMs: nextDelay }, 'outbox: cannot read the outbox');
+      // Once stopping, a database going down beside us (npm start's Ctrl-C reaches it too) is no news.
+      if (this.stopped) this.options.logger.debug({ err: error }, 'outbox: read failed while stopping; the rows wait for the next start');
+      else this.options.logger.warn({ err: error, retryInMs: nextDelay }, 'outbox: cannot read the outbox');
     }
     if (!this.stopped) this.schedule(nextDelay);
   }
