@@ -200,3 +200,33 @@ it('writes a supervisor\'s decision to the owner, keeps it through later reconci
   const reopened = await openConflicts();
   expect(reopened.map((conflict) => [conflict.field, conflict.candidates.map((candidate) => candidate.value).sort()])).toEqual([['fields.status', ['approved', 'rejected']]]);
 });
+
+it("reads the portal's responsible user as an agent, reconciles it like any field and writes the owner's value back as a portal user", async () => {
+  const contact = '+79120005566';
+  // The portal's users 17 and 23 are the hub's agents alice and bob.
+  const patched = await api('PATCH', `/v1/connectors/${bitrixId}`, { config: { responsibleAgents: { 17: 'alice', 23: 'bob' } } });
+  expect(patched.status).toBe(200);
+  // The loans CRM decides who owns a customer; the portal is told.
+  const rules = await api('PUT', '/v1/reconciliation', {
+    fields: { 'fields.responsibleAgent': { rule: { kind: 'ranked', ranking: [sqlId, bitrixId] }, owner: bitrixId } },
+  });
+  expect(rules.status).toBe(200);
+
+  const task = await api('POST', '/v1/tasks', { phone: contact, name: 'Grace Hopper', responsibleAgent: 'bob' });
+  expect(task.status).toBe(202);
+  await eventually(async () => ((await hub.db.task.findUnique({ where: { id: task.body.task.id } }))?.status === 'done' ? true : undefined), 30_000, 'the task');
+  const record = sandbox.seed('contact', { NAME: 'Grace Hopper', PHONE: [{ VALUE: '8 912 000-55-66', VALUE_TYPE: 'MOBILE' }], ASSIGNED_BY_ID: '17' });
+  expect((await portalEvent(record)).status).toBe(200);
+
+  const stateOf = async () => (await hub.temporal.client()).workflow.getHandle(journeyWorkflowId(hub.projectId, contact)).query(journeyStateQuery);
+  const merged = await eventually(async () => {
+    const state = await stateOf();
+    return (state.reconciliations ?? 0) >= 1 ? state : undefined;
+  }, 30_000, 'the reconciliation');
+  expect(merged.merged?.['fields.responsibleAgent']).toBe('bob');
+  expect(merged.conflictFields).toEqual(['fields.responsibleAgent']);
+  const conflict = (await api('GET', `/v1/conflicts?status=open&phone=${encodeURIComponent(contact)}`)).body.conflicts[0];
+  expect(conflict.candidates.map((candidate: { value: string }) => candidate.value).sort()).toEqual(['alice', 'bob']);
+  // Written to the portal as bob's user.
+  expect(sandbox.records('contact').find((row) => String(row.ID) === String(record))).toMatchObject({ ASSIGNED_BY_ID: '23' });
+});

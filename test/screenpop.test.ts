@@ -32,8 +32,9 @@ beforeAll(async () => {
         fieldMap: {
           applicationNumber: 'UF_CRM_APPLICATION_NUMBER',
           applicationStatus: 'UF_CRM_APPLICATION_STATUS',
-          responsibleAgent: 'ASSIGNED_BY_ID',
         },
+        // The portal's user 7 is the hub's agent anna.
+        responsibleAgents: { 7: 'anna' },
       },
     },
   });
@@ -112,7 +113,9 @@ describe('GET /v1/contacts/lookup', () => {
     expect(card.contact.name).toBe(nameConflict.chosenValue);
     expect(card.contact.provenance.name).toBe(nameConflict.chosenSource);
     expect(card.contact).toMatchObject({ phone: '+14155552671', email: '14155552671@example.com', fields: { address: '1 Main St' } });
-    expect(['anna', '7']).toContain(card.contact.responsibleAgent);
+    // The SQL CRM names the agent, the portal its user 7, who is anna: one agent, no conflict.
+    expect(card.contact.responsibleAgent).toBe('anna');
+    expect(card.conflicts.map((conflict: Json) => conflict.field)).not.toContain('responsibleAgent');
 
     // One application known to both CRMs, with their disagreement on its status surfaced.
     expect(card.applications).toHaveLength(1);

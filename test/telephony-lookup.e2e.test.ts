@@ -156,11 +156,11 @@ describe('the telephony process asks the CRM', () => {
     sandbox = await startBitrixSandbox();
     const created = await hub.request('/v1/connectors', {
       method: 'POST',
-      json: { kind: 'bitrix24', name: 'bitrix', config: { webhookUrl: sandbox.webhookBase, phoneRegion: 'DE', fieldMap: { responsibleAgent: 'ASSIGNED_BY_ID' } } },
+      json: { kind: 'bitrix24', name: 'bitrix', config: { webhookUrl: sandbox.webhookBase, phoneRegion: 'DE', responsibleAgents: { 12: 'bob' } } },
     });
     expect(created.status, await created.clone().text()).toBe(201);
-    // Bitrix names bob, but answers after 4 s: waiting for it would hand the caller to bob.
-    sandbox.seed('contact', { NAME: 'Mary', LAST_NAME: 'Jackson', PHONE: [{ VALUE: '030 12345672', VALUE_TYPE: 'WORK' }], ASSIGNED_BY_ID: 'bob' });
+    // Bitrix names its user 12, bob, but answers after 4 s: waiting for it would hand the caller to bob.
+    sandbox.seed('contact', { NAME: 'Mary', LAST_NAME: 'Jackson', PHONE: [{ VALUE: '030 12345672', VALUE_TYPE: 'WORK' }], ASSIGNED_BY_ID: '12' });
     sandbox.setLatency(4_000);
 
     // Alice has been idle longest (bob took the first call); both get fresh phones.

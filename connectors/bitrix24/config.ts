@@ -45,6 +45,21 @@ export const bitrix24ConfigSchema = z.object({
   fieldMap: z.record(z.string().min(1), bitrixFieldName).default({}),
   /** Hub status -> deal STAGE_ID (e.g. { approved: "WON", rejected: "LOSE", review: "C2:PREPARATION" }); unmapped statuses are sent as they are. */
   dealStages: z.record(z.string().min(1), z.string().regex(/^[A-Z0-9_:]+$/, 'must be a STAGE_ID such as WON or C2:NEW')).default({}),
+  /**
+   * Portal user id -> the hub's agent id, e.g. { "17": "alice", "23": "bob" }. A contact's
+   * responsible user (ASSIGNED_BY_ID) is read as its `responsibleAgent` - the agent who gets
+   * its inbound calls and callbacks first - and a `responsibleAgent` the hub writes is sent as
+   * the user mapped to it. Users not listed are nobody's agent in the hub; an agent with no
+   * user listed is not written (the record keeps its responsible). Empty: ownership is not read.
+   */
+  responsibleAgents: z
+    .record(z.string(), z.string().trim().min(1, 'must name the hub agent').max(100))
+    .superRefine((map, context) => {
+      for (const userId of Object.keys(map)) {
+        if (!/^[1-9]\d*$/.test(userId)) context.addIssue({ code: 'custom', path: [userId], message: 'must be a Bitrix24 user id such as 17' });
+      }
+    })
+    .default({}),
   /** Who owns the calls the hub logs; defaults to the webhook's user. */
   responsibleUserId: z.number().int().positive().optional(),
   /** ORIGINATOR_ID written on activities, so the hub finds its own records again. */
@@ -57,6 +72,22 @@ export const bitrix24ConfigSchema = z.object({
   limits: z
     .union([z.object({ ratePerSecond: z.number().positive().max(1000), burst: z.number().int().min(1).max(100_000) }), z.literal('undeclared')])
     .optional(),
+}).superRefine((config, context) => {
+  // Written back as ASSIGNED_BY_ID, so one agent must stand for one user, and the field map must not write it too.
+  const userOf = new Map<string, string>();
+  for (const [userId, agentId] of Object.entries(config.responsibleAgents)) {
+    const earlier = userOf.get(agentId);
+    if (earlier !== undefined) {
+      context.addIssue({ code: 'custom', path: ['responsibleAgents', userId], message: `maps to agent "${agentId}" as user ${earlier} does: one agent, one user` });
+    }
+    userOf.set(agentId, userId);
+  }
+  if (Object.keys(config.responsibleAgents).length === 0) return;
+  for (const [hubName, portalName] of Object.entries(config.fieldMap)) {
+    if (portalName === 'ASSIGNED_BY_ID' || hubName === 'responsibleAgent') {
+      context.addIssue({ code: 'custom', path: ['fieldMap', hubName], message: 'responsibleAgents already maps responsibleAgent onto ASSIGNED_BY_ID' });
+    }
+  }
 });
 
 export type Bitrix24Config = z.output<typeof bitrix24ConfigSchema>;

@@ -153,6 +153,39 @@ describe('bitrix24 contacts', () => {
   });
 });
 
+describe('bitrix24 responsible agents', () => {
+  it("reads a contact's responsible user as the hub agent mapped to it and writes an agent back as its user", async () => {
+    crm = makeOperations({ webhookUrl: sandbox.webhookBase, fieldMap, responsibleAgents: { 17: 'alice', 23: 'bob' } }, limiter);
+    const owned = sandbox.seed('contact', { NAME: 'Owned', ASSIGNED_BY_ID: '17', PHONE: [{ VALUE: '+79123456701', VALUE_TYPE: 'WORK' }] });
+    const stranger = sandbox.seed('contact', { NAME: 'Unmapped', ASSIGNED_BY_ID: '99', PHONE: [{ VALUE: '+79123456702', VALUE_TYPE: 'WORK' }] });
+    expect((await crm.findContacts({ phone: '+79123456701' }))[0]?.fields.responsibleAgent).toBe('alice');
+    expect((await crm.getContact(String(owned)))?.fields.responsibleAgent).toBe('alice');
+    // A user the hub does not know is nobody's agent: no responsible agent rather than a portal id.
+    expect((await crm.findContacts({ phone: '+79123456702' }))[0]?.fields).not.toHaveProperty('responsibleAgent');
+
+    // Reassigned by the hub: the agent goes to the portal as its user; the same again writes nothing.
+    await crm.upsertContact({ phone: '+79123456701', fields: { responsibleAgent: 'bob' } });
+    expect(sandbox.records('contact').find((record) => record.ID === String(owned))?.ASSIGNED_BY_ID).toBe('23');
+    const writes = sandbox.stats().byMethod['crm.contact.update'];
+    await crm.upsertContact({ phone: '+79123456701', fields: { responsibleAgent: 'bob' } });
+    expect(sandbox.stats().byMethod['crm.contact.update']).toBe(writes);
+    // An agent with no portal user leaves the record's responsible as it is; a new record gets the mapped user.
+    await crm.upsertContact({ phone: '+79123456702', name: 'Renamed', fields: { responsibleAgent: 'carol' } });
+    expect(sandbox.records('contact').find((record) => record.ID === String(stranger))).toMatchObject({ NAME: 'Renamed', ASSIGNED_BY_ID: '99' });
+    const created = await crm.upsertContact({ phone: '+79123456703', name: 'New', fields: { responsibleAgent: 'alice' } });
+    expect(sandbox.records('contact').find((record) => record.ID === created.externalId)?.ASSIGNED_BY_ID).toBe('17');
+    const [batched] = (await crm.upsertContacts?.([{ phone: '+79123456704', fields: { responsibleAgent: 'bob' } }])) ?? [];
+    expect(sandbox.records('contact').find((record) => record.ID === batched?.externalId)?.ASSIGNED_BY_ID).toBe('23');
+  });
+
+  it('leaves ownership alone without a map: the responsible user is not read and a responsibleAgent field is not written', async () => {
+    const seeded = sandbox.seed('contact', { NAME: 'Owned', ASSIGNED_BY_ID: '17', PHONE: [{ VALUE: '+79123456705', VALUE_TYPE: 'WORK' }] });
+    expect((await crm.findContacts({ phone: '+79123456705' }))[0]?.fields).not.toHaveProperty('responsibleAgent');
+    await crm.upsertContact({ phone: '+79123456705', fields: { responsibleAgent: 'alice' } });
+    expect(sandbox.records('contact').find((record) => record.ID === String(seeded))?.ASSIGNED_BY_ID).toBe('17');
+  });
+});
+
 describe('bitrix24 refusals', () => {
   it('turns a 400 into a non-retryable CrmError carrying Bitrix24 words', async () => {
     const failure = await crm.upsertContact({ ...ada, email: 'not-an-address' }).catch((error: unknown) => error);

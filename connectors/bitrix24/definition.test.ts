@@ -29,6 +29,17 @@ describe('bitrix24 definition', () => {
       'fieldMap.phone: is written by the connector itself and cannot be mapped',
     ]);
     expect(issues({ webhookUrl, limits: { ratePerSecond: 0, burst: 20 } })?.[0]).toMatch(/^limits/);
+    expect(issues({ webhookUrl, responsibleAgents: { alice: '17', '007': 'bob' } })).toEqual([
+      'responsibleAgents.alice: must be a Bitrix24 user id such as 17',
+      'responsibleAgents.007: must be a Bitrix24 user id such as 17',
+    ]);
+    expect(issues({ webhookUrl, responsibleAgents: { 5: ' ' } })).toEqual(['responsibleAgents.5: must name the hub agent']);
+    // Written back as ASSIGNED_BY_ID: one agent stands for one user, and nothing else writes the field.
+    expect(issues({ webhookUrl, responsibleAgents: { 17: 'alice', 23: 'alice' }, fieldMap: { owner: 'ASSIGNED_BY_ID' } })).toEqual([
+      'responsibleAgents.23: maps to agent "alice" as user 17 does: one agent, one user',
+      'fieldMap.owner: responsibleAgents already maps responsibleAgent onto ASSIGNED_BY_ID',
+    ]);
+    expect(issues({ webhookUrl, fieldMap: { owner: 'ASSIGNED_BY_ID' } })).toBeUndefined();
   });
 
   it('declares the documented plan limits, an override, or nothing to learn', () => {

@@ -80,6 +80,8 @@ export function toCrmContact(record: BitrixRecord, config: Bitrix24Config, prefe
     const value = record[portalName];
     if (value !== null && value !== undefined && value !== '') fields[hubName] = value;
   }
+  const agent = config.responsibleAgents[text(record.ASSIGNED_BY_ID)];
+  if (agent !== undefined) fields.responsibleAgent = agent;
   const modified = text(record.DATE_MODIFY);
   const preferredEmail = emails.find((email) => preferred.email !== undefined && email.toLowerCase() === preferred.email.toLowerCase());
   return {
@@ -100,7 +102,14 @@ function mappedFields(input: ContactInput, config: Bitrix24Config): Record<strin
     if (!portalName || value === undefined) continue;
     out[portalName] = value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
+  const user = typeof input.fields.responsibleAgent === 'string' ? userOfAgent(config, input.fields.responsibleAgent) : undefined;
+  if (user !== undefined) out.ASSIGNED_BY_ID = user;
   return out;
+}
+
+/** The portal user `responsibleAgents` maps to this hub agent, if any (the schema keeps it one). */
+export function userOfAgent(config: Bitrix24Config, agentId: string): string | undefined {
+  return Object.entries(config.responsibleAgents).find(([, agent]) => agent === agentId.trim())?.[0];
 }
 
 export type ContactWrite = { kind: 'add'; call: BitrixCall } | { kind: 'update'; id: string; call: BitrixCall } | { kind: 'unchanged'; id: string };
