@@ -7,6 +7,7 @@
 // QUERY_LIMIT_EXCEEDED) and outbound event webhooks. It is not Bitrix24 and keeps
 // its data in memory; switches simulate faults a real deployment meets.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -87,6 +88,8 @@ export async function startBitrixSandbox(options: BitrixSandboxOptions = {}): Pr
   const bucket = new LeakyBucket({ ratePerSecond: options.ratePerSecond ?? standardPlanLimit.ratePerSecond, burst: options.burst ?? standardPlanLimit.burst });
   const stats = new StatsRecorder();
   const closing = new AbortController();
+  // Every request held by a latency or a slow mode waits on this signal: hundreds at once under a benchmark.
+  setMaxListeners(0, closing.signal);
   let failMode = options.failMode;
   let latencyMs = options.latencyMs ?? 0;
 
