@@ -44,7 +44,7 @@ describe('/v1/reconciliation', () => {
   it('shows the defaults and the sources rules may name', async () => {
     const { status, body } = await call('GET', '/v1/reconciliation');
     expect(status).toBe(200);
-    expect(body.rules).toEqual({ fields: {}, default: { rule: { kind: 'most-recent' }, ignoreEmpty: true }, legacySources: [] });
+    expect(body.rules).toEqual({ fields: {}, default: { rule: { kind: 'most-recent' }, ignoreEmpty: true }, legacySources: [], match: { confirmBy: [], requireValues: false } });
     expect(body.sources.map((source: Json) => source.id)).toEqual([crmA, crmB]);
   });
 
@@ -64,6 +64,14 @@ describe('/v1/reconciliation', () => {
     });
     expect(malformed.status).toBe(422);
     expect(fieldsOf(malformed.body).sort()).toEqual(['default.ignoreEmpty', 'fields.name', 'fields.name.rule.ranking', 'fields.status.rule.kind']);
+
+    const badMatch = await call('PUT', '/v1/reconciliation', { match: { confirmBy: ['phone', 'email', 'e mail', 'email'], requireValues: 'yes', fuzzy: true } });
+    expect(badMatch.status).toBe(422);
+    expect(badMatch.body.errors).toEqual(expect.arrayContaining([
+      { field: 'match.confirmBy.0', message: 'records are found by the phone; it always agrees' },
+      { field: 'match.confirmBy.3', message: '"email" is listed twice' },
+    ]));
+    expect(fieldsOf(badMatch.body).sort()).toEqual(['match', 'match.confirmBy.0', 'match.confirmBy.2', 'match.confirmBy.3', 'match.requireValues']);
 
     const legacyOwner = await call('PUT', '/v1/reconciliation', { fields: { status: { owner: crmB } }, legacySources: [crmB] });
     expect(legacyOwner.status).toBe(422);
@@ -174,5 +182,34 @@ describe('/v1/conflicts errors', () => {
       expect(fieldsOf(answer.body).sort(), path).toEqual(fields);
     }
     expect((await call('GET', '/v1/conflicts', undefined, 'chk_not-a-real-key-at-all')).status).toBe(401);
+  });
+});
+
+describe('/v1/contacts/links', () => {
+  it('lists which CRM record is which contact, flagged ones filtered, in pages, and refuses bad queries by field', async () => {
+    const link = (contactPhone: string, connectorInstanceId: string, externalId: string, ambiguous: boolean) => ({ projectId: hub.projectId, contactPhone, connectorInstanceId, externalId, ambiguous });
+    await hub.db.contactLink.createMany({
+      data: [link('+14155550301', crmA, 'a-1', false), link('+14155550301', crmB, 'b-7', true), link('+14155550302', crmA, 'a-2', false)],
+    });
+    const other = await createProject(hub.db, { slug: 'links-other', name: 'Other', defaultRegion: 'US' });
+    await hub.db.contactLink.create({ data: { ...link('+14155550301', crmA, 'theirs', true), projectId: other.id } });
+
+    const first = await call('GET', '/v1/contacts/links?limit=2');
+    expect(first.status).toBe(200);
+    expect(first.body.links).toEqual([
+      expect.objectContaining({ contactPhone: '+14155550301', connector: expect.any(String), ambiguous: expect.any(Boolean) }),
+      expect.objectContaining({ contactPhone: '+14155550301' }),
+    ]);
+    const second = await call('GET', `/v1/contacts/links?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body).toEqual({ links: [expect.objectContaining({ contactPhone: '+14155550302', externalId: 'a-2', connector: 'demo-crm', ambiguous: false })], nextCursor: null });
+
+    const flagged = await call('GET', '/v1/contacts/links?ambiguous=true&phone=(415)%20555-0301');
+    expect(flagged.body.links).toEqual([{ contactPhone: '+14155550301', connectorInstanceId: crmB, connector: 'crm-b', externalId: 'b-7', ambiguous: true, updatedAt: expect.any(String) }]);
+
+    const refused = await call('GET', '/v1/contacts/links?phone=call%20me&ambiguous=maybe');
+    expect(refused.status).toBe(422);
+    expect(fieldsOf(refused.body).sort()).toEqual(['query.ambiguous']);
+    expect(fieldsOf((await call('GET', '/v1/contacts/links?phone=call%20me')).body)).toEqual(['query.phone']);
+    expect(fieldsOf((await call('GET', '/v1/contacts/links?cursor=bm9wZQ')).body)).toEqual(['query.cursor']);
   });
 });

@@ -230,3 +230,48 @@ it("reads the portal's responsible user as an agent, reconciles it like any fiel
   // Written to the portal as bob's user.
   expect(sandbox.records('contact').find((row) => String(row.ID) === String(record))).toMatchObject({ ASSIGNED_BY_ID: '23' });
 });
+
+it('sets aside a record of the same number that the match rule says is someone else: not merged, not written, merged once it agrees', async () => {
+  const contact = '+79120007788';
+  // Names are the loans CRM's and are mirrored to the portal; records are one person only when their e-mails agree.
+  const rules = await api('PUT', '/v1/reconciliation', {
+    fields: { name: { rule: { kind: 'ranked', ranking: [sqlId, bitrixId] }, owner: sqlId, mirrors: [bitrixId] } },
+    match: { confirmBy: ['email'] },
+  });
+  expect(rules.status).toBe(200);
+  const task = await api('POST', '/v1/tasks', { phone: contact, name: 'Maria Petrova', email: 'maria@example.com' });
+  expect(task.status).toBe(202);
+  await eventually(async () => ((await hub.db.task.findUnique({ where: { id: task.body.task.id } }))?.status === 'done' ? true : undefined), 30_000, 'the task');
+  // The family's landline: the portal knows it as her husband's.
+  const husband = sandbox.seed('contact', { NAME: 'Ivan', LAST_NAME: 'Petrov', PHONE: [{ VALUE: '8 912 000-77-88', VALUE_TYPE: 'WORK' }], EMAIL: [{ VALUE: 'ivan@example.com', VALUE_TYPE: 'WORK' }] });
+  const updatesBefore = sandbox.stats().byMethod['crm.contact.update'] ?? 0;
+  expect((await portalEvent(husband)).status).toBe(200);
+
+  const stateOf = async () => (await hub.temporal.client()).workflow.getHandle(journeyWorkflowId(hub.projectId, contact)).query(journeyStateQuery);
+  const reconciled = (count: number) => eventually(async () => {
+    const state = await stateOf();
+    return (state.reconciliations ?? 0) >= count ? state : undefined;
+  }, 30_000, `reconciliation ${count}`);
+  const first = await reconciled(1);
+  expect(first.merged).toMatchObject({ name: 'Maria Petrova', email: 'maria@example.com' });
+  expect(first.conflictFields).toEqual([]);
+  expect(first.crmRecords).not.toHaveProperty('sales-bitrix');
+  expect(first.setAsideRecords).toEqual([{
+    connectorInstanceId: bitrixId, connector: 'sales-bitrix', externalId: String(husband), field: 'email',
+    reason: 'email differs: "ivan@example.com" here, "maria@example.com" in the record compared with',
+  }]);
+  // His record is flagged in the link table and left as it was: the mirror did not overwrite him.
+  expect(await hub.db.contactLink.findFirst({ where: { connectorInstanceId: bitrixId, externalId: String(husband) } })).toMatchObject({ contactPhone: contact, ambiguous: true });
+  expect(sandbox.stats().byMethod['crm.contact.update'] ?? 0).toBe(updatesBefore);
+  expect(sandbox.records('contact').find((row) => String(row.ID) === String(husband))).toMatchObject({ NAME: 'Ivan', LAST_NAME: 'Petrov' });
+
+  // The portal's record turns out to be hers (the e-mail is corrected there): now one contact, and the mirror gets her name.
+  const emailId = (sandbox.records('contact').find((row) => String(row.ID) === String(husband))?.EMAIL as { ID: string }[])[0]?.ID;
+  sandbox.edit('contact', husband, { EMAIL: [{ ID: emailId, VALUE: 'maria@example.com', VALUE_TYPE: 'WORK' }] });
+  expect((await portalEvent(husband)).status).toBe(200);
+  const second = await reconciled(2);
+  expect(second.setAsideRecords).toBeUndefined();
+  expect(second.crmRecords).toMatchObject({ 'sales-bitrix': String(husband) });
+  expect(second.conflictFields).toEqual(['name']);
+  expect(sandbox.records('contact').find((row) => String(row.ID) === String(husband))).toMatchObject({ NAME: 'Maria Petrova' });
+});

@@ -283,6 +283,27 @@ describe('GET /v1/contacts/lookup', () => {
       expect((await call(`/v1/connectors/${broken.body.id}`, { method: 'DELETE' })).status).toBe(204);
     }
   });
+
+  it("leaves off the card a CRM's record of the number that the match rule says is someone else, and says why", async () => {
+    // The SQL CRM's client and the portal's contact share a landline; records are one person when their e-mails agree.
+    await seedSqlCrm('+14155552677', 'Maria Petrova', { address: '2 Elm St' });
+    const husband = sandbox.seed('contact', { NAME: 'Ivan', LAST_NAME: 'Petrov', PHONE: [{ VALUE: '(415) 555-2677', VALUE_TYPE: 'WORK' }], EMAIL: [{ VALUE: 'ivan@example.com', VALUE_TYPE: 'WORK' }], UF_CRM_APPLICATION_NUMBER: 'B-9' });
+    const put = (rules: unknown) => call('/v1/reconciliation', { method: 'PUT', json: rules });
+    expect((await put({ match: { confirmBy: ['email'] } })).status).toBe(200);
+    try {
+      const answer = await lookup('+1 415 555 2677');
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ found: true, partial: false, conflicts: [], applications: [] });
+      expect(answer.body.contact).toMatchObject({ name: 'Maria Petrova', email: '14155552677@example.com', fields: { address: '2 Elm St' } });
+      expect(source(answer.body, bitrixId)).toMatchObject({
+        status: 'ok', externalIds: [String(husband)],
+        setAside: 'email differs: "ivan@example.com" here, "14155552677@example.com" in the record compared with',
+      });
+      expect(source(answer.body, sqlId).setAside).toBeUndefined();
+    } finally {
+      expect((await put({})).status).toBe(200);
+    }
+  });
 });
 
 describe('ScreenPopService', () => {

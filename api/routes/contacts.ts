@@ -1,10 +1,13 @@
 // GET /v1/contacts/lookup: the screen pop, the caller's merged card from every
 // CRM of the project, answered within a deadline (core/screenpop).
+// GET /v1/contacts/links: which CRM record is which contact, flagged ones first to look at.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
 import type { ConnectorOperations } from '../../connectors/sdk/types.js';
 import type { Db } from '../../core/db/client.js';
 import type { Logger } from '../../core/logger.js';
+import { normalizePhone } from '../../core/phone.js';
+import { InvalidLinkCursorError, listContactLinks } from '../../core/webhooks/contact-links.js';
 import { deadlineBounds, InvalidPhoneError, ScreenPopService } from '../../core/screenpop/service.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
@@ -26,6 +29,7 @@ const sourceSchema = z.object({
   latencyMs: z.number(),
   externalIds: z.array(z.string()),
   error: z.string().optional(),
+  setAside: z.string().optional().describe('The CRM holds the number, but the match rule says its record is someone else: left off the card, and why'),
 });
 
 const cardSchema = z
@@ -96,6 +100,40 @@ const lookupRoute = createRoute({
   },
 });
 
+const linkSchema = z
+  .object({
+    contactPhone: z.string().describe('E.164: the contact'),
+    connectorInstanceId: z.string(),
+    connector: z.string().nullable().describe('The instance\'s name; null once it is deleted'),
+    externalId: z.string().describe('The record\'s id in that CRM'),
+    ambiguous: z.boolean().describe('One of several records of the number in its CRM, or set aside by the match rule: not merged without doubt'),
+    updatedAt: z.string(),
+  })
+  .openapi('ContactLink');
+
+const linksRoute = createRoute({
+  method: 'get',
+  path: '/links',
+  tags: ['Contacts'],
+  summary: 'Which CRM record is which contact (the identity link table)',
+  description:
+    'Every record the hub has tied to a contact, by phone then record; `ambiguous=true` lists the ones to look at: a CRM holding the number ' +
+    'more than once, or a record the project\'s match rule set aside as someone else. Pages with `cursor` until `nextCursor` is null.',
+  security: [{ bearer: [] }],
+  request: {
+    query: z.object({
+      phone: z.string().min(1).max(64).optional().describe('One contact, in any format the project\'s region reads'),
+      ambiguous: z.enum(['true', 'false']).optional(),
+      cursor: z.string().optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+  },
+  responses: {
+    200: { description: 'A page of links', content: { 'application/json': { schema: z.object({ links: z.array(linkSchema), nextCursor: z.string().nullable() }) } } },
+    ...problemResponses(401, 422),
+  },
+});
+
 export function contactRoutes(deps: ContactRoutesDeps) {
   const screenPop = deps.screenPop ?? new ScreenPopService({ db: deps.db, runtime: deps.runtime, ...(deps.logger ? { logger: deps.logger } : {}) });
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -110,6 +148,28 @@ export function contactRoutes(deps: ContactRoutesDeps) {
     // A caller's personal data: never kept by a proxy or the browser.
     c.header('cache-control', 'no-store');
     return c.json(card, 200);
+  });
+
+  app.openapi(linksRoute, async (c) => {
+    const project = c.get('project');
+    const { phone, ambiguous, cursor, limit } = c.req.valid('query');
+    let contactPhone: string | undefined;
+    if (phone !== undefined) {
+      const normalized = normalizePhone(phone, project.defaultRegion);
+      if (!normalized.ok) throw validationProblem([{ field: 'query.phone', message: normalized.reason }], 'The phone number is not valid.');
+      contactPhone = normalized.e164;
+    }
+    const page = await listContactLinks(deps.db, project.id, {
+      limit,
+      ...(contactPhone === undefined ? {} : { contactPhone }),
+      ...(ambiguous === undefined ? {} : { ambiguous: ambiguous === 'true' }),
+      ...(cursor === undefined ? {} : { cursor }),
+    }).catch((error: unknown) => {
+      if (error instanceof InvalidLinkCursorError) throw validationProblem([{ field: 'query.cursor', message: error.message }]);
+      throw error;
+    });
+    c.header('cache-control', 'no-store');
+    return c.json(page, 200);
   });
 
   return app;

@@ -56,11 +56,30 @@ const fieldNameSchema = z
   // As a JSON key it would set the object's prototype instead of naming a field.
   .refine((name) => name !== '__proto__', 'reserved name');
 
+/** Identity: what must agree, beyond the phone, for two CRMs' records to be merged (core/reconcile/match.ts). */
+export const matchRuleSchema = z
+  .object({
+    confirmBy: z
+      .array(fieldNameSchema)
+      .max(10)
+      .superRefine((fields, context) => {
+        fields.forEach((field, index) => {
+          if (fields.indexOf(field) !== index) context.addIssue({ code: 'custom', path: [index], message: `"${field}" is listed twice` });
+          if (field === 'phone') context.addIssue({ code: 'custom', path: [index], message: 'records are found by the phone; it always agrees' });
+        });
+      })
+      .default([])
+      .describe('Hub fields that must agree, beyond the phone, for a record to be the same contact ("email", "name", "fields.birthDate")'),
+    requireValues: z.boolean().default(false).describe('A record missing one of those values is set aside (true) or not contradicted by it (false)'),
+  })
+  .strict();
+
 export const reconcileRulesSchema = z
   .object({
     fields: z.record(fieldNameSchema, fieldPolicySchema).default({}).describe('Policy per hub field'),
     default: fieldPolicySchema.default({ rule: { kind: 'most-recent' }, ignoreEmpty: true }).describe('Policy of fields not listed'),
     legacySources: sourceListSchema('Sources whose old records are kept as they are: never written, and they win only where no other source has a value').default([]),
+    match: matchRuleSchema.default({ confirmBy: [], requireValues: false }).describe('When records of two CRMs found by the phone are one contact'),
   })
   .strict();
 
@@ -121,7 +140,7 @@ export function rulesFromProject(json: unknown, sourceIds: readonly string[], op
   for (const [field, value] of Object.entries(parsed.data.fields)) {
     Object.defineProperty(fields, field, { value: policy(value), enumerable: true, writable: true, configurable: true });
   }
-  return { fields, default: policy(parsed.data.default), legacySources: keep(parsed.data.legacySources) };
+  return { fields, default: policy(parsed.data.default), legacySources: keep(parsed.data.legacySources), match: parsed.data.match };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The contract of reconciliation: what each CRM says about a contact goes in,
 // one merged view and the conflicts found come out. Pure data, no I/O, so the
 // same code runs in workflows, in the screen pop and in tests.
+import type { MatchRule } from './match.js';
 
 /** One CRM's record of the contact, flattened to hub field names. */
 export interface SourceRecord {
@@ -57,6 +58,8 @@ export interface ReconcileRules {
    * where no other source has one.
    */
   legacySources?: string[] | undefined;
+  /** When records of two CRMs found by the phone are one contact; absent: the phone alone. */
+  match?: MatchRule | undefined;
 }
 
 export interface ConflictFinding {

@@ -2,6 +2,7 @@
 // every CRM of the project. Pure functions from what each CRM answered to the
 // card, so the service, an activity and the tests build it the same way.
 import type { CrmContact } from '../../connectors/sdk/types.js';
+import { matchAcrossSources, type MatchRule } from '../reconcile/match.js';
 import type { Reconcile, ReconcileResult, ReconcileRules, SourceRecord, SupervisorDecision } from '../reconcile/types.js';
 
 /**
@@ -22,6 +23,8 @@ export interface CardSource {
   /** The CRM's records of this number (more than one: duplicates in that CRM). */
   externalIds: string[];
   error?: string | undefined;
+  /** The CRM holds the number, but the project's match rule says its record is someone else: left off the card, and why. */
+  setAside?: string | undefined;
 }
 
 export interface CardApplication {
@@ -179,6 +182,34 @@ export function toSourceRecord(instance: SourceInstance, contacts: CrmContact[])
   return { source: instance.id, sourceName: instance.name, externalId: first.externalId, values, updatedAt: first.updatedAt, origin: 'crm' };
 }
 
+interface AnsweredSource {
+  instance: SourceInstance;
+  /** The records that speak for the CRM on the card. */
+  contacts: CrmContact[];
+  /** Why none does: the match rule found the CRM's records to be someone else. */
+  setAside?: string;
+}
+
+/**
+ * The records each CRM contributes. Without confirming fields, all of its records of the number
+ * (duplicates' applications are all shown); with them, the record the match rule accepts, compared
+ * with the first CRM's (core/reconcile/match.ts), the same way the journey decides.
+ */
+function matchAnswered(answered: AnsweredSource[], rule: MatchRule | undefined): AnsweredSource[] {
+  if (!rule || rule.confirmBy.length === 0) return answered;
+  const candidates = answered.map(({ instance, contacts }) => ({
+    source: instance.id,
+    records: contacts.map((contact) => ({ contact, values: toSourceRecord(instance, [contact])?.values ?? {} })),
+  }));
+  const decisions = new Map(matchAcrossSources(candidates, rule, (record) => record.values).map((decision) => [decision.source, decision]));
+  return answered.map(({ instance, contacts }) => {
+    const decision = decisions.get(instance.id);
+    if (!decision) return { instance, contacts };
+    if (decision.outcome === 'matched') return { instance, contacts: [decision.record.contact] };
+    return { instance, contacts: [], setAside: decision.reason };
+  });
+}
+
 export interface BuildCardInput {
   phone: string;
   fetchedAt: string;
@@ -191,7 +222,8 @@ export interface BuildCardInput {
 }
 
 export function buildCard({ phone, fetchedAt, answers, rules, decisions, reconcile }: BuildCardInput): ScreenPopCard {
-  const answered = answers.flatMap(({ instance, outcome }) => (outcome.status === 'ok' ? [{ instance, contacts: outcome.contacts }] : []));
+  const answered = matchAnswered(answers.flatMap(({ instance, outcome }) => (outcome.status === 'ok' ? [{ instance, contacts: outcome.contacts }] : [])), rules.match);
+  const setAside = new Map(answered.flatMap(({ instance, setAside: reason }) => (reason === undefined ? [] : [[instance.id, reason] as const])));
   const records = answered.flatMap(({ instance, contacts }) => toSourceRecord(instance, contacts) ?? []);
   const result: ReconcileResult = records.length > 0 ? reconcile(records, rules, decisions) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
   const { merged } = result;
@@ -239,6 +271,7 @@ export function buildCard({ phone, fetchedAt, answers, rules, decisions, reconci
       latencyMs: Math.round(outcome.latencyMs),
       externalIds: outcome.status === 'ok' ? outcome.contacts.map((contact) => contact.externalId) : [],
       ...(outcome.status === 'error' ? { error: outcome.error } : {}),
+      ...(setAside.has(instance.id) ? { setAside: setAside.get(instance.id) } : {}),
     })),
     conflicts: result.conflicts.map((conflict) => ({
       field: conflict.field,

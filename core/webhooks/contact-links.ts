@@ -4,7 +4,9 @@
 // Each statement runs on the pg pool (journey activities) or inside a Prisma
 // transaction (the outbox dispatcher), see core/db/sql.ts.
 import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/client.js';
 import { runSql, statement, type SqlTarget } from '../db/sql.js';
+import { isUuid } from '../validation.js';
 
 export interface CrmRecordRef {
   projectId: string;
@@ -104,4 +106,65 @@ export async function linkRecordsToContact(db: SqlTarget, projectId: string, pho
     links.map((link) => link.externalId),
     links.map((link) => link.ambiguous),
   ]);
+}
+
+export interface ContactLinkView {
+  contactPhone: string;
+  connectorInstanceId: string;
+  /** The connector instance's name; null once the instance is deleted. */
+  connector: string | null;
+  externalId: string;
+  /** The record was not taken as the contact without doubt: one of several of the number in its CRM, or set aside by the match rule. */
+  ambiguous: boolean;
+  updatedAt: string;
+}
+
+export interface ContactLinkQuery {
+  contactPhone?: string;
+  ambiguous?: boolean;
+  cursor?: string;
+  limit?: number;
+}
+
+export class InvalidLinkCursorError extends Error {}
+
+/** The link table for people: a page ordered by phone, then record, so a page boundary never moves under later links. */
+export async function listContactLinks(db: Db, projectId: string, query: ContactLinkQuery = {}): Promise<{ links: ContactLinkView[]; nextCursor: string | null }> {
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 1), 200);
+  const after = query.cursor === undefined ? undefined : decodeLinkCursor(query.cursor);
+  const [rows, instances] = await Promise.all([
+    db.contactLink.findMany({
+      where: {
+        projectId,
+        ...(query.contactPhone === undefined ? {} : { contactPhone: query.contactPhone }),
+        ...(query.ambiguous === undefined ? {} : { ambiguous: query.ambiguous }),
+        ...(after ? { OR: [{ contactPhone: { gt: after.phone } }, { contactPhone: after.phone, id: { gt: after.id } }] } : {}),
+      },
+      orderBy: [{ contactPhone: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    }),
+    db.connectorInstance.findMany({ where: { projectId }, select: { id: true, name: true } }),
+  ]);
+  const names = new Map(instances.map((instance) => [instance.id, instance.name]));
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    links: page.map((row) => ({
+      contactPhone: row.contactPhone,
+      connectorInstanceId: row.connectorInstanceId,
+      connector: names.get(row.connectorInstanceId) ?? null,
+      externalId: row.externalId,
+      ambiguous: row.ambiguous,
+      updatedAt: row.updatedAt.toISOString(),
+    })),
+    nextCursor: rows.length > limit && last ? Buffer.from(`${last.contactPhone}|${last.id}`).toString('base64url') : null,
+  };
+}
+
+function decodeLinkCursor(cursor: string): { phone: string; id: string } {
+  const [phone, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (rest.length > 0 || !phone || !id || !isUuid(id)) {
+    throw new InvalidLinkCursorError('not a cursor from this API; pass nextCursor of the previous page');
+  }
+  return { phone, id };
 }

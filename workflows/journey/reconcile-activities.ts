@@ -10,10 +10,12 @@ import { sqlPoolOf, type Db } from '../../core/db/client.js';
 import { linkRecordsToContact, type RecordLink } from '../../core/webhooks/contact-links.js';
 import { ConflictJournal } from '../../core/reconcile/journal.js';
 import { reconcile } from '../../core/reconcile/engine.js';
+import { matchAcrossSources } from '../../core/reconcile/match.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
 import type { SourceRecord } from '../../core/reconcile/types.js';
 import { hashFieldValues } from '../../core/webhooks/echo.js';
 import { toActivityFailure, whileHeartbeating } from './activities.js';
+import type { SetAsideRecord } from './shared.js';
 
 export interface ReconcileInput {
   projectId: string;
@@ -37,6 +39,8 @@ export interface ReconcileOutcome {
   /** Fields held at a supervisor's decision. */
   decidedFields: string[];
   writes: HubWrite[];
+  /** Records found by the phone that the project's match rule says are someone else: flagged, not merged, not written. */
+  setAside?: SetAsideRecord[];
 }
 
 const coreFields = ['name', 'email'] as const;
@@ -81,21 +85,28 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
     const records: SourceRecord[] = [];
     const crmRecords: Record<string, string> = {};
     const links: RecordLink[] = [];
+    const setAside: SetAsideRecord[] = [];
+    let answers: CrmContact[][];
     try {
-      // Every CRM is asked at once; the answers are taken in the instances' order.
-      const answers = await Promise.all(instances.map(async (instance) => (await connectors.get(instance)).findContacts({ phone: input.phone })));
-      for (const [index, instance] of instances.entries()) {
-        const found = answers[index] ?? [];
-        // Two records of one phone in one CRM are flagged as ambiguous, never merged: the oldest speaks.
-        const record = found[0];
-        if (!record) continue;
-        records.push(toSource(instance, record, legacy.has(instance.id)));
-        crmRecords[instance.name] = record.externalId;
-        links.push({ connectorInstanceId: instance.id, externalId: record.externalId, ambiguous: found.length > 1 });
-      }
+      // Every CRM is asked at once; the answers are taken in the instances' order (primary first).
+      answers = await Promise.all(instances.map(async (instance) => (await connectors.get(instance)).findContacts({ phone: input.phone })));
     } catch (error) {
       throw toActivityFailure(error);
     }
+    // Several records of the phone in one CRM are flagged ambiguous, and the first the match rule
+    // accepts speaks; a CRM whose records the rule rejects is someone else's: flagged, left out.
+    const candidates = instances.map((instance, index) => ({ source: instance.id, records: (answers[index] ?? []).map((record) => toSource(instance, record, legacy.has(instance.id))) }));
+    for (const decision of matchAcrossSources(candidates, projectRules.match, (record) => record.values)) {
+      const { record } = decision;
+      if (decision.outcome === 'matched') {
+        records.push(record);
+        crmRecords[record.sourceName] = record.externalId;
+      } else {
+        setAside.push({ connectorInstanceId: record.source, connector: record.sourceName, externalId: record.externalId, field: decision.field, reason: decision.reason });
+      }
+      links.push({ connectorInstanceId: record.source, externalId: record.externalId, ambiguous: decision.outcome === 'set-aside' || decision.ambiguous });
+    }
+    const someoneElse = new Set(setAside.map((entry) => entry.connectorInstanceId));
     const [decisions] = await Promise.all([journal.decisions(input.projectId, input.phone), linkRecordsToContact(sql, input.projectId, input.phone, links)]);
 
     const result = reconcile(records, projectRules, decisions);
@@ -107,6 +118,8 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
 
     const writes: HubWrite[] = [];
     for (const [source, values] of Object.entries(result.writeBack)) {
+      // The number belongs to someone else there: writing would overwrite that person's record.
+      if (someoneElse.has(source)) continue;
       const instance = instances.find((candidate) => candidate.id === source);
       if (!instance) throw ApplicationFailure.nonRetryable(`write-back to unknown connector ${source}`, 'UnknownSource');
       try {
@@ -119,7 +132,7 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
         throw toActivityFailure(error);
       }
     }
-    return { merged: result.merged, crmRecords, conflictFields, decidedFields: result.decided, writes };
+    return { merged: result.merged, crmRecords, conflictFields, decidedFields: result.decided, writes, ...(setAside.length > 0 ? { setAside } : {}) };
   }
 }
 

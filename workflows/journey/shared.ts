@@ -82,6 +82,8 @@ export interface JourneyState {
   conflictFields?: string[];
   /** Fields whose merged value is a supervisor's decision (a resolved conflict) at the last reconciliation. */
   decidedFields?: string[];
+  /** Records found by the phone that the project's match rule said were someone else at the last reconciliation. */
+  setAsideRecords?: SetAsideRecord[];
   /** Conflicts of this contact resolved by supervisors, as signalled (most recent first, bounded). */
   resolvedConflicts?: ConflictResolved[];
   /** Dialer attempts' outcomes for this contact (campaigns), most recent first, bounded. */
@@ -91,6 +93,17 @@ export interface JourneyState {
   calls?: JourneyCallView[];
   /** Call events the journey could not read (recorded, never thrown), most recent first, bounded. */
   rejectedCallEvents?: RejectedCallEvent[];
+}
+
+/** A CRM record holding the contact's number that the match rule set aside: flagged, not merged, never written. */
+export interface SetAsideRecord {
+  connectorInstanceId: string;
+  /** Connector instance name, as in crmRecords. */
+  connector: string;
+  externalId: string;
+  /** The confirming field that disagreed, and how. */
+  field: string;
+  reason: string;
 }
 
 /** A supervisor resolved one of the contact's conflicts; the journey reconciles with the decision. */

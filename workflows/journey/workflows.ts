@@ -171,6 +171,8 @@ async function reconcileAcrossCrms(state: JourneyState, changed: string[]): Prom
   state.merged = outcome.merged;
   state.conflictFields = outcome.conflictFields;
   state.decidedFields = outcome.decidedFields;
+  if (outcome.setAside) state.setAsideRecords = outcome.setAside;
+  else delete state.setAsideRecords;
   state.reconciliations = (state.reconciliations ?? 0) + 1;
   Object.assign(state.crmRecords, outcome.crmRecords);
   for (const write of outcome.writes) rememberWrite(state.hubWrites, write.connectorInstanceId, write.externalId, write.fieldHashes, write.at);
