@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { isPhoneRegion } from '../../core/phone.js';
 import type { DeclaredLimits } from '../sdk/limits/types.js';
+import { responsibleAgentsSchema } from '../sdk/responsible-agents.js';
 
 /** `/rest/<user id>/<secret code>/` - how Bitrix24 prints an inbound webhook. */
 const webhookPath = /\/rest\/(\d+)\/([A-Za-z0-9_-]+)\/?$/;
@@ -52,14 +53,7 @@ export const bitrix24ConfigSchema = z.object({
    * the user mapped to it. Users not listed are nobody's agent in the hub; an agent with no
    * user listed is not written (the record keeps its responsible). Empty: ownership is not read.
    */
-  responsibleAgents: z
-    .record(z.string(), z.string().trim().min(1, 'must name the hub agent').max(100))
-    .superRefine((map, context) => {
-      for (const userId of Object.keys(map)) {
-        if (!/^[1-9]\d*$/.test(userId)) context.addIssue({ code: 'custom', path: [userId], message: 'must be a Bitrix24 user id such as 17' });
-      }
-    })
-    .default({}),
+  responsibleAgents: responsibleAgentsSchema({ test: (key) => /^[1-9]\d*$/.test(key), message: 'must be a Bitrix24 user id such as 17' }),
   /** Who owns the calls the hub logs; defaults to the webhook's user. */
   responsibleUserId: z.number().int().positive().optional(),
   /** ORIGINATOR_ID written on activities, so the hub finds its own records again. */
@@ -73,15 +67,7 @@ export const bitrix24ConfigSchema = z.object({
     .union([z.object({ ratePerSecond: z.number().positive().max(1000), burst: z.number().int().min(1).max(100_000) }), z.literal('undeclared')])
     .optional(),
 }).superRefine((config, context) => {
-  // Written back as ASSIGNED_BY_ID, so one agent must stand for one user, and the field map must not write it too.
-  const userOf = new Map<string, string>();
-  for (const [userId, agentId] of Object.entries(config.responsibleAgents)) {
-    const earlier = userOf.get(agentId);
-    if (earlier !== undefined) {
-      context.addIssue({ code: 'custom', path: ['responsibleAgents', userId], message: `maps to agent "${agentId}" as user ${earlier} does: one agent, one user` });
-    }
-    userOf.set(agentId, userId);
-  }
+  // The responsible user is written as ASSIGNED_BY_ID: the field map must not write it too.
   if (Object.keys(config.responsibleAgents).length === 0) return;
   for (const [hubName, portalName] of Object.entries(config.fieldMap)) {
     if (portalName === 'ASSIGNED_BY_ID' || hubName === 'responsibleAgent') {

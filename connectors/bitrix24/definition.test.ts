@@ -36,7 +36,7 @@ describe('bitrix24 definition', () => {
     expect(issues({ webhookUrl, responsibleAgents: { 5: ' ' } })).toEqual(['responsibleAgents.5: must name the hub agent']);
     // Written back as ASSIGNED_BY_ID: one agent stands for one user, and nothing else writes the field.
     expect(issues({ webhookUrl, responsibleAgents: { 17: 'alice', 23: 'alice' }, fieldMap: { owner: 'ASSIGNED_BY_ID' } })).toEqual([
-      'responsibleAgents.23: maps to agent "alice" as user 17 does: one agent, one user',
+      'responsibleAgents.23: maps to agent "alice" as 17 does: one agent, one owner',
       'fieldMap.owner: responsibleAgents already maps responsibleAgent onto ASSIGNED_BY_ID',
     ]);
     expect(issues({ webhookUrl, fieldMap: { owner: 'ASSIGNED_BY_ID' } })).toBeUndefined();

@@ -5,6 +5,7 @@
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
 import { normalizePhone } from '../../core/phone.js';
 import { CrmError } from '../sdk/errors.js';
+import { agentOfOwner, ownerOfAgent } from '../sdk/responsible-agents.js';
 import type { ContactInput, CrmContact } from '../sdk/types.js';
 import type { BitrixCall } from './bitrix-client.js';
 import type { Bitrix24Config } from './config.js';
@@ -80,7 +81,7 @@ export function toCrmContact(record: BitrixRecord, config: Bitrix24Config, prefe
     const value = record[portalName];
     if (value !== null && value !== undefined && value !== '') fields[hubName] = value;
   }
-  const agent = config.responsibleAgents[text(record.ASSIGNED_BY_ID)];
+  const agent = agentOfOwner(config.responsibleAgents, record.ASSIGNED_BY_ID);
   if (agent !== undefined) fields.responsibleAgent = agent;
   const modified = text(record.DATE_MODIFY);
   const preferredEmail = emails.find((email) => preferred.email !== undefined && email.toLowerCase() === preferred.email.toLowerCase());
@@ -102,14 +103,9 @@ function mappedFields(input: ContactInput, config: Bitrix24Config): Record<strin
     if (!portalName || value === undefined) continue;
     out[portalName] = value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
-  const user = typeof input.fields.responsibleAgent === 'string' ? userOfAgent(config, input.fields.responsibleAgent) : undefined;
+  const user = ownerOfAgent(config.responsibleAgents, input.fields.responsibleAgent);
   if (user !== undefined) out.ASSIGNED_BY_ID = user;
   return out;
-}
-
-/** The portal user `responsibleAgents` maps to this hub agent, if any (the schema keeps it one). */
-export function userOfAgent(config: Bitrix24Config, agentId: string): string | undefined {
-  return Object.entries(config.responsibleAgents).find(([, agent]) => agent === agentId.trim())?.[0];
 }
 
 export type ContactWrite = { kind: 'add'; call: BitrixCall } | { kind: 'update'; id: string; call: BitrixCall } | { kind: 'unchanged'; id: string };

@@ -4,6 +4,7 @@ export { CrmError, VersionConflictError, decideRetry, type CrmFailureKind, type 
 export { createCrmHttpClient, parseRetryAfter, type CrmHttpClient, type HttpRequest, type HttpResponse } from './http.js';
 export { providerFactsSchema, type ProviderFacts, type ProviderFactsInput } from './provider.js';
 export { ReadCache } from './cache.js';
+export { agentOfOwner, ownerOfAgent, responsibleAgentsSchema, type ResponsibleAgents } from './responsible-agents.js';
 export {
   classifySqlError,
   createCrmSqlClient,

@@ -3,6 +3,7 @@
 // customer's schema is here, as data; the connector code is the same for all.
 import { z } from 'zod';
 import { isPhoneRegion } from '../../core/phone.js';
+import { responsibleAgentsSchema } from '../sdk/responsible-agents.js';
 import { dialectOfUrl, sqlIdentifier, sqlTableName, type SqlDialect } from '../sdk/sql.js';
 
 const contactColumnsSchema = z
@@ -76,6 +77,14 @@ export const sqlCrmConfigSchema = z
     columns: contactColumnsSchema,
     /** Fields kept in their own columns instead of the fields column, e.g. { "applicationNumber": "app_no" }. */
     extraColumns: z.record(z.string().min(1), sqlIdentifier).default({}),
+    /**
+     * The CRM's owner value -> the hub's agent id, e.g. { "17": "alice" } for a manager_id column
+     * mapped with extraColumns { "responsibleAgent": "manager_id" } (or a responsibleAgent key of the
+     * fields column). Read, an owner becomes the contact's responsibleAgent (unlisted owners: none);
+     * written, an agent goes back as its owner value (unlisted agents: the record keeps its owner).
+     * Empty: the stored value is the hub's agent id as it is.
+     */
+    responsibleAgents: responsibleAgentsSchema({ test: (key) => key.trim() !== '' && key.length <= 100, message: 'must be an owner value of the CRM (1-100 characters)' }),
     /**
      * How the table stores phones: `e164` (exact match, index-friendly) or
      * `raw` (any format, "8 (912) 345-67-89"; matched by digits, confirmed by

@@ -50,6 +50,7 @@ describe.each<TestDialect>(['postgres', 'mariadb'])('sql-crm on %s', (dialect) =
       table.string('mail', 100).unique();
       table.text('notes');
       table.string('app_no', 40);
+      table.integer('manager_id').nullable();
       table.integer('row_version').notNullable().defaultTo(0);
       table.dateTime('changed_at').nullable();
     });
@@ -136,6 +137,24 @@ describe.each<TestDialect>(['postgres', 'mariadb'])('sql-crm on %s', (dialect) =
       version: '2',
       fields: { applicationNumber: 'A-1', address: 'Lenina 1', hubTaskId: 'task-2' },
     });
+  });
+
+  it("reads an owner column as the hub agent mapped to it and writes an agent back as its owner value", async () => {
+    const crm = connect(legacyConfig({ extraColumns: { applicationNumber: 'app_no', responsibleAgent: 'manager_id' }, responsibleAgents: { 17: 'alice', 23: 'bob' } }));
+    const owned = freshRuPhone();
+    const stranger = freshRuPhone();
+    await target.db(tables.clients).insert([{ tel: owned.national, fio: 'Owned', manager_id: 17 }, { tel: stranger.national, fio: 'Unmapped', manager_id: 99 }]);
+    expect((await crm.findContacts({ phone: owned.e164 }))[0]?.fields.responsibleAgent).toBe('alice');
+    // A manager the hub does not know is nobody's agent: no responsible agent rather than a CRM code.
+    expect((await crm.findContacts({ phone: stranger.e164 }))[0]?.fields).not.toHaveProperty('responsibleAgent');
+
+    await crm.upsertContact({ phone: owned.e164, fields: { responsibleAgent: 'bob' } });
+    expect((await clientRows(owned.e164))[0]).toMatchObject({ manager_id: 23 });
+    // An agent with no owner value leaves the record's manager as it is.
+    await crm.upsertContact({ phone: stranger.e164, name: 'Renamed', fields: { responsibleAgent: 'carol' } });
+    expect((await clientRows(stranger.e164))[0]).toMatchObject({ fio: 'Renamed', manager_id: 99 });
+    // Without the map the column is the agent id as stored.
+    expect((await connect(legacyConfig({ extraColumns: { responsibleAgent: 'manager_id' } })).findContacts({ phone: stranger.e164 }))[0]?.fields.responsibleAgent).toBe(99);
   });
 
   it('finds numbers stored in national and other formats by their E.164 number, and updates them in place', async () => {
@@ -389,6 +408,7 @@ describe('sql-crm configuration', () => {
     expect(issues({ columns: { updatedAt: null } })).toEqual(['columns.version']);
     expect(issues({ phoneFormat: 'raw' })).toEqual(['defaultRegion']);
     expect(issues({ extraColumns: { applicationNumber: 'phone' } })).toEqual(['extraColumns.applicationNumber']);
+    expect(issues({ responsibleAgents: { 17: 'alice', M23: 'alice', '': 'bob' } })).toEqual(['responsibleAgents.M23', 'responsibleAgents.']);
     expect(issues({ connectionString: 'sqlite:///tmp/crm.db' })).toEqual(['connectionString']);
   });
 

@@ -14,7 +14,7 @@ import type { ActivityInput, ConnectorOperations, ContactInput, ContactQuery, Cr
 import { readChangedContacts } from './changes.js';
 import { dialectOf, sqlCrmConfigSchema, type SqlCrmConfig } from './config.js';
 import { phoneKey, phoneSuffixCondition, storedPhoneMatches, type PhoneKey } from './phones.js';
-import { asRowId, contactSelection, readStoredFields, rowFields, rowId, rowPhone, rowToContact, rowVersion, splitFields, versionAlias, type ContactRow, type RowId } from './records.js';
+import { asRowId, contactSelection, readStoredFields, rowFields, rowId, rowPhone, rowToContact, rowVersion, splitFields, toCrmFields, versionAlias, type ContactRow, type RowId } from './records.js';
 import { bumpAssignments, initialAssignments, isWellFormedToken, tokenExpression, tokenSql, versionSource, type VersionSource } from './versions.js';
 
 export { sqlCrmConfigSchema, type SqlCrmConfig } from './config.js';
@@ -146,7 +146,7 @@ export function createSqlCrmOperations(config: SqlCrmConfig, context: { limiter:
     if (expected !== undefined && !isWellFormedToken(dialect, source, expected)) {
       throw new CrmError('rejected', `expectedVersion "${expected}" is not a version this CRM issued`);
     }
-    const write = { contact, key, ...splitFields(contact.fields, config.extraColumns) };
+    const write = { contact, key, ...splitFields(toCrmFields(contact.fields, config), config.extraColumns) };
     try {
       // The named lock serializes writers of this phone across processes, so
       // "find, then insert" cannot create two records even without a unique

@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { normalizePhone } from '../../core/phone.js';
 import { CrmError } from '../sdk/errors.js';
+import { agentOfOwner, ownerOfAgent } from '../sdk/responsible-agents.js';
 import type { CrmContact } from '../sdk/types.js';
 import type { SqlDialect } from '../sdk/sql.js';
 import type { SqlCrmConfig } from './config.js';
@@ -63,6 +64,11 @@ export function rowToContact(row: ContactRow, config: SqlCrmConfig): CrmContact 
     const value = row[extraAlias(index)];
     if (value !== null && value !== undefined) fields[field] = fromSqlValue(value);
   });
+  if (Object.keys(config.responsibleAgents).length > 0 && 'responsibleAgent' in fields) {
+    const agent = agentOfOwner(config.responsibleAgents, fields.responsibleAgent);
+    if (agent === undefined) delete fields.responsibleAgent;
+    else fields.responsibleAgent = agent;
+  }
   const updatedAt = row[alias.updatedAt];
   return {
     externalId: String(row[alias.id]),
@@ -100,6 +106,17 @@ export function rowFields(row: ContactRow): unknown {
 }
 
 export const versionAlias = alias.version;
+
+/**
+ * The hub's fields as the CRM stores them: with `responsibleAgents`, an agent becomes its owner
+ * value, and an agent the map does not list is left out (the record keeps its owner).
+ */
+export function toCrmFields(fields: Record<string, unknown>, config: SqlCrmConfig): Record<string, unknown> {
+  if (Object.keys(config.responsibleAgents).length === 0 || !('responsibleAgent' in fields)) return fields;
+  const { responsibleAgent, ...rest } = fields;
+  const owner = ownerOfAgent(config.responsibleAgents, responsibleAgent);
+  return owner === undefined ? rest : { ...rest, responsibleAgent: owner };
+}
 
 /** Splits incoming fields into values of mapped columns and the rest (for the JSON fields column). */
 export function splitFields(fields: Record<string, unknown>, extraColumns: Record<string, string>): { columns: Record<string, unknown>; json: Record<string, unknown> } {
