@@ -258,7 +258,7 @@ it('sets aside a record of the same number that the match rule says is someone e
   expect(first.crmRecords).not.toHaveProperty('sales-bitrix');
   expect(first.setAsideRecords).toEqual([{
     connectorInstanceId: bitrixId, connector: 'sales-bitrix', externalId: String(husband), field: 'email',
-    reason: 'email differs: "ivan@example.com" here, "maria@example.com" in the record compared with',
+    reason: 'email differs: "ivan@example.com" here, "maria@example.com" in demo-crm',
   }]);
   // His record is flagged in the link table and left as it was: the mirror did not overwrite him.
   expect(await hub.db.contactLink.findFirst({ where: { connectorInstanceId: bitrixId, externalId: String(husband) } })).toMatchObject({ contactPhone: contact, ambiguous: true });

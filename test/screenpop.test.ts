@@ -297,7 +297,7 @@ describe('GET /v1/contacts/lookup', () => {
       expect(answer.body.contact).toMatchObject({ name: 'Maria Petrova', email: '14155552677@example.com', fields: { address: '2 Elm St' } });
       expect(source(answer.body, bitrixId)).toMatchObject({
         status: 'ok', externalIds: [String(husband)],
-        setAside: 'email differs: "ivan@example.com" here, "14155552677@example.com" in the record compared with',
+        setAside: 'email differs: "ivan@example.com" here, "14155552677@example.com" in demo-crm',
       });
       expect(source(answer.body, sqlId).setAside).toBeUndefined();
     } finally {

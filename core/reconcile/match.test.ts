@@ -30,7 +30,7 @@ describe('matchAcrossSources', () => {
       { source: 'legacy', records: [row('L2', { name: 'M. Petrova', email: '  MARIA@Example.com ' })] },
     ], byEmail)).toEqual([
       { source: 'loans', matched: '1', ambiguous: false },
-      { source: 'sales', setAside: '7', field: 'email', reason: 'email differs: "ivan@example.com" here, "maria@example.com" in the record compared with' },
+      { source: 'sales', setAside: '7', field: 'email', reason: 'email differs: "ivan@example.com" here, "maria@example.com" in loans' },
       { source: 'legacy', matched: 'L2', ambiguous: false },
     ]);
   });

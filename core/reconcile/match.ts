@@ -37,6 +37,8 @@ export function matchAcrossSources<T>(
   candidates: readonly SourceCandidates<T>[],
   rule: MatchRule | undefined,
   valuesOf: (record: T) => Record<string, unknown>,
+  /** How a reason names the source compared with (its connector name); the source id by default. */
+  nameOf: (source: string) => string = (source) => source,
 ): MatchDecision<T>[] {
   const decisions: MatchDecision<T>[] = [];
   let anchor: { source: string; values: Record<string, unknown> } | undefined;
@@ -49,7 +51,7 @@ export function matchAcrossSources<T>(
       continue;
     }
     const against = anchor;
-    const verdicts = records.map((record) => disagreement(against.values, valuesOf(record), rule));
+    const verdicts = records.map((record) => disagreement(against.values, valuesOf(record), rule, nameOf(against.source)));
     const agreeing = records.filter((_, index) => verdicts[index] === undefined);
     const [taken] = agreeing;
     if (taken !== undefined) {
@@ -63,15 +65,15 @@ export function matchAcrossSources<T>(
 }
 
 /** The first confirming field on which `candidate` is not the anchor's contact, or undefined when none. */
-function disagreement(anchor: Record<string, unknown>, candidate: Record<string, unknown>, rule: MatchRule): { field: string; reason: string } | undefined {
+function disagreement(anchor: Record<string, unknown>, candidate: Record<string, unknown>, rule: MatchRule, anchorName: string): { field: string; reason: string } | undefined {
   for (const field of rule.confirmBy) {
     const expected = anchor[field];
     const actual = candidate[field];
     if (isEmptyValue(expected) || isEmptyValue(actual)) {
       if (!rule.requireValues) continue;
-      return { field, reason: `${field} is missing ${isEmptyValue(actual) ? 'here' : 'in the record compared with'}` };
+      return { field, reason: `${field} is missing ${isEmptyValue(actual) ? 'here' : `in ${anchorName}`}` };
     }
-    if (matchKey(expected) !== matchKey(actual)) return { field, reason: `${field} differs: ${quote(actual)} here, ${quote(expected)} in the record compared with` };
+    if (matchKey(expected) !== matchKey(actual)) return { field, reason: `${field} differs: ${quote(actual)} here, ${quote(expected)} in ${anchorName}` };
   }
   return undefined;
 }

@@ -201,7 +201,8 @@ function matchAnswered(answered: AnsweredSource[], rule: MatchRule | undefined):
     source: instance.id,
     records: contacts.map((contact) => ({ contact, values: toSourceRecord(instance, [contact])?.values ?? {} })),
   }));
-  const decisions = new Map(matchAcrossSources(candidates, rule, (record) => record.values).map((decision) => [decision.source, decision]));
+  const nameOf = (id: string) => answered.find(({ instance }) => instance.id === id)?.instance.name ?? id;
+  const decisions = new Map(matchAcrossSources(candidates, rule, (record) => record.values, nameOf).map((decision) => [decision.source, decision]));
   return answered.map(({ instance, contacts }) => {
     const decision = decisions.get(instance.id);
     if (!decision) return { instance, contacts };

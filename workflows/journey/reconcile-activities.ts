@@ -96,7 +96,8 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
     // Several records of the phone in one CRM are flagged ambiguous, and the first the match rule
     // accepts speaks; a CRM whose records the rule rejects is someone else's: flagged, left out.
     const candidates = instances.map((instance, index) => ({ source: instance.id, records: (answers[index] ?? []).map((record) => toSource(instance, record, legacy.has(instance.id))) }));
-    for (const decision of matchAcrossSources(candidates, projectRules.match, (record) => record.values)) {
+    const nameOf = (id: string) => instances.find((instance) => instance.id === id)?.name ?? id;
+    for (const decision of matchAcrossSources(candidates, projectRules.match, (record) => record.values, nameOf)) {
       const { record } = decision;
       if (decision.outcome === 'matched') {
         records.push(record);
