@@ -94,7 +94,7 @@ export function createApp(deps: AppDeps) {
     '/v1/callbacks',
     callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
   );
-  app.route('/v1/contacts', contactRoutes({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger, screenPop }));
+  app.route('/v1/contacts', contactRoutes({ db: deps.db, temporal: deps.temporal, runtime: deps.connectors.runtime, logger: deps.logger, screenPop }));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

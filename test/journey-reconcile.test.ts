@@ -264,6 +264,14 @@ it('sets aside a record of the same number that the match rule says is someone e
   expect(await hub.db.contactLink.findFirst({ where: { connectorInstanceId: bitrixId, externalId: String(husband) } })).toMatchObject({ contactPhone: contact, ambiguous: true });
   expect(sandbox.stats().byMethod['crm.contact.update'] ?? 0).toBe(updatesBefore);
   expect(sandbox.records('contact').find((row) => String(row.ID) === String(husband))).toMatchObject({ NAME: 'Ivan', LAST_NAME: 'Petrov' });
+  // Supervisors see the flag through the API: the journey by phone, and the link table's flagged records.
+  const byPhone = await api('GET', `/v1/contacts/journey?phone=${encodeURIComponent('+7 (912) 000-77-88')}`);
+  expect(byPhone.status).toBe(200);
+  expect(byPhone.body).toMatchObject({ workflowId: journeyWorkflowId(hub.projectId, contact), status: 'RUNNING', state: { setAsideRecords: [{ externalId: String(husband), field: 'email' }] } });
+  const flagged = await api('GET', `/v1/contacts/links?ambiguous=true&phone=${encodeURIComponent(contact)}`);
+  expect(flagged.body.links).toEqual([expect.objectContaining({ connector: 'sales-bitrix', externalId: String(husband), ambiguous: true })]);
+  expect((await api('GET', '/v1/contacts/journey?phone=%2B79120009999')).body).toMatchObject({ status: 'not-started' });
+  expect((await api('GET', '/v1/contacts/journey?phone=nobody')).body.errors).toEqual([expect.objectContaining({ field: 'query.phone' })]);
 
   // The portal's record turns out to be hers (the e-mail is corrected there): now one contact, and the mirror gets her name.
   const emailId = (sandbox.records('contact').find((row) => String(row.ID) === String(husband))?.EMAIL as { ID: string }[])[0]?.ID;

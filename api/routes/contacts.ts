@@ -1,13 +1,17 @@
 // GET /v1/contacts/lookup: the screen pop, the caller's merged card from every
 // CRM of the project, answered within a deadline (core/screenpop).
 // GET /v1/contacts/links: which CRM record is which contact, flagged ones first to look at.
+// GET /v1/contacts/journey: the contact's journey as it runs (merged view, set-aside records, calls).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
 import type { ConnectorOperations } from '../../connectors/sdk/types.js';
 import type { Db } from '../../core/db/client.js';
 import type { Logger } from '../../core/logger.js';
 import { normalizePhone } from '../../core/phone.js';
+import type { TemporalGateway } from '../../core/temporal/gateway.js';
 import { InvalidLinkCursorError, listContactLinks } from '../../core/webhooks/contact-links.js';
+import { describeJourney } from '../../workflows/journey/client.js';
+import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import { deadlineBounds, InvalidPhoneError, ScreenPopService } from '../../core/screenpop/service.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
@@ -15,6 +19,8 @@ import { validationProblem } from '../problem.js';
 
 export interface ContactRoutesDeps {
   db: Db;
+  /** Where the contacts' journeys run (GET /contacts/journey). */
+  temporal: TemporalGateway;
   runtime: { get(instance: ConnectorInstanceRecord): Promise<ConnectorOperations> };
   logger?: Logger;
   /** A service shared with other parts of the process (to invalidate its cache); built from the deps above when absent. */
@@ -134,6 +140,30 @@ const linksRoute = createRoute({
   },
 });
 
+const journeyRoute = createRoute({
+  method: 'get',
+  path: '/journey',
+  tags: ['Contacts'],
+  summary: "A contact's journey: its merged view across the CRMs and what happened to it",
+  description:
+    'The `contactJourney` workflow of the number, asked within 3 s: `status` is Temporal\'s (RUNNING, COMPLETED...), `not-started` for a number ' +
+    'the hub has not seen, or `unknown` with `reason` when Temporal does not answer. `state` holds the merged view, conflicts, records the match ' +
+    'rule set aside (`setAsideRecords`), tasks, CRM changes, calls and dialer outcomes.',
+  security: [{ bearer: [] }],
+  request: { query: z.object({ phone: z.string().min(1).max(64).describe('Any format; national numbers are read in the project\'s region') }) },
+  responses: {
+    200: {
+      description: 'The journey',
+      content: {
+        'application/json': {
+          schema: z.object({ workflowId: z.string(), status: z.string(), state: z.record(z.string(), z.unknown()).optional(), reason: z.string().optional() }),
+        },
+      },
+    },
+    ...problemResponses(401, 422),
+  },
+});
+
 export function contactRoutes(deps: ContactRoutesDeps) {
   const screenPop = deps.screenPop ?? new ScreenPopService({ db: deps.db, runtime: deps.runtime, ...(deps.logger ? { logger: deps.logger } : {}) });
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -148,6 +178,19 @@ export function contactRoutes(deps: ContactRoutesDeps) {
     // A caller's personal data: never kept by a proxy or the browser.
     c.header('cache-control', 'no-store');
     return c.json(card, 200);
+  });
+
+  app.openapi(journeyRoute, async (c) => {
+    const project = c.get('project');
+    const normalized = normalizePhone(c.req.valid('query').phone, project.defaultRegion);
+    if (!normalized.ok) throw validationProblem([{ field: 'query.phone', message: normalized.reason }], 'The phone number is not valid.');
+    const workflowId = journeyWorkflowId(project.id, normalized.e164);
+    const view = await deps.temporal.client().then(
+      (client) => describeJourney(client, workflowId),
+      (error: unknown) => ({ workflowId, status: 'unknown' as const, reason: error instanceof Error ? error.message : String(error) }),
+    );
+    c.header('cache-control', 'no-store');
+    return c.json(view as { workflowId: string; status: string; state?: Record<string, unknown>; reason?: string }, 200);
   });
 
   app.openapi(linksRoute, async (c) => {
