@@ -164,6 +164,13 @@ const journeyRoute = createRoute({
   },
 });
 
+/** The E.164 form of a phone in a query, read in the project's region, or a 422 naming `query.phone`. */
+function queryPhone(phone: string, defaultRegion: string): string {
+  const normalized = normalizePhone(phone, defaultRegion);
+  if (!normalized.ok) throw validationProblem([{ field: 'query.phone', message: normalized.reason }], 'The phone number is not valid.');
+  return normalized.e164;
+}
+
 export function contactRoutes(deps: ContactRoutesDeps) {
   const screenPop = deps.screenPop ?? new ScreenPopService({ db: deps.db, runtime: deps.runtime, ...(deps.logger ? { logger: deps.logger } : {}) });
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
@@ -182,9 +189,7 @@ export function contactRoutes(deps: ContactRoutesDeps) {
 
   app.openapi(journeyRoute, async (c) => {
     const project = c.get('project');
-    const normalized = normalizePhone(c.req.valid('query').phone, project.defaultRegion);
-    if (!normalized.ok) throw validationProblem([{ field: 'query.phone', message: normalized.reason }], 'The phone number is not valid.');
-    const workflowId = journeyWorkflowId(project.id, normalized.e164);
+    const workflowId = journeyWorkflowId(project.id, queryPhone(c.req.valid('query').phone, project.defaultRegion));
     const view = await deps.temporal.client().then(
       (client) => describeJourney(client, workflowId),
       (error: unknown) => ({ workflowId, status: 'unknown' as const, reason: error instanceof Error ? error.message : String(error) }),
@@ -196,12 +201,7 @@ export function contactRoutes(deps: ContactRoutesDeps) {
   app.openapi(linksRoute, async (c) => {
     const project = c.get('project');
     const { phone, ambiguous, cursor, limit } = c.req.valid('query');
-    let contactPhone: string | undefined;
-    if (phone !== undefined) {
-      const normalized = normalizePhone(phone, project.defaultRegion);
-      if (!normalized.ok) throw validationProblem([{ field: 'query.phone', message: normalized.reason }], 'The phone number is not valid.');
-      contactPhone = normalized.e164;
-    }
+    const contactPhone = phone === undefined ? undefined : queryPhone(phone, project.defaultRegion);
     const page = await listContactLinks(deps.db, project.id, {
       limit,
       ...(contactPhone === undefined ? {} : { contactPhone }),
