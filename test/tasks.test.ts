@@ -62,6 +62,9 @@ describe('POST /v1/tasks', () => {
       extra: { applicationNumber: 'A-1001', address: '1 Main St', hubTaskId: task.id },
     });
     expect(settled.task).toMatchObject({ result: { crmRecords: { 'demo-crm': String(rows[0]?.id) } } });
+    // The record written is linked to the contact: a later webhook of it goes straight to the journey.
+    const links = (await (await hub.request('/v1/contacts/links?phone=(415)%20555-2671')).json()) as { links: unknown[] };
+    expect(links.links).toEqual([expect.objectContaining({ contactPhone: '+14155552671', connector: 'demo-crm', externalId: String(rows[0]?.id), ambiguous: false })]);
 
     // Ops find the journey in Temporal by project, phone and task id.
     const client = await hub.temporal.client();

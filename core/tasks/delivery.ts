@@ -1,6 +1,7 @@
 // A task as its journey delivers it: read once, marked done with what the CRM
-// answered. Both run once per task on the worker's hot path, so they are plain
+// answered (and the record linked to the contact). Both run once per task on the worker's hot path, so they are plain
 // SQL on the pg pool (core/db/sql.ts) rather than Prisma queries.
+import { randomUUID } from 'node:crypto';
 import { runSql, statement, type SqlTarget } from '../db/sql.js';
 
 export interface TaskToDeliver {
@@ -24,11 +25,21 @@ export async function taskToDeliver(db: SqlTarget, taskId: string): Promise<Task
   return (await runSql<TaskToDeliver>(db, selectTask, [taskId]))[0];
 }
 
-const markDone = statement(
-  'tasks.mark_done',
-  `UPDATE tasks SET status = 'done', result = $2::jsonb, error = NULL, updated_at = now() WHERE id = $1::uuid`,
+// The record the CRM answered is this contact's: it joins the identity link table in the same
+// statement, unless linked already (as core/webhooks/contact-links.ts links: an existing link,
+// perhaps flagged by reconciliation, wins). A later webhook of that record then goes straight to
+// the journey, without asking the CRM whose record it is.
+const markDoneAndLink = statement(
+  'tasks.mark_done_and_link',
+  `WITH done AS (
+     UPDATE tasks SET status = 'done', result = $2::jsonb, error = NULL, updated_at = now() WHERE id = $1::uuid RETURNING project_id, phone
+   )
+   INSERT INTO contact_links (id, project_id, contact_phone, connector_instance_id, external_id, ambiguous)
+   SELECT $3::uuid, project_id, phone, $4::uuid, $5, false FROM done
+   ON CONFLICT (project_id, connector_instance_id, external_id) DO NOTHING`,
 );
 
-export async function markTaskDone(db: SqlTarget, taskId: string, result: Record<string, unknown>): Promise<void> {
-  await runSql(db, markDone, [taskId, JSON.stringify(result)]);
+/** Marks the task done with what its delivery answered, and links the CRM record it wrote to the contact. */
+export async function markTaskDone(db: SqlTarget, taskId: string, result: Record<string, unknown>, record: { connectorInstanceId: string; externalId: string }): Promise<void> {
+  await runSql(db, markDoneAndLink, [taskId, JSON.stringify(result), randomUUID(), record.connectorInstanceId, record.externalId]);
 }

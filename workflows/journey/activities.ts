@@ -69,7 +69,7 @@ export function createJourneyActivities({ db, connectors, settings }: JourneyAct
         fields: { ...(task.data as Record<string, unknown>), hubTaskId: task.id },
       });
       const delivered: DeliveredTask = { crmRecords: { [instance.name]: upserted.externalId } };
-      await markTaskDone(sql, taskId, { ...delivered, created: upserted.created });
+      await markTaskDone(sql, taskId, { ...delivered, created: upserted.created }, { connectorInstanceId: instance.id, externalId: upserted.externalId });
       return delivered;
     } catch (error) {
       throw toActivityFailure(error);
