@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps) {
   // One screen pop per API process: the contacts lookup serves its cards, a supervisor's decision drops them.
   const screenPop = new ScreenPopService({ db: deps.db, runtime: deps.connectors.runtime, logger: deps.logger });
   app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined), onResolved: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
-  app.route('/v1', reconciliationRoutes({ db: deps.db }));
+  app.route('/v1', reconciliationRoutes({ db: deps.db, onChanged: (projectId) => screenPop.invalidate(projectId) }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
   app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db), preview: new PreviewDesk(deps.db), onQueued: deps.onQueued }));
   app.route(

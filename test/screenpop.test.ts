@@ -303,6 +303,11 @@ describe('GET /v1/contacts/lookup', () => {
     } finally {
       expect((await put({})).status).toBe(200);
     }
+    // Saved rules drop the cards merged under the old ones: without the rule the number alone decides.
+    const merged = await lookup('+1 415 555 2677');
+    expect(merged.body.cache).toBe('miss');
+    expect(merged.body.conflicts.map((conflict: Json) => conflict.field)).toEqual(expect.arrayContaining(['name', 'email']));
+    expect(source(merged.body, bitrixId).setAside).toBeUndefined();
   });
 });
 

@@ -12,6 +12,8 @@ import { ProblemError, validationProblem } from '../problem.js';
 
 export interface ReconciliationRoutesDeps {
   db: Db;
+  /** The rules were saved: cards merged under the old ones (this process's screen pop) are stale. */
+  onChanged?: ((projectId: string) => void) | undefined;
 }
 
 const viewSchema = z.object({
@@ -33,7 +35,7 @@ function mapErrors(error: unknown): never {
   throw error;
 }
 
-export function reconciliationRoutes({ db }: ReconciliationRoutesDeps) {
+export function reconciliationRoutes({ db, onChanged }: ReconciliationRoutesDeps) {
   const projectRules = new ProjectReconciliation(db);
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
@@ -58,12 +60,17 @@ export function reconciliationRoutes({ db }: ReconciliationRoutesDeps) {
       description:
         'Per field: `rule` (ranked | most-recent | agent-wins with a fallback), `ignoreEmpty`, `owner` and `mirrors` ' +
         '(written with the surviving value). `legacySources` are never written and win only where no other source has a value. ' +
-        'Sources are connector instance ids of this project.',
+        'Sources are connector instance ids of this project. `match` says what must agree, beyond the phone, for two CRMs\' records to be one contact.',
       security: [{ bearer: [] }],
       request: { body: { required: true, ...json(reconcileRulesSchema) } },
       responses: { 200: { description: 'Saved', ...json(viewSchema) }, ...problemResponses(400, 401, 404, 422) },
     }),
-    async (c) => c.json(await projectRules.put(c.get('project').id, c.req.valid('json')).catch(mapErrors), 200),
+    async (c) => {
+      const projectId = c.get('project').id;
+      const saved = await projectRules.put(projectId, c.req.valid('json')).catch(mapErrors);
+      onChanged?.(projectId);
+      return c.json(saved, 200);
+    },
   );
 
   return app;
