@@ -25,8 +25,8 @@ export interface SourceCandidates<T> {
 export type MatchDecision<T> =
   /** This record is the contact; `ambiguous` when several of the source's records qualified (the first is taken). */
   | { source: string; outcome: 'matched'; record: T; ambiguous: boolean }
-  /** The source's records are someone else: `reason` names the field that disagrees with `anchorSource`'s record. */
-  | { source: string; outcome: 'set-aside'; record: T; anchorSource: string; field: string; reason: string };
+  /** The source's records are someone else: `reason` names the field that disagrees with the first CRM's record, and that CRM. */
+  | { source: string; outcome: 'set-aside'; record: T; field: string; reason: string };
 
 /**
  * One decision per source that holds the number, in the order given (give the primary CRM first: its
@@ -59,7 +59,7 @@ export function matchAcrossSources<T>(
       continue;
     }
     const found = verdicts[0]!;
-    decisions.push({ source, outcome: 'set-aside', record: first, anchorSource: against.source, field: found.field, reason: found.reason });
+    decisions.push({ source, outcome: 'set-aside', record: first, field: found.field, reason: found.reason });
   }
   return decisions;
 }
@@ -82,7 +82,7 @@ function disagreement(anchor: Record<string, unknown>, candidate: Record<string,
  * Identity compares more loosely than survivorship: case and runs of spaces do not make two
  * people ("ADA  KING" is Ada King); survivorship still journals the spelling as a conflict.
  */
-export function matchKey(value: unknown): string {
+function matchKey(value: unknown): string {
   const text = typeof value === 'string' ? value : stableText(value);
   return text.trim().replace(/\s+/g, ' ').toLowerCase();
 }
