@@ -29,7 +29,7 @@ function journeyStart(contact: { projectId: string; phone: string }, options: Jo
   return {
     workflowId: journeyWorkflowId(contact.projectId, contact.phone),
     taskQueue: options.taskQueue,
-    args: [{ projectId: contact.projectId, phone: contact.phone, idleTimeoutMs: options.idleTimeoutMs }] as [JourneyInput],
+    args: [{ projectId: contact.projectId, phone: contact.phone, idleTimeoutMs: options.idleTimeoutMs, quietSpell: true }] as [JourneyInput],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: ProjectIdKey, value: contact.projectId },
       { key: ContactPhoneKey, value: contact.phone },

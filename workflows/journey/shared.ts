@@ -11,6 +11,12 @@ export interface JourneyInput {
   phone: string;
   /** Complete after this long without an event; the next event starts a new run. */
   idleTimeoutMs: number;
+  /**
+   * Wait for events with one idle timer per quiet spell (workflows/quiet-spell.ts). Every start
+   * and continueAsNew sets it; a run started without it, by an earlier build, keeps the timer it
+   * started and cancelled per wait, so its history replays as it was written.
+   */
+  quietSpell?: boolean;
   /** Carried over by continueAsNew. */
   carried?: JourneyState;
   /** Work taken in but not done yet when the previous run continued as new. */

@@ -19,6 +19,7 @@ import type { JourneyActivities } from './activities.js';
 import { classifyCrmChange, rememberWrite } from '../../core/webhooks/echo.js';
 import type { ReconcileActivities } from './reconcile-activities.js';
 import { MAX_TASK_IDS_IN_SEARCH, TaskIdsKey } from '../search-attributes.js';
+import { QuietSpell } from '../quiet-spell.js';
 import { recordCallEvent } from './calls.js';
 import { dialerOutcomeSignal, recordDialerOutcome } from './dialer-outcomes.js';
 import {
@@ -120,15 +121,19 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
   setHandler(journeyStateQuery, () => state);
 
   const hasWork = () => queue.length > 0 || changedSources.size > 0 || reconcileRequested || workflowInfo().continueAsNewSuggested;
+  // One idle timer per quiet spell, not one started and cancelled per event. Runs started
+  // without the flag (before the quiet spell existed) replay their history's timer per wait.
+  const quiet = input.quietSpell === true ? new QuietSpell(input.idleTimeoutMs) : undefined;
+  const waitForWork = () => (quiet ? quiet.waitFor(hasWork) : condition(hasWork, input.idleTimeoutMs));
   for (;;) {
-    // Waiting starts an idle timer; with work already taken in there is nothing to wait for.
-    if (!hasWork() && !(await condition(hasWork, input.idleTimeoutMs))) break;
+    // With work already taken in there is nothing to wait for.
+    if (!hasWork() && !(await waitForWork())) break;
     // Temporal suggests continuing once the history passes 4 Ki events or 4 MB and refuses
     // the 10,001st signal of a run. A contact under a steady stream of events never has a
     // quiet moment, so the run continues as new with its pending work rather than wait for one.
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof contactJourney>({ ...input, carried: state, pending: { taskIds: queue, changedSources: [...changedSources], reconcile: reconcileRequested } });
+      await continueAsNew<typeof contactJourney>({ ...input, quietSpell: true, carried: state, pending: { taskIds: queue, changedSources: [...changedSources], reconcile: reconcileRequested } });
     }
     // One pass takes the next task and then the CRM changes pending by then, so a
     // task and a change that arrive together are handled in one workflow task.
