@@ -39,7 +39,12 @@ export function problemResponses<S extends number>(...statuses: S[]) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the hook is shared by routes of every shape
-export const validationHook: Hook<any, any, any, any> = (result) => {
+export const validationHook: Hook<any, any, any, any> = async (result, c) => {
+  // With no Content-Type the JSON validator sees {} rather than nothing: a bare PUT of the
+  // reconciliation rules would reset them to the defaults. Every JSON body the API declares is required.
+  if (result.target === 'json' && (await c.req.text()).trim() === '') {
+    throw new ProblemError(400, 'Body required', 'This request needs a JSON body (Content-Type: application/json).', [{ field: '(body)', message: 'missing' }]);
+  }
   if (!result.success) {
     const where = result.target === 'json' ? [] : [result.target === 'param' ? 'path' : result.target];
     throw new ProblemError(422, 'Invalid request', 'The request has invalid fields.', fieldErrorsFrom(result.error, where));

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export interface FieldError {
   /** Dotted path into the request, e.g. "tasks.3.phone". */
@@ -18,4 +18,59 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** A UUID as PostgreSQL's uuid type reads it: an id that is not one names nothing, and must not reach a `::uuid` cast. */
 export function isUuid(value: string): boolean {
   return uuidPattern.test(value);
+}
+
+/** Deepest nesting a request body may have: enough for any config the hub takes, far below a stack's limits. */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * The first place in a parsed JSON value that cannot be stored or processed, named by its
+ * dotted path: a NUL character (PostgreSQL text and jsonb refuse U+0000), an unpaired UTF-16
+ * surrogate (not Unicode at all; JSON's \ud800 escape makes one), in a key or a value, or
+ * nesting deeper than `maxDepth`. Undefined when there is none. Iterative: a hostile depth
+ * cannot exhaust the stack.
+ */
+export function unstorableValue(value: unknown, prefix: (string | number)[] = [], maxDepth = MAX_BODY_DEPTH): FieldError | undefined {
+  const field = (path: (string | number)[]) => path.map(String).join('.') || '(body)';
+  const pending: { value: unknown; path: (string | number)[] }[] = [{ value, path: prefix }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value: current, path } = next;
+    if (typeof current === 'string') {
+      const problem = unstorableText(current);
+      if (problem) return { field: field(path), message: problem };
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (path.length - prefix.length >= maxDepth) return { field: field(path), message: `nests deeper than ${maxDepth} levels` };
+    const entries: [string | number, unknown][] = Array.isArray(current) ? current.map((item, index) => [index, item]) : Object.entries(current);
+    for (const [key, item] of entries) {
+      if (typeof key === 'string') {
+        const problem = unstorableText(key);
+        if (problem) return { field: field([...path, key]), message: `the name ${problem}` };
+      }
+      pending.push({ value: item, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+/** Why a string cannot be stored, or undefined. */
+export function unstorableText(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'contains a NUL character (U+0000), which cannot be stored';
+  // A high surrogate not followed by a low one, or a low one not preceded by a high one.
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text)) return 'contains an unpaired surrogate (\\ud800-\\udfff), which is not Unicode text';
+  return undefined;
+}
+
+/** The instants the hub stores and computes with: 1970 to 9999 (PostgreSQL has no year 0, Date no year 10000). */
+export const EARLIEST_INSTANT_MS = 0;
+export const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** ISO 8601 with a zone offset, within the instants the hub stores (1970-01-01 to 9999-12-31). */
+export function isoInstant() {
+  // A text that is no date at all has its format error already; the range speaks of dates only.
+  return z.iso.datetime({ offset: true }).refine((text) => {
+    const at = Date.parse(text);
+    return Number.isNaN(at) || (at >= EARLIEST_INSTANT_MS && at <= LATEST_INSTANT_MS);
+  }, 'must be between 1970-01-01 and 9999-12-31');
 }

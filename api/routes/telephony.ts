@@ -15,6 +15,7 @@ import type { TrunkStore } from '../../telephony/trunks/store.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
 import { ProblemError } from '../problem.js';
+import { isoInstant } from '../../core/validation.js';
 
 export interface TelephonyRoutesDeps {
   db: Db;
@@ -212,7 +213,7 @@ export function telephonyRoutes({ db, trunks, flows, numbers, agents, trunkStatu
       tags: ['Telephony'],
       summary: 'Call detail records started in [from, to): one per trunk attempt, cost as exact decimals',
       security: [{ bearer: [] }],
-      request: { query: z.object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) }) },
+      request: { query: z.object({ from: isoInstant(), to: isoInstant() }) },
       responses: { 200: { description: 'Records', ...json(z.object({ records: z.array(cdrSchema) })) }, ...problemResponses(401, 422) },
     }),
     async (c) => {

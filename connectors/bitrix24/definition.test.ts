@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { providerFactsSchema } from '../sdk/provider.js';
 import { declaredLimits } from './config.js';
 import { bitrix24, bitrix24ConfigSchema } from './connector.js';
-import { buildPhpQuery, parsePhpQuery } from './php-query.js';
+import { buildPhpQuery, MAX_PHP_INPUT_VARS, MAX_PHP_NESTING, parsePhpQuery, PhpQueryLimitError } from './php-query.js';
 
 const webhookUrl = 'https://acme.bitrix24.ru/rest/1/abc123def456';
 
@@ -62,6 +62,14 @@ describe('PHP query codec', () => {
     );
     expect(parsePhpQuery(query)).toEqual({ id: '5', fields: { NAME: 'Иван & Co', PHONE: [{ VALUE: '+7 912', VALUE_TYPE: 'WORK' }], OPENED: '1' }, select: ['ID', 'UF_*'] });
     expect(parsePhpQuery('values[]=a&values[]=b&x+y=1%2&__proto__[polluted]=1')).toEqual({ values: ['a', 'b'], 'x y': '1%2' });
+    // "[]" appends after the highest index, as PHP does, in time linear in the fields.
+    expect(parsePhpQuery('a[5]=x&a[]=y&a[2]=z&a[]=w')).toEqual({ a: { 5: 'x', 6: 'y', 2: 'z', 7: 'w' } });
+    const appended = parsePhpQuery(Array.from({ length: MAX_PHP_INPUT_VARS }, (_, index) => `v[]=${index}`).join('&'));
+    expect(appended.v).toEqual(Array.from({ length: MAX_PHP_INPUT_VARS }, (_, index) => String(index)));
+    // Beyond PHP's own input limits the query is refused whole.
+    expect(() => parsePhpQuery(Array.from({ length: MAX_PHP_INPUT_VARS + 1 }, () => 'v[]=1').join('&'))).toThrow(PhpQueryLimitError);
+    expect(() => parsePhpQuery(`a${'[a]'.repeat(MAX_PHP_NESTING)}=1`)).toThrow(/deeper than 64/);
+    expect(parsePhpQuery(`a${'[a]'.repeat(MAX_PHP_NESTING - 1)}=1`)).toBeTypeOf('object');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -35,16 +35,30 @@ const forbiddenKeys = new Set(['__proto__', 'prototype', 'constructor']);
  */
 export function parsePhpQuery(query: string): Record<string, PhpValue> {
   const root: Record<string, unknown> = {};
+  const appendAt = new WeakMap<object, number>();
+  let fields = 0;
   for (const pair of query.split('&')) {
     if (pair === '') continue;
+    fields += 1;
+    if (fields > MAX_PHP_INPUT_VARS) throw new PhpQueryLimitError(`more than ${MAX_PHP_INPUT_VARS} fields`);
     const equals = pair.indexOf('=');
     const rawKey = equals === -1 ? pair : pair.slice(0, equals);
     const rawValue = equals === -1 ? '' : pair.slice(equals + 1);
     const path = splitKey(decodeFormComponent(rawKey));
     if (!path || path.some((part) => forbiddenKeys.has(part))) continue;
-    assign(root, path, decodeFormComponent(rawValue));
+    if (path.length > MAX_PHP_NESTING) throw new PhpQueryLimitError(`field "${rawKey.slice(0, 40)}..." nests deeper than ${MAX_PHP_NESTING} levels`);
+    assign(root, path, decodeFormComponent(rawValue), appendAt);
   }
   return toPhpArrays(root) as Record<string, PhpValue>;
+}
+
+/** PHP's own defaults (max_input_vars, max_input_nesting_level): what a portal never exceeds. */
+export const MAX_PHP_INPUT_VARS = 1000;
+export const MAX_PHP_NESTING = 64;
+
+/** A query beyond PHP's input limits: refused whole, as it cannot be a CRM's. */
+export class PhpQueryLimitError extends Error {
+  override readonly name = 'PhpQueryLimitError';
 }
 
 function decodeFormComponent(text: string): string {
@@ -69,10 +83,15 @@ function splitKey(key: string): string[] | null {
   return parts;
 }
 
-function assign(container: Record<string, unknown>, path: string[], value: string): void {
+/**
+ * Sets `value` at `path`. `appendAt` remembers each container's next index for "[]" (one more than
+ * its highest numeric key, as in PHP) so that appending stays linear in the number of fields.
+ */
+function assign(container: Record<string, unknown>, path: string[], value: string, appendAt: WeakMap<object, number>): void {
   let current = container;
   path.forEach((rawPart, index) => {
-    const part = rawPart === '' ? String(nextIndex(current)) : rawPart;
+    const part = rawPart === '' ? String(appendAt.get(current) ?? 0) : rawPart;
+    if (/^\d+$/.test(part)) appendAt.set(current, Math.max(appendAt.get(current) ?? 0, Number(part) + 1));
     if (index === path.length - 1) {
       current[part] = value;
       return;
@@ -81,11 +100,6 @@ function assign(container: Record<string, unknown>, path: string[], value: strin
     if (existing === null || typeof existing !== 'object') current[part] = {};
     current = current[part] as Record<string, unknown>;
   });
-}
-
-function nextIndex(container: Record<string, unknown>): number {
-  const numeric = Object.keys(container).filter((key) => /^\d+$/.test(key)).map(Number);
-  return numeric.length === 0 ? 0 : Math.max(...numeric) + 1;
 }
 
 function toPhpArrays(value: unknown): unknown {

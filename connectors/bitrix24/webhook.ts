@@ -4,9 +4,10 @@
 // it is constant-time. Events carry only the record id and a send time in seconds.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CrmError } from '../sdk/errors.js';
+import { LATEST_INSTANT_MS } from '../../core/validation.js';
 import type { WebhookEvent, WebhookHandler, WebhookRequest } from '../sdk/types.js';
 import type { Bitrix24Config } from './config.js';
-import { parsePhpQuery, type PhpValue } from './php-query.js';
+import { parsePhpQuery, PhpQueryLimitError, type PhpValue } from './php-query.js';
 
 const eventKinds: Record<string, WebhookEvent['kind']> = {
   ONCRMCONTACTADD: 'contact.created',
@@ -25,7 +26,12 @@ function readBody(request: WebhookRequest): Record<string, PhpValue> {
       throw new CrmError('rejected', `Bitrix24 event body is neither form-encoded nor valid JSON: ${(error as Error).message}`, { cause: error });
     }
   }
-  return parsePhpQuery(text);
+  try {
+    return parsePhpQuery(text);
+  } catch (error) {
+    if (error instanceof PhpQueryLimitError) throw new CrmError('rejected', `Bitrix24 event body has ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 function at(value: PhpValue | undefined, ...path: string[]): PhpValue | undefined {
@@ -65,7 +71,12 @@ export const bitrix24Webhook: WebhookHandler<Bitrix24Config> = {
     if (event === '' || (typeof id !== 'string' && typeof id !== 'number')) {
       throw new CrmError('rejected', 'Bitrix24 event without "event" or "data[FIELDS][ID]"');
     }
-    const ts = Number(at(body, 'ts'));
+    const rawTs = at(body, 'ts');
+    const ts = Number(rawTs);
+    // Seconds since 1970; a value no clock gives (1e20) would make no date at all.
+    if (rawTs !== undefined && rawTs !== '' && Number.isFinite(ts) && (ts < 0 || ts * 1000 > LATEST_INSTANT_MS)) {
+      throw new CrmError('rejected', `Bitrix24 event "ts" ${String(rawTs).slice(0, 40)} is not a time between 1970 and 9999`);
+    }
     // Bitrix24 sends no event id. Event, record and send second identify a delivery; two
     // changes of one record within a second collapse into one. The event carries no values:
     // the inbox stores the repeat once and asks the journey to read the record again

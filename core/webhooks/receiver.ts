@@ -5,7 +5,7 @@
 // CRMs retry on 5xx and give up (or alert) on 4xx.
 import type { Logger } from '../logger.js';
 import type { Db } from '../db/client.js';
-import { fieldErrorsFrom, isUuid, type FieldError } from '../validation.js';
+import { fieldErrorsFrom, isUuid, unstorableValue, type FieldError } from '../validation.js';
 import { CrmError } from '../../connectors/sdk/errors.js';
 import type { WebhookEvent, WebhookRequest } from '../../connectors/sdk/types.js';
 import type { ConnectorRegistry } from '../../connectors/registry.js';
@@ -114,15 +114,30 @@ function unavailable(what: string, error: unknown, logger: Logger): WebhookUnava
 
 /** Bodies that are malformed whoever sent them, checked before any connector reads them. */
 function checkBodyShape(request: WebhookRequest): void {
-  if (request.rawBody.trim() === '') throw new MalformedWebhookError([{ field: '(body)', message: 'the body is empty' }]);
-  if (/json/i.test(request.headers['content-type'] ?? '')) {
+  const body = request.rawBody.trim();
+  if (body === '') throw new MalformedWebhookError([{ field: '(body)', message: 'the body is empty' }]);
+  const declaredJson = /json/i.test(request.headers['content-type'] ?? '');
+  if (declaredJson || body.startsWith('{') || body.startsWith('[')) {
+    let parsed: unknown;
     try {
-      JSON.parse(request.rawBody);
+      parsed = JSON.parse(body);
     } catch (error) {
-      throw new MalformedWebhookError([{ field: '(body)', message: `declared as JSON but not valid JSON: ${(error as Error).message}` }]);
+      if (declaredJson) throw new MalformedWebhookError([{ field: '(body)', message: `declared as JSON but not valid JSON: ${(error as Error).message}` }]);
+      return;
     }
+    const unstorable = unstorableValue(parsed);
+    if (unstorable) throw new MalformedWebhookError([unstorable]);
+    return;
   }
+  // A form: CRMs send a few dozen fields. Counted before any connector parses it, and before the
+  // signature check, so an unsigned flood of fields costs one scan.
+  let fields = 1;
+  for (let at = body.indexOf('&'); at !== -1 && fields <= MAX_FORM_FIELDS; at = body.indexOf('&', at + 1)) fields += 1;
+  if (fields > MAX_FORM_FIELDS) throw new MalformedWebhookError([{ field: '(body)', message: `more than ${MAX_FORM_FIELDS} form fields` }]);
 }
+
+/** As PHP's max_input_vars: no CRM event comes near it. */
+const MAX_FORM_FIELDS = 1000;
 
 function parseEvents(parse: () => WebhookEvent[]): WebhookEvent[] {
   let parsed: WebhookEvent[];
@@ -135,6 +150,9 @@ function parseEvents(parse: () => WebhookEvent[]): WebhookEvent[] {
   }
   const events: WebhookEvent[] = [];
   for (const [index, event] of parsed.entries()) {
+    // Values no database column takes (a NUL from a form's %00) are the sender's error, not an outage.
+    const unstorable = unstorableValue(event, ['events', index]);
+    if (unstorable) throw new MalformedWebhookError([unstorable]);
     const checked = webhookEventSchema.safeParse(event);
     // The connector read the body but found nothing usable in it (an empty record id...).
     if (!checked.success) throw new MalformedWebhookError(fieldErrorsFrom(checked.error, ['events', index]));

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
-import { fieldErrorsFrom, type FieldError } from '../../core/validation.js';
+import { fieldErrorsFrom, isoInstant, type FieldError } from '../../core/validation.js';
 import { callbackWorkflowId, type CallbackRetry } from '../../workflows/callbacks/shared.js';
 import { TelephonyConfigError } from '../config-errors.js';
 
@@ -20,10 +20,15 @@ export type CallbackState = (typeof callbackStates)[number];
 /** States a callback can still be cancelled in: nobody is calling the contact yet. */
 const cancellable: CallbackState[] = ['scheduled', 'waiting_owner', 'waiting_queue'];
 
+/** How far ahead a callback may be promised: a durable timer holds it, and a year is already no callback. */
+const CALLBACK_HORIZON_MS = 366 * 24 * 3600 * 1000;
+
 export const callbackInputSchema = z
   .object({
     phone: z.string().min(1).max(64).describe("The contact's number; national numbers are read in the project region"),
-    at: z.iso.datetime({ offset: true }).describe('When to call back, ISO 8601 with a zone offset ("2026-11-25T15:30:00+03:00")'),
+    at: isoInstant()
+      .refine((text) => !(Date.parse(text) > Date.now() + CALLBACK_HORIZON_MS), 'at most a year ahead')
+      .describe('When to call back, ISO 8601 with a zone offset ("2026-11-25T15:30:00+03:00"), at most a year ahead'),
     agent: z.string().trim().min(1).max(100).optional().describe("The agent it belongs to; default: the contact's responsible agent, when known"),
     queue: z.string().min(1).max(100).describe('ACD queue that takes the callback when the owner does not in time'),
     callerId: z.string().min(1).max(64).optional().describe('Number shown to the contact; default: the caller ID of a campaign of the project using the queue'),
