@@ -74,3 +74,24 @@ export function isoInstant() {
     return Number.isNaN(at) || (at >= EARLIEST_INSTANT_MS && at <= LATEST_INSTANT_MS);
   }, 'must be between 1970-01-01 and 9999-12-31');
 }
+
+/**
+ * Fields of `input` that `parsed` (what a zod schema made of it) no longer has: the keys a
+ * non-strict schema dropped, named by dotted path. For schemas that also read stored rows,
+ * where unknown keys must pass (rows written by another version), while a request naming a
+ * field the hub does not know (a typo, a setting of another product) is told so rather than
+ * answered 200 with the setting ignored.
+ */
+export function unknownFields(input: unknown, parsed: unknown, path: (string | number)[] = []): FieldError[] {
+  if (Array.isArray(input) && Array.isArray(parsed)) {
+    return input.flatMap((item, index) => unknownFields(item, parsed[index], [...path, index]));
+  }
+  if (!isPlainObject(input) || !isPlainObject(parsed)) return [];
+  return Object.entries(input).flatMap(([key, value]) =>
+    key in parsed ? unknownFields(value, parsed[key], [...path, key]) : [{ field: [...path, key].join('.'), message: 'unknown field' }],
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -60,6 +60,16 @@ describe('/v1/telephony', () => {
     expect((await call('GET', '/v1/telephony/trunks/nope')).status).toBe(404);
   });
 
+  it('refuses fields it does not know, at any depth, rather than store the config without them', async () => {
+    const trunk = await call('PUT', '/v1/telephony/trunks/typo', { ...carrier, maxCall: 5, auth: { ...carrier.auth, usernme: 'x' } });
+    expect(trunk).toMatchObject({ status: 422, type: 'application/problem+json' });
+    expect(trunk.body.errors).toEqual(expect.arrayContaining([{ field: 'maxCall', message: 'unknown field' }, { field: 'auth.usernme', message: 'unknown field' }]));
+    const queue = await call('PUT', '/v1/telephony/queues/typo', { agents: ['ann'], ringTimeoutSecs: 5 });
+    expect(queue).toMatchObject({ status: 422, body: { errors: [{ field: 'ringTimeoutSecs', message: 'unknown field' }] } });
+    expect((await call('GET', '/v1/telephony/trunks/typo')).status).toBe(404);
+    expect((await call('GET', '/v1/telephony/queues/typo')).status).toBe(404);
+  });
+
   it('an IVR menu may name only existing queues and pbx trunks; a used queue cannot be removed', async () => {
     expect((await call('PUT', '/v1/telephony/queues/front-desk', { agents: ['ann', 'bob'] })).status).toBe(201);
     const menu = {
@@ -128,7 +138,7 @@ describe('/v1/telephony', () => {
       expect(both).toMatchObject({ status: 422, type: 'application/problem+json', body: { errors: [{ field: 'ivr' }] } });
       const missing = await call('PUT', '/v1/telephony/numbers/4930123457', { queue: 'nobody-here' });
       expect(missing).toMatchObject({ status: 422, body: { errors: [{ field: 'queue', message: 'queue "nobody-here" does not exist' }] } });
-      expect((await call('PUT', '/v1/telephony/numbers/12', { queue: 'inbound-desk' })).body.errors[0].field).toBe('number');
+      expect((await call('PUT', '/v1/telephony/numbers/12', { queue: 'inbound-desk' })).body.errors[0].field).toBe('path.name');
       expect((await call('PUT', '/v1/telephony/numbers/4930123457', { queue: 'inbound-desk', extra: 1 })).status).toBe(422);
 
       // A queue that receives a number's calls cannot be removed from under it.
@@ -139,7 +149,7 @@ describe('/v1/telephony', () => {
       const other = await createProject(hub.db, { slug: `other-${Date.now()}`, name: 'Other', defaultRegion: 'DE' });
       await new CallFlowStore(hub.db).putQueue(other.id, 'desk', { agents: ['bob'] });
       const taken = await new InboundNumberStore(hub.db).put(other.id, '4930123456', { queue: 'desk' }).catch((error: unknown) => error);
-      expect(taken).toMatchObject({ status: 409, errors: [{ field: 'number' }] });
+      expect(taken).toMatchObject({ status: 409, errors: [{ field: 'path.name' }] });
 
       expect((await call('DELETE', '/v1/telephony/numbers/4930123456')).status).toBe(204);
       expect((await call('GET', '/v1/telephony/numbers/4930123456')).status).toBe(404);

@@ -6,8 +6,7 @@
  */
 import { z } from 'zod';
 import type { Db, Prisma } from '../../core/db/client.js';
-import { fieldErrorsFrom } from '../../core/validation.js';
-import { TelephonyConfigError } from '../config-errors.js';
+import { parseConfigInput, TelephonyConfigError } from '../config-errors.js';
 
 /** The dialled number as digits only: "+49 30 1234-5" and "4930 12345" are the same number. */
 export function numberKey(dialled: string): string {
@@ -42,11 +41,9 @@ export class InboundNumberStore {
 
   async put(projectId: string, number: string, input: unknown): Promise<{ value: InboundNumber; created: boolean }> {
     if (!inboundNumberNamePattern.test(number)) {
-      throw new TelephonyConfigError(422, 'The number is invalid.', [{ field: 'number', message: 'digits only, 3 to 20 of them (E.164 without "+")' }]);
+      throw new TelephonyConfigError(422, 'The number is invalid.', [{ field: 'path.name', message: 'digits only, 3 to 20 of them (E.164 without "+")' }]);
     }
-    const parsed = inboundRouteSchema.safeParse(input);
-    if (!parsed.success) throw new TelephonyConfigError(422, 'The inbound route is invalid.', fieldErrorsFrom(parsed.error));
-    const route = parsed.data;
+    const route = parseConfigInput(inboundRouteSchema, input, 'inbound route');
     const [kind, name] = route.ivr !== undefined ? (['ivr', route.ivr] as const) : (['queue', route.queue as string] as const);
     const target = await this.db.callFlow.findUnique({ where: { projectId_kind_name: { projectId, kind, name } }, select: { id: true } });
     if (target === null) {
@@ -56,7 +53,7 @@ export class InboundNumberStore {
     }
     const elsewhere = await this.db.callFlow.findFirst({ where: { kind: 'inbound', name: number, projectId: { not: projectId } }, select: { id: true } });
     if (elsewhere !== null) {
-      throw new TelephonyConfigError(409, `Number ${number} is routed by another project.`, [{ field: 'number', message: 'taken by another project' }]);
+      throw new TelephonyConfigError(409, `Number ${number} is routed by another project.`, [{ field: 'path.name', message: 'taken by another project' }]);
     }
     const definition = route as Prisma.InputJsonValue;
     const existing = await this.db.callFlow.findUnique({ where: { projectId_kind_name: { projectId, kind: 'inbound', name: number } }, select: { id: true } });

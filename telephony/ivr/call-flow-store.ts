@@ -4,9 +4,8 @@
  * menu uses cannot be removed from under it.
  */
 import type { Db, Prisma } from '../../core/db/client.js';
-import { fieldErrorsFrom } from '../../core/validation.js';
 import { queueConfigSchema, type QueueConfig } from '../acd/queue-config.js';
-import { TelephonyConfigError } from '../config-errors.js';
+import { parseConfigInput, TelephonyConfigError } from '../config-errors.js';
 import { externalReferences, ivrMenuSchema, type IvrMenu } from './menu.js';
 
 export type CallFlowKind = 'queue' | 'ivr';
@@ -15,16 +14,13 @@ export class CallFlowStore {
   constructor(private readonly db: Db) {}
 
   async putQueue(projectId: string, name: string, input: unknown): Promise<{ queue: QueueConfig; created: boolean }> {
-    const parsed = queueConfigSchema.safeParse({ ...asObject(input), name });
-    if (!parsed.success) throw new TelephonyConfigError(422, 'The queue configuration is invalid.', fieldErrorsFrom(parsed.error));
-    const created = await this.upsert(projectId, 'queue', name, parsed.data);
-    return { queue: parsed.data, created };
+    const queue = parseConfigInput(queueConfigSchema, { ...asObject(input), name }, 'queue configuration');
+    const created = await this.upsert(projectId, 'queue', name, queue);
+    return { queue, created };
   }
 
   async putIvr(projectId: string, name: string, input: unknown): Promise<{ menu: IvrMenu; created: boolean }> {
-    const parsed = ivrMenuSchema.safeParse({ ...asObject(input), name });
-    if (!parsed.success) throw new TelephonyConfigError(422, 'The IVR menu is invalid.', fieldErrorsFrom(parsed.error));
-    const menu = parsed.data;
+    const menu = parseConfigInput(ivrMenuSchema, { ...asObject(input), name }, 'IVR menu');
     const [queues, trunks] = await Promise.all([
       this.db.callFlow.findMany({ where: { projectId, kind: 'queue' }, select: { name: true } }),
       this.db.trunk.findMany({ where: { projectId }, select: { name: true, kind: true } }),

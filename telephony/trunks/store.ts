@@ -5,8 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type Db } from '../../core/db/client.js';
 import type { SecretBox } from '../../core/secrets/secret-box.js';
-import { fieldErrorsFrom } from '../../core/validation.js';
-import { TelephonyConfigError } from '../config-errors.js';
+import { parseConfigInput, TelephonyConfigError } from '../config-errors.js';
 import { toTrunkInput, trunkConfigSchema, type TrunkConfig } from './config.js';
 
 /** A trunk as the API shows it: the input form, password replaced by "set". */
@@ -25,9 +24,7 @@ export class TrunkStore {
     if (existing?.password && isObject(candidate.auth) && candidate.auth.mode === 'registration' && candidate.auth.password === undefined) {
       candidate.auth = { ...candidate.auth, password: this.open(existing.password, existing.id) };
     }
-    const parsed = trunkConfigSchema.safeParse(candidate);
-    if (!parsed.success) throw new TelephonyConfigError(422, 'The trunk configuration is invalid.', fieldErrorsFrom(parsed.error));
-    const trunk = parsed.data;
+    const trunk = parseConfigInput(trunkConfigSchema, candidate, 'trunk configuration');
 
     const id = existing?.id ?? randomUUID();
     const password = trunk.auth.mode === 'registration' ? this.seal(trunk.auth.password, id) : null;
