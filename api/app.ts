@@ -43,6 +43,7 @@ export interface AppDeps {
 }
 
 const maxBodyBytes = 8 * 1024 * 1024;
+const maxWebhookBodyBytes = 1024 * 1024;
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono();
@@ -60,6 +61,17 @@ export function createApp(deps: AppDeps) {
       maxSize: maxBodyBytes,
       onError: () => {
         throw new ProblemError(413, 'Body too large', `Requests are limited to ${maxBodyBytes} bytes; split the batch.`);
+      },
+    }),
+  );
+  // A CRM's event is a few kilobytes, and webhook bodies are read before the signature check can
+  // refuse them: a much lower ceiling than for a batch of tasks.
+  app.use(
+    '/v1/webhooks/*',
+    bodyLimit({
+      maxSize: maxWebhookBodyBytes,
+      onError: () => {
+        throw new ProblemError(413, 'Body too large', `Webhook calls are limited to ${maxWebhookBodyBytes} bytes.`);
       },
     }),
   );

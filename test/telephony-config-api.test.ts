@@ -68,6 +68,8 @@ describe('/v1/telephony', () => {
     expect(queue).toMatchObject({ status: 422, body: { errors: [{ field: 'ringTimeoutSecs', message: 'unknown field' }] } });
     expect((await call('GET', '/v1/telephony/trunks/typo')).status).toBe(404);
     expect((await call('GET', '/v1/telephony/queues/typo')).status).toBe(404);
+    const agent = await call('PUT', '/v1/telephony/agents/typo', { password: 'a-long-enough-secret', pasword: 'x' });
+    expect(agent).toMatchObject({ status: 422, body: { errors: [{ field: 'pasword', message: 'unknown field' }] } });
   });
 
   it('an IVR menu may name only existing queues and pbx trunks; a used queue cannot be removed', async () => {

@@ -95,6 +95,16 @@ describe('webhooks', () => {
     expect(performance.now() - started).toBeLessThan(2_000);
     const deep = await hook(`a${'%5Ba%5D'.repeat(10_000)}=1`);
     expect(deep.status).toBe(401);
+    // Read before the signature can refuse it, so a webhook body is held to 1 MiB (tasks: 8 MiB).
+    const wide = await hook(JSON.stringify(Object.fromEntries(Array.from({ length: 100_000 }, (_, index) => [`key${index}`, 'value']))), 'application/json');
+    expect(wide.status).toBe(413);
+    expect(await wide.json()).toMatchObject({ title: 'Body too large' });
+  });
+
+  it('a cursor naming a time no row can have (year 0) is refused, not sent to the database', async () => {
+    const cursor = Buffer.from('0000-01-01T00:00:00.000Z|01a2105a-64ac-7000-9ddb-5fe3d14b8e38').toString('base64url');
+    const conflicts = await hub.call('GET', `/v1/conflicts?cursor=${cursor}`);
+    expect(conflicts).toMatchObject({ status: 422, body: { errors: [{ field: 'query.cursor' }] } });
   });
 
   it('a NUL in a signed event, or a send time no clock gives, is a 400 the CRM will not retry, and nothing is stored', async () => {

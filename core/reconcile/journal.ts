@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Prisma, sqlPoolOf, type Db } from '../db/client.js';
 import { runSql, statement } from '../db/sql.js';
+import { decodeTimeCursor, encodeTimeCursor } from '../db/time-cursor.js';
 import { journeyWorkflowId } from '../../workflows/journey/shared.js';
 import type { ConflictFinding, SupervisorDecision } from './types.js';
 import { comparableValue, toJsonValue, type JsonValue } from './values.js';
@@ -355,14 +356,11 @@ function viewOf(row: ConflictRow): ConflictView {
 }
 
 function encodeCursor(row: ConflictRow): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+  return encodeTimeCursor(row.createdAt, row.id);
 }
 
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw new InvalidCursorError('not a cursor from this API; pass nextCursor of the previous page');
-  }
-  return { createdAt, id };
+  const position = decodeTimeCursor(cursor);
+  if (!position) throw new InvalidCursorError('not a cursor from this API; pass nextCursor of the previous page');
+  return position;
 }

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Prisma, Db } from '../../core/db/client.js';
+import { decodeTimeCursor, encodeTimeCursor } from '../../core/db/time-cursor.js';
 import { normalizePhone } from '../../core/phone.js';
 import { fieldErrorsFrom, isUuid, type FieldError } from '../../core/validation.js';
 import { TelephonyConfigError } from '../config-errors.js';
@@ -138,7 +139,7 @@ export class DialerTasks {
     });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { tasks: page.map(viewOf), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    return { tasks: page.map(viewOf), nextCursor: rows.length > limit && last ? encodeTimeCursor(last.createdAt, last.id) : null };
   }
 
   /** Takes a task out of the campaign; refused while it is being dialed (the attempt's outcome would bring it back). */
@@ -251,15 +252,8 @@ export function viewOf(row: TaskRow): DialerTaskView {
 
 export class InvalidTaskCursorError extends Error {}
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-}
-
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (rest.length > 0 || !id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw new InvalidTaskCursorError('not a cursor from this API; pass nextCursor of the previous page');
-  }
-  return { createdAt, id };
+  const position = decodeTimeCursor(cursor);
+  if (!position) throw new InvalidTaskCursorError('not a cursor from this API; pass nextCursor of the previous page');
+  return position;
 }

@@ -8,8 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Prisma, type Db } from '../../core/db/client.js';
 import type { SecretBox } from '../../core/secrets/secret-box.js';
-import { fieldErrorsFrom } from '../../core/validation.js';
-import { TelephonyConfigError } from '../config-errors.js';
+import { parseConfigInput, TelephonyConfigError } from '../config-errors.js';
 import type { AgentSipAccount, AgentSipAccounts } from './agent-registrar.js';
 
 export const agentSipAccountSchema = z.object({
@@ -32,18 +31,17 @@ export class AgentAccountStore {
   ) {}
 
   async put(projectId: string, agent: string, input: unknown): Promise<{ account: AgentSipAccountView; created: boolean }> {
-    const parsed = agentSipAccountSchema.safeParse(input);
-    if (!parsed.success) throw new TelephonyConfigError(422, 'The agent SIP account is invalid.', fieldErrorsFrom(parsed.error));
-    const username = parsed.data.username ?? agent;
+    const requested = parseConfigInput(agentSipAccountSchema, input, 'agent SIP account');
+    const username = requested.username ?? agent;
     if (!/^[A-Za-z0-9._~+-]{1,64}$/.test(username)) {
       throw new TelephonyConfigError(422, 'The agent id cannot be a SIP username; give one.', [{ field: 'username', message: 'required for this agent id' }]);
     }
     const existing = await this.db.agentSipAccount.findUnique({ where: { projectId_agentId: { projectId, agentId: agent } } });
-    if (existing === null && parsed.data.password === undefined) {
+    if (existing === null && requested.password === undefined) {
       throw new TelephonyConfigError(422, 'A new agent SIP account needs a password.', [{ field: 'password', message: 'required' }]);
     }
     const id = existing?.id ?? randomUUID();
-    const password = parsed.data.password === undefined ? existing!.password : this.seal(parsed.data.password, id);
+    const password = requested.password === undefined ? existing!.password : this.seal(requested.password, id);
     try {
       if (existing) await this.db.agentSipAccount.update({ where: { id }, data: { username, password } });
       else await this.db.agentSipAccount.create({ data: { id, projectId, agentId: agent, username, password } });
