@@ -50,5 +50,28 @@ it('hands on notifications, and after a lost connection reconnects and says it l
   } finally {
     await stop();
   }
+  expect(warnings).toHaveLength(1);
   expect(() => listenToChannel(url, 'bad; DROP TABLE x', { onNotification: () => undefined, onListening: () => undefined }, { warn: () => undefined } as never, 'x')).toThrow('not a channel name');
 });
+
+it('a connection the server ends while the listener is being stopped is no warning', async () => {
+  let listening = 0;
+  const warnings: string[] = [];
+  const stop = listenToChannel(
+    url,
+    'hub_test_shutdown',
+    { onNotification: () => undefined, onListening: () => (listening += 1) },
+    { warn: (_details: unknown, message?: string) => void warnings.push(String(message)) } as never,
+    'test listener',
+    500,
+  );
+  await eventually(async () => (listening === 1 ? true : undefined), 10_000, 'listening');
+  // The database goes first (it took the same Ctrl-C), the process's own stop a moment later.
+  await db.$executeRaw`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN hub_test_shutdown' AND pid <> pg_backend_pid()`;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await stop();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  expect(warnings).toEqual([]);
+  expect(listening).toBe(1);
+});
+

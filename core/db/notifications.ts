@@ -1,7 +1,7 @@
 /**
  * PostgreSQL LISTEN on one channel, kept up: every notification is handed on, and after each
  * (re)connection `onListening` runs, since whatever was notified while not listening was not heard.
- * A lost connection calls `onLost` and reconnects after `retryMs`. Used by the caches and
+ * A lost connection calls `onLost` and reconnects after `retryMs`, warning then unless stopped meanwhile. Used by the caches and
  * processes that must notice configuration changes made through the API.
  */
 import pg from 'pg';
@@ -40,8 +40,14 @@ export function listenToChannel(
       listener.onLost?.();
       current.end().catch(() => undefined);
       if (stopped) return;
-      logger.warn({ err: error }, `${what}: change notifications lost, reconnecting`);
-      retry = setTimeout(() => void connect(), retryMs);
+      // Said as the reconnection starts, not at once: a process stopped together with its
+      // database (Ctrl-C of `npm start` reaches both, and the server may act first) has
+      // stopped listening by then, and a loss at shutdown is no news.
+      retry = setTimeout(() => {
+        if (stopped) return;
+        logger.warn({ err: error }, `${what}: change notifications lost, reconnecting`);
+        void connect();
+      }, retryMs);
     };
     current.on('notification', (message) => listener.onNotification(message.payload || undefined));
     current.on('error', lost);
