@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isoInstant, MAX_BODY_DEPTH, unstorableText, unstorableValue } from './validation.js';
+import { z } from 'zod';
+import { fieldErrorsFrom, isoInstant, MAX_BODY_DEPTH, unknownFields, unstorableText, unstorableValue } from './validation.js';
 
 const nested = (depth: number): unknown => {
   let value: unknown = 'leaf';
@@ -37,5 +38,27 @@ describe('isoInstant', () => {
     expect(isoInstant().safeParse('0000-01-01T00:00:00Z').error?.issues[0]?.message).toBe('must be between 1970-01-01 and 9999-12-31');
     expect(isoInstant().safeParse('1969-12-31T23:59:59Z').success).toBe(false);
     expect(isoInstant().safeParse('2026-11-25T10:00:00').success).toBe(false);
+  });
+});
+
+describe('unknown fields', () => {
+  it('a strict schema names each key it refuses as its own field', () => {
+    const schema = z.object({ name: z.string(), auth: z.object({ user: z.string() }).strict() }).strict();
+    const parsed = schema.safeParse({ name: 'x', nmae: 'y', auth: { user: 'u', usr: 'v' } });
+    expect(parsed.success).toBe(false);
+    expect(fieldErrorsFrom(parsed.error!, ['tasks', 0])).toEqual(expect.arrayContaining([
+      { field: 'tasks.0.nmae', message: 'unknown field' },
+      { field: 'tasks.0.auth.usr', message: 'unknown field' },
+    ]));
+    expect(fieldErrorsFrom(parsed.error!)).toHaveLength(2);
+  });
+
+  it('a lenient schema\'s dropped keys are found by comparing what it made of the input', () => {
+    const schema = z.object({ routes: z.array(z.object({ prefix: z.string() })) });
+    const input = { routes: [{ prefix: '49' }, { prefix: '', price: 1 }], extra: true };
+    expect(unknownFields(input, schema.parse(input))).toEqual([
+      { field: 'routes.1.price', message: 'unknown field' },
+      { field: 'extra', message: 'unknown field' },
+    ]);
   });
 });

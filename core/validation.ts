@@ -7,10 +7,13 @@ export interface FieldError {
 }
 
 export function fieldErrorsFrom(error: z.ZodError, prefix: (string | number)[] = []): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: [...prefix, ...issue.path].map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
+  const named = (path: PropertyKey[]) => [...prefix, ...path].map(String).join('.') || '(body)';
+  return error.issues.flatMap((issue) =>
+    // A strict object names the keys it refuses in one issue on the object; each is its own field.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: named([...issue.path, key]), message: 'unknown field' }))
+      : [{ field: named(issue.path), message: issue.message }],
+  );
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

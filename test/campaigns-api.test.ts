@@ -87,7 +87,7 @@ describe('/v1/campaigns/:name/tasks', () => {
     expect(byIndex[1].errors[0].message).toContain('not a phone');
     expect(byIndex[3].errors.map((e: Json) => e.field)).toEqual(['tasks.3.phones']);
     expect(byIndex[4].errors.map((e: Json) => e.field)).toEqual(['tasks.4.phones']);
-    expect(byIndex[5].errors.map((e: Json) => e.field)).toEqual(['tasks.5']);
+    expect(byIndex[5].errors.map((e: Json) => e.field)).toEqual(['tasks.5.colour']);
     expect(byIndex[6].errors.map((e: Json) => e.field)).toEqual(['tasks.6.timeZone']);
 
     const listed = await call('GET', '/v1/campaigns/loans/tasks?state=pending');

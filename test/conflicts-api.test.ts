@@ -63,7 +63,7 @@ describe('/v1/reconciliation', () => {
       default: { ignoreEmpty: 'yes' },
     });
     expect(malformed.status).toBe(422);
-    expect(fieldsOf(malformed.body).sort()).toEqual(['default.ignoreEmpty', 'fields.name', 'fields.name.rule.ranking', 'fields.status.rule.kind']);
+    expect(fieldsOf(malformed.body).sort()).toEqual(['default.ignoreEmpty', 'fields.name.rule.ranking', 'fields.name.surprise', 'fields.status.rule.kind']);
 
     const badMatch = await call('PUT', '/v1/reconciliation', { match: { confirmBy: ['phone', 'email', 'e mail', 'email'], requireValues: 'yes', fuzzy: true } });
     expect(badMatch.status).toBe(422);
@@ -71,7 +71,7 @@ describe('/v1/reconciliation', () => {
       { field: 'match.confirmBy.0', message: 'records are found by the phone; it always agrees' },
       { field: 'match.confirmBy.3', message: '"email" is listed twice' },
     ]));
-    expect(fieldsOf(badMatch.body).sort()).toEqual(['match', 'match.confirmBy.0', 'match.confirmBy.2', 'match.confirmBy.3', 'match.requireValues']);
+    expect(fieldsOf(badMatch.body).sort()).toEqual(['match.confirmBy.0', 'match.confirmBy.2', 'match.confirmBy.3', 'match.fuzzy', 'match.requireValues']);
 
     const legacyOwner = await call('PUT', '/v1/reconciliation', { fields: { status: { owner: crmB } }, legacySources: [crmB] });
     expect(legacyOwner.status).toBe(422);
@@ -173,7 +173,7 @@ describe('/v1/conflicts errors', () => {
       ['GET', '/v1/conflicts/not-a-uuid', undefined, 422, ['path.id']],
       ['GET', '/v1/conflicts/00000000-0000-4000-8000-000000000000', undefined, 404, ['path.id']],
       ['POST', '/v1/conflicts/00000000-0000-4000-8000-000000000000/resolve', { resolvedBy: 'x' }, 422, ['value']],
-      ['POST', '/v1/conflicts/00000000-0000-4000-8000-000000000000/resolve', { value: 1, resolvedBy: ' ', extra: true }, 422, ['(body)', 'resolvedBy']],
+      ['POST', '/v1/conflicts/00000000-0000-4000-8000-000000000000/resolve', { value: 1, resolvedBy: ' ', extra: true }, 422, ['extra', 'resolvedBy']],
       ['POST', '/v1/conflicts/00000000-0000-4000-8000-000000000000/resolve', { value: 1, resolvedBy: 'x' }, 404, ['path.id']],
     ];
     for (const [method, path, body, status, fields] of cases) {

@@ -82,6 +82,13 @@ describe('bodies that are missing', () => {
   });
 });
 
+describe('unknown fields', () => {
+  it('a key a route does not know is named as its own field', async () => {
+    const created = await hub.call('POST', '/v1/connectors', { kind: 'bitrix24', name: 'typo', config: { webhookUrl: 'http://127.0.0.1:9/rest/1/abc123/' }, isPrimery: true });
+    expect(created).toMatchObject({ status: 422, body: { errors: [{ field: 'isPrimery', message: 'unknown field' }] } });
+  });
+});
+
 describe('webhooks', () => {
   const hook = (body: string, contentType = 'application/x-www-form-urlencoded') =>
     hub.app.fetch(new Request(`http://hub/v1/webhooks/${bitrixId}`, { method: 'POST', headers: { 'content-type': contentType }, body }));
