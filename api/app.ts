@@ -16,6 +16,7 @@ import { ScreenPopService } from '../core/screenpop/service.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { rejectUnstorableBodies } from './body-guard.js';
+import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -121,7 +122,13 @@ export function createApp(deps: AppDeps) {
   mountDocs(app, '/openapi.json');
   app.get('/', (c) => c.redirect('/docs'));
 
-  app.notFound((c) => renderProblem(c, new ProblemError(404, 'Not found', `No route ${c.req.method} ${c.req.path}.`)));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app.routes, c.req.path);
+    if (allowed.length > 0 && !allowed.includes(c.req.method)) {
+      return renderProblem(c, new ProblemError(405, 'Method not allowed', `${c.req.path} takes ${allowed.join(', ')}.`, undefined, { allow: allowed.join(', ') }));
+    }
+    return renderProblem(c, new ProblemError(404, 'Not found', `No route ${c.req.method} ${c.req.path}.`));
+  });
   app.onError((error, c) => {
     const problem = toProblem(error);
     if (problem.status >= 500) deps.logger.error({ err: error, path: c.req.path }, 'request failed');
