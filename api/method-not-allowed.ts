@@ -1,9 +1,7 @@
 // A request for a path the API serves, with a method it does not serve there, is a 405 naming the
 // methods that path takes (RFC 9110 `Allow`), not a 404 saying the path does not exist.
-import type { RouterRoute } from 'hono/types';
-
 /** Methods registered for `path` (HEAD wherever GET is); empty when no route matches it. */
-export function allowedMethods(routes: readonly RouterRoute[], path: string): string[] {
+export function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
   const allowed = new Set<string>();
   for (const route of routes) {
     // Middleware (`app.use`) is registered as ALL and serves nothing by itself.
