@@ -39,10 +39,11 @@ export function problemResponses<S extends number>(...statuses: S[]) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the hook is shared by routes of every shape
-export const validationHook: Hook<any, any, any, any> = async (result, c) => {
+export const validationHook: Hook<any, any, any, any> = (result, c) => {
   // With no Content-Type the JSON validator sees {} rather than nothing: a bare PUT of the
-  // reconciliation rules would reset them to the defaults. Every JSON body the API declares is required.
-  if (result.target === 'json' && (await c.req.text()).trim() === '') {
+  // reconciliation rules would reset them to the defaults. Every JSON body the API declares is
+  // required; a body without a Content-Type was already refused (415), so none was sent.
+  if (result.target === 'json' && c.req.header('content-type') === undefined) {
     throw new ProblemError(400, 'Body required', 'This request needs a JSON body (Content-Type: application/json).', [{ field: '(body)', message: 'missing' }]);
   }
   if (!result.success) {

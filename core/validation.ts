@@ -6,13 +6,17 @@ export interface FieldError {
   message: string;
 }
 
+/** A field's name in errors: its dotted path, `(body)` for the whole body. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.') || '(body)';
+}
+
 export function fieldErrorsFrom(error: z.ZodError, prefix: (string | number)[] = []): FieldError[] {
-  const named = (path: PropertyKey[]) => [...prefix, ...path].map(String).join('.') || '(body)';
   return error.issues.flatMap((issue) =>
     // A strict object names the keys it refuses in one issue on the object; each is its own field.
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: named([...issue.path, key]), message: 'unknown field' }))
-      : [{ field: named(issue.path), message: issue.message }],
+      ? issue.keys.map((key) => ({ field: fieldName([...prefix, ...issue.path, key]), message: 'unknown field' }))
+      : [{ field: fieldName([...prefix, ...issue.path]), message: issue.message }],
   );
 }
 
@@ -34,22 +38,21 @@ export const MAX_BODY_DEPTH = 64;
  * cannot exhaust the stack.
  */
 export function unstorableValue(value: unknown, prefix: (string | number)[] = [], maxDepth = MAX_BODY_DEPTH): FieldError | undefined {
-  const field = (path: (string | number)[]) => path.map(String).join('.') || '(body)';
   const pending: { value: unknown; path: (string | number)[] }[] = [{ value, path: prefix }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { value: current, path } = next;
     if (typeof current === 'string') {
       const problem = unstorableText(current);
-      if (problem) return { field: field(path), message: problem };
+      if (problem) return { field: fieldName(path), message: problem };
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
-    if (path.length - prefix.length >= maxDepth) return { field: field(path), message: `nests deeper than ${maxDepth} levels` };
+    if (path.length - prefix.length >= maxDepth) return { field: fieldName(path), message: `nests deeper than ${maxDepth} levels` };
     const entries: [string | number, unknown][] = Array.isArray(current) ? current.map((item, index) => [index, item]) : Object.entries(current);
     for (const [key, item] of entries) {
       if (typeof key === 'string') {
         const problem = unstorableText(key);
-        if (problem) return { field: field([...path, key]), message: `the name ${problem}` };
+        if (problem) return { field: fieldName([...path, key]), message: `the name ${problem}` };
       }
       pending.push({ value: item, path: [...path, key] });
     }
@@ -91,7 +94,7 @@ export function unknownFields(input: unknown, parsed: unknown, path: (string | n
   }
   if (!isPlainObject(input) || !isPlainObject(parsed)) return [];
   return Object.entries(input).flatMap(([key, value]) =>
-    key in parsed ? unknownFields(value, parsed[key], [...path, key]) : [{ field: [...path, key].join('.'), message: 'unknown field' }],
+    key in parsed ? unknownFields(value, parsed[key], [...path, key]) : [{ field: fieldName([...path, key]), message: 'unknown field' }],
   );
 }
 
