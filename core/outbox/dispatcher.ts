@@ -109,9 +109,12 @@ export class OutboxDispatcher {
       // The database itself is unreachable: the rows are safe in it; try again later.
       this.consecutiveFailures += 1;
       nextDelay = this.backoffMs();
-      // Once stopping, a database going down beside us (npm start's Ctrl-C reaches it too) is no news.
+      // Once stopping, a database going down beside us (npm start's Ctrl-C reaches it too) is no news;
+      // nor is one failed read, which that Ctrl-C can also cause just before this process stops. A
+      // database that stays unreadable is warned about from the second try on.
       if (this.stopped) this.options.logger.debug({ err: error }, 'outbox: read failed while stopping; the rows wait for the next start');
-      else this.options.logger.warn({ err: error, retryInMs: nextDelay }, 'outbox: cannot read the outbox');
+      else if (this.consecutiveFailures === 1) this.options.logger.info({ err: error, retryInMs: nextDelay }, 'outbox: cannot read the outbox; trying again');
+      else this.options.logger.warn({ err: error, retryInMs: nextDelay, failures: this.consecutiveFailures }, 'outbox: cannot read the outbox');
     }
     if (!this.stopped) this.schedule(nextDelay);
   }
