@@ -15,7 +15,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { ScreenPopService } from '../core/screenpop/service.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
-import { rejectUnstorableBodies } from './body-guard.js';
+import { rejectUnstorableBodies, requireJsonBodies } from './body-guard.js';
 import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps) {
   );
   // CRMs calling webhooks hold no project key; the connector's signature check authenticates them.
   app.use('/v1/*', except('/v1/webhooks/*', requireProject(keys)));
+  app.use('/v1/*', except('/v1/webhooks/*', requireJsonBodies()));
   app.use('/v1/*', except('/v1/webhooks/*', rejectUnstorableBodies()));
 
   app.route('/', healthRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue }));

@@ -15,6 +15,7 @@ import { ConnectorRuntime } from '../connectors/runtime.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
 import { createApp } from './app.js';
+import { answerClientErrors } from './client-errors.js';
 import { CallFlowStore } from '../telephony/ivr/call-flow-store.js';
 import { AgentAccountStore } from '../telephony/registration/agent-accounts.js';
 import { TrunkStatusStore } from '../telephony/trunks/status-store.js';
@@ -56,6 +57,7 @@ const app = createApp({
 const server = serve({ fetch: app.fetch, hostname: config.API_HOST, port: config.API_PORT }, () => {
   logger.info({ url: publicUrl(config) }, 'API listening');
 });
+answerClientErrors(server);
 dispatcher.start();
 
 let stopping = false;

@@ -54,6 +54,10 @@ export function toProblem(error: unknown): ProblemError {
         { field: '(body)', message: error.message },
       ]);
     }
+    // The OpenAPI validator's answer to a body whose media type a route does not declare.
+    if (status === 415) {
+      return new ProblemError(415, 'Unsupported media type', 'Send the body as JSON.', [{ field: 'header.content-type', message: 'expected application/json' }]);
+    }
     return new ProblemError(status, error.message || 'HTTP error');
   }
   return new ProblemError(500, 'Internal error', 'Something failed inside the hub; it has been logged.');

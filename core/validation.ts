@@ -73,6 +73,18 @@ export const EARLIEST_INSTANT_MS = 0;
 export const LATEST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** ISO 8601 with a zone offset, within the instants the hub stores (1970-01-01 to 9999-12-31). */
+/**
+ * A whole number in a query string, written in decimal digits only: `z.coerce.number()` also
+ * took `0x10`, `1e2`, ` 16` and `16.0` as numbers.
+ */
+export function queryInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,9}$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
 export function isoInstant() {
   // A text that is no date at all has its format error already; the range speaks of dates only.
   return z.iso.datetime({ offset: true }).refine((text) => {

@@ -52,6 +52,14 @@ describe('/v1/callbacks', () => {
     const retry = await call('POST', '/v1/callbacks', { phone: '+14155557000', at: inMs(60_000), queue: 'front', callerId: '+14155550100', retry: { maxAttempts: 0, retryAfterSeconds: 1, busyRetryAfterSeconds: 0 } });
     expect(retry.status).toBe(422);
     expect(retry.body.errors.map((error: Json) => error.field).sort()).toEqual(['retry.busyRetryAfterSeconds', 'retry.maxAttempts', 'retry.retryAfterSeconds']);
+    // A callback dated the epoch, or any more than a day back, is a client's bug: nobody is rung for it.
+    const before = await hub.db.callback.count({ where: { projectId: hub.projectId } });
+    for (const at of ['1970-01-01T00:00:00Z', inMs(-25 * 3600 * 1000)]) {
+      const late = await call('POST', '/v1/callbacks', { phone: '+14155557000', at, queue: 'front', callerId: '+14155550100' });
+      expect(late.status).toBe(422);
+      expect(late.body.errors).toEqual([{ field: 'at', message: 'more than a day in the past' }]);
+    }
+    expect(await hub.db.callback.count({ where: { projectId: hub.projectId } })).toBe(before);
     expect((await call('GET', '/v1/callbacks?state=lost')).status).toBe(422);
     expect((await call('DELETE', '/v1/callbacks/not-an-id')).status).toBe(404);
   });

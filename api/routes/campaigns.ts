@@ -4,6 +4,7 @@
 // with its fields named, list tasks by state, and take one out. Preview campaigns: an agent takes
 // the next task to read, then dials or skips it (telephony/dialer/preview.ts).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { queryInteger } from '../../core/validation.js';
 import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { CampaignStore } from '../../telephony/dialer/campaign-store.js';
 import { InvalidTaskCursorError, MAX_TASKS_PER_BATCH, type DialerTasks } from '../../telephony/dialer/dialer-tasks.js';
@@ -230,7 +231,7 @@ export function campaignRoutes({ campaigns, tasks, preview, onQueued }: Campaign
         query: z.object({
           state: z.enum(['pending', 'dialing', 'previewing', 'done', 'failed', 'removed']).optional(),
           cursor: z.string().max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(500).optional(),
+          limit: queryInteger(1, 500).optional(),
         }),
       },
       responses: { 200: { description: 'Page', ...json(z.object({ tasks: z.array(taskView), nextCursor: z.string().nullable() })) }, ...problemResponses(401, 404, 422) },

@@ -2,6 +2,7 @@
 // on (with every source's value and the rule's choice), one conflict, and
 // resolving one with the value that should stand.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { queryInteger } from '../../core/validation.js';
 import type { Db } from '../../core/db/client.js';
 import { normalizePhone } from '../../core/phone.js';
 import {
@@ -91,7 +92,7 @@ export function conflictRoutes({ db, onQueued, onResolved }: ConflictRoutesDeps)
           status: z.enum(['open', 'resolved']).optional(),
           phone: z.string().optional().describe('The contact\'s phone, in any format the project\'s region reads'),
           cursor: z.string().optional(),
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: queryInteger(1, 200).default(50),
         }),
       },
       responses: {

@@ -3,6 +3,7 @@
 // GET /v1/contacts/links: which CRM record is which contact, flagged ones first to look at.
 // GET /v1/contacts/journey: the contact's journey as it runs (merged view, set-aside records, calls).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { queryInteger } from '../../core/validation.js';
 import type { ConnectorInstanceRecord } from '../../connectors/runtime.js';
 import type { ConnectorOperations } from '../../connectors/sdk/types.js';
 import type { Db } from '../../core/db/client.js';
@@ -131,7 +132,7 @@ const linksRoute = createRoute({
       phone: z.string().min(1).max(64).optional().describe('One contact, in any format the project\'s region reads'),
       ambiguous: z.enum(['true', 'false']).optional(),
       cursor: z.string().optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: queryInteger(1, 200).default(50),
     }),
   },
   responses: {

@@ -22,13 +22,19 @@ const cancellable: CallbackState[] = ['scheduled', 'waiting_owner', 'waiting_que
 
 /** How far ahead a callback may be promised: a durable timer holds it, and a year is already no callback. */
 const CALLBACK_HORIZON_MS = 366 * 24 * 3600 * 1000;
+/**
+ * How late a new callback may be: one a little in the past (a clock behind, a request queued
+ * for a while) is overdue and dialled at once; one more than a day past is a client's bug (an
+ * epoch, a wrong year), which would otherwise ring the contact now for nothing they asked.
+ */
+const CALLBACK_OVERDUE_MS = 24 * 3600 * 1000;
 
 export const callbackInputSchema = z
   .object({
     phone: z.string().min(1).max(64).describe("The contact's number; national numbers are read in the project region"),
     at: isoInstant()
       .refine((text) => !(Date.parse(text) > Date.now() + CALLBACK_HORIZON_MS), 'at most a year ahead')
-      .describe('When to call back, ISO 8601 with a zone offset ("2026-11-25T15:30:00+03:00"), at most a year ahead'),
+      .describe('When to call back, ISO 8601 with a zone offset ("2026-11-25T15:30:00+03:00"), at most a year ahead; up to a day in the past is overdue and dialled at once'),
     agent: z.string().trim().min(1).max(100).optional().describe("The agent it belongs to; default: the contact's responsible agent, when known"),
     queue: z.string().min(1).max(100).describe('ACD queue that takes the callback when the owner does not in time'),
     callerId: z.string().min(1).max(64).optional().describe('Number shown to the contact; default: the caller ID of a campaign of the project using the queue'),
@@ -117,6 +123,10 @@ export class CallbackStore {
     const at = new Date(body.at);
     const existing = await this.db.callback.findUnique({ where: { projectId_phone_at: { projectId, phone: phone.e164, at } } });
     if (existing) return { callback: viewOf(existing), created: false };
+    // Checked after the lookup: repeating a request for a callback already made answers it, however late.
+    if (at.getTime() < Date.now() - CALLBACK_OVERDUE_MS) {
+      throw new TelephonyConfigError(422, 'The callback is invalid.', [{ field: 'at', message: 'more than a day in the past' }]);
+    }
     const agent = body.agent ?? (await this.ownerOf(projectId, phone.e164));
     const row = await this.db.$transaction(async (tx) => {
       // Two identical requests at once: the unique index keeps one; the other reads it back.
