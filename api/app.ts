@@ -16,6 +16,8 @@ import { ScreenPopService } from '../core/screenpop/service.js';
 import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { rejectUnstorableBodies, requireJsonBodies } from './body-guard.js';
+import { agentAnswerRoutes } from './routes/agent-answers.js';
+import { AgentAnswers } from '../core/answers/agent-answers.js';
 import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -110,6 +112,7 @@ export function createApp(deps: AppDeps) {
     '/v1/callbacks',
     callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
   );
+  app.route('/v1/contacts', agentAnswerRoutes({ answers: new AgentAnswers(deps.db), onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, temporal: deps.temporal, runtime: deps.connectors.runtime, logger: deps.logger, screenPop }));
 
   app.doc31('/openapi.json', {

@@ -25,6 +25,7 @@ const problemTitles: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
+  415: 'The body is not JSON in UTF-8 (errors[] names header.content-type)',
   422: 'Invalid fields (see errors[])',
   503: 'A dependency is unavailable',
 };

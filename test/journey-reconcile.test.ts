@@ -283,3 +283,46 @@ it('sets aside a record of the same number that the match rule says is someone e
   expect(second.conflictFields).toEqual(['name']);
   expect(sandbox.records('contact').find((row) => String(row.ID) === String(husband))).toMatchObject({ NAME: 'Maria Petrova' });
 });
+
+it("takes what an agent typed as the agent source: agent-wins makes it the value, the owner and mirror get it, the conflict is journaled, the echo writes nothing", async () => {
+  const contact = '+79120009900';
+  // Agents correct names during calls; the loans CRM owns names, the portal mirrors them.
+  const rules = await api('PUT', '/v1/reconciliation', {
+    fields: { name: { rule: { kind: 'agent-wins', fallback: { kind: 'ranked', ranking: [sqlId, bitrixId] } }, owner: sqlId, mirrors: [bitrixId] } },
+  });
+  expect(rules.status).toBe(200);
+  const task = await api('POST', '/v1/tasks', { phone: contact, name: 'Alan Turing' });
+  expect(task.status).toBe(202);
+  await eventually(async () => ((await hub.db.task.findUnique({ where: { id: task.body.task.id } }))?.status === 'done' ? true : undefined), 30_000, 'the task');
+  const record = sandbox.seed('contact', { NAME: 'Alan Turing', PHONE: [{ VALUE: '8 912 000-99-00', VALUE_TYPE: 'MOBILE' }] });
+  const stateOf = async () => (await hub.temporal.client()).workflow.getHandle(journeyWorkflowId(hub.projectId, contact)).query(journeyStateQuery);
+
+  // On the call the contact spells the name out; the agent's desktop sends the number as it shows it.
+  const typed = await api('POST', '/v1/contacts/answers', { phone: '+7 912 000-99-00', agent: 'olga', answers: { name: 'Alan M. Turing' }, callId: 'call-1' });
+  expect(typed.status, JSON.stringify(typed.body)).toBe(202);
+  expect(typed.body).toMatchObject({ phone: contact, fields: ['name'], journeyId: journeyWorkflowId(hub.projectId, contact) });
+
+  const merged = await eventually(async () => {
+    const state = await stateOf();
+    return state.merged?.name === 'Alan M. Turing' ? state : undefined;
+  }, 30_000, "the agent's name reconciled");
+  expect(merged.agentAnswers).toEqual([{ agent: 'olga', fields: ['name'], answeredAt: typed.body.answeredAt }]);
+  expect(merged.conflictFields).toEqual(['name']);
+  const conflict = (await api('GET', `/v1/conflicts?status=open&phone=${encodeURIComponent(contact)}`)).body.conflicts[0];
+  expect(conflict).toMatchObject({ field: 'name', chosenValue: 'Alan M. Turing', chosenSource: 'agent' });
+  // The owner and the mirror both hold the agent's spelling.
+  await eventually(async () => ((await hub.crmRows()).find((row) => row.phone === contact)?.full_name === 'Alan M. Turing' ? true : undefined), 30_000, 'the owner written');
+  await eventually(async () => (sandbox.records('contact').find((row) => String(row.ID) === String(record))?.NAME === 'Alan M. Turing' ? true : undefined), 30_000, 'the mirror written');
+
+  // The portal reports the hub's write: everyone agrees with the agent, nothing is written again.
+  const updates = sandbox.stats().byMethod['crm.contact.update'] ?? 0;
+  const passes = (await stateOf()).reconciliations ?? 0;
+  expect((await portalEvent(record)).status).toBe(200);
+  const settled = await eventually(async () => {
+    const state = await stateOf();
+    return (state.reconciliations ?? 0) > passes ? state : undefined;
+  }, 30_000, 'the echo reconciled');
+  expect(settled.merged?.name).toBe('Alan M. Turing');
+  expect(settled.conflictFields).toEqual([]);
+  expect(sandbox.stats().byMethod['crm.contact.update'] ?? 0).toBe(updates);
+});

@@ -167,6 +167,19 @@ describe('GET /v1/contacts/lookup', () => {
     expect(['Alan Turing', 'Alan Mathison Turing']).toContain(renamed.body.contact.name);
   });
 
+  it('shows what an agent typed, newer than the CRMs, as the agent source from the next ring on', async () => {
+    await seedSqlCrm('+14155552690', 'Joan Clarke', {});
+    seedBitrix('(415) 555-2690', 'Joan', 'Clarke');
+    const before = await lookup('+14155552690');
+    expect(before.body.contact.name).toBe('Joan Clarke');
+    expect((await lookup('+14155552690')).body.cache).toBe('hit');
+    const typed = await call('/v1/contacts/answers', { method: 'POST', json: { phone: '+14155552690', agent: 'olga', answers: { name: 'Joan Murray', 'fields.maidenName': 'Clarke' } } });
+    expect(typed.status).toBe(202);
+    // The answer dropped the cached card; under the project's most-recent rule the typed name is the newest.
+    const after = await lookup('+14155552690');
+    expect(after.body).toMatchObject({ cache: 'miss', contact: { name: 'Joan Murray', fields: { maidenName: 'Clarke' }, provenance: { name: 'agent' } } });
+  });
+
   it('answers by the deadline when a CRM is slow, and the slow answer completes the cached card', async () => {
     await seedSqlCrm('+14155552672', 'Grace Hopper', { applicationNumber: 'B-7', applicationStatus: 'new' });
     seedBitrix('(415) 555-2672', 'Grace', 'Murray');

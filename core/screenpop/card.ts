@@ -219,14 +219,17 @@ export interface BuildCardInput {
   rules: ReconcileRules;
   /** Supervisors' decisions for the contact (the conflict journal): they win while the sources say nothing new. */
   decisions?: readonly SupervisorDecision[] | undefined;
+  /** What agents typed about the contact (the `agent` source), merged like the journey merges it. */
+  typed?: SourceRecord | undefined;
   reconcile: Reconcile;
 }
 
-export function buildCard({ phone, fetchedAt, answers, rules, decisions, reconcile }: BuildCardInput): ScreenPopCard {
+export function buildCard({ phone, fetchedAt, answers, rules, decisions, typed, reconcile }: BuildCardInput): ScreenPopCard {
   const answered = matchAnswered(answers.flatMap(({ instance, outcome }) => (outcome.status === 'ok' ? [{ instance, contacts: outcome.contacts }] : [])), rules.match);
   const setAside = new Map(answered.flatMap(({ instance, setAside: reason }) => (reason === undefined ? [] : [[instance.id, reason] as const])));
   const records = answered.flatMap(({ instance, contacts }) => toSourceRecord(instance, contacts) ?? []);
-  const result: ReconcileResult = records.length > 0 ? reconcile(records, rules, decisions) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
+  const sources = typed ? [...records, typed] : records;
+  const result: ReconcileResult = sources.length > 0 ? reconcile(sources, rules, decisions) : { merged: {}, provenance: {}, conflicts: [], writeBack: {}, decided: [] };
   const { merged } = result;
 
   const applications = new Map<string, CardApplication>();

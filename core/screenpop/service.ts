@@ -12,7 +12,8 @@ import { runSql, statement } from '../db/sql.js';
 import { createLogger, type Logger } from '../logger.js';
 import { normalizePhone } from '../phone.js';
 import { ConflictJournal } from '../reconcile/journal.js';
-import type { ReconcileRules, SupervisorDecision } from '../reconcile/types.js';
+import type { ReconcileRules, SourceRecord, SupervisorDecision } from '../reconcile/types.js';
+import { agentAnswersRecord } from '../answers/agent-answers.js';
 import { buildCard, type ScreenPopCard, type SourceAnswer, type SourceInstance, type SourceOutcome } from './card.js';
 import { defaultMergeEngine, type MergeEngine } from './merge.js';
 
@@ -85,6 +86,8 @@ interface CardEntry {
   phone: string;
   rules: ReconcileRules;
   decisions: readonly SupervisorDecision[];
+  /** What agents typed about the contact, as the `agent` source. */
+  typed: SourceRecord | undefined;
   answers: SourceAnswer[];
   fetchedAt: number;
   expiresAt: number;
@@ -226,7 +229,15 @@ export class ScreenPopService {
       },
       (error: unknown) => this.logger.warn({ err: error, phone }, 'screen pop: supervisors\' decisions not read; the card merges without them'),
     );
-    await Promise.race([Promise.all([...requests, decisionsRead]), deadline]);
+    // So are agents' answers, which the contact's journey merges as one more source.
+    let typed: SourceRecord | undefined;
+    const typedRead = agentAnswersRecord(sqlPoolOf(this.deps.db), projectId, phone).then(
+      (found) => {
+        typed = found;
+      },
+      (error: unknown) => this.logger.warn({ err: error, phone }, "screen pop: agents' answers not read; the card merges without them"),
+    );
+    await Promise.race([Promise.all([...requests, decisionsRead, typedRead]), deadline]);
     clearTimeout(timer);
     if (!(await current)) return undefined;
 
@@ -240,10 +251,11 @@ export class ScreenPopService {
       phone,
       rules: project.rules,
       decisions,
+      typed,
       answers,
       fetchedAt,
       expiresAt: fetchedAt + this.ttlMs,
-      card: this.build(phone, fetchedAt, answers, project.rules, decisions),
+      card: this.build(phone, fetchedAt, answers, project.rules, decisions, typed),
     };
     if (this.inFlight.get(key)?.token === token) this.store(entry);
 
@@ -266,11 +278,11 @@ export class ScreenPopService {
     if (this.entries.get(entry.key) !== entry || entry.expiresAt <= this.clock.now()) return;
     // A new list: answers handed out earlier keep describing what they saw.
     entry.answers = entry.answers.map((answer, position) => (position === index ? { ...answer, outcome } : answer));
-    entry.card = this.build(entry.phone, entry.fetchedAt, entry.answers, entry.rules, entry.decisions);
+    entry.card = this.build(entry.phone, entry.fetchedAt, entry.answers, entry.rules, entry.decisions, entry.typed);
   }
 
-  private build(phone: string, fetchedAt: number, answers: SourceAnswer[], rules: ReconcileRules, decisions: readonly SupervisorDecision[]): ScreenPopCard {
-    return buildCard({ phone, fetchedAt: new Date(fetchedAt).toISOString(), answers, rules, decisions, reconcile: this.merge.reconcile });
+  private build(phone: string, fetchedAt: number, answers: SourceAnswer[], rules: ReconcileRules, decisions: readonly SupervisorDecision[], typed: SourceRecord | undefined): ScreenPopCard {
+    return buildCard({ phone, fetchedAt: new Date(fetchedAt).toISOString(), answers, rules, decisions, typed, reconcile: this.merge.reconcile });
   }
 
   private store(entry: CardEntry): void {

@@ -5,7 +5,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { ContactPhoneKey, ProjectIdKey, TaskIdsKey } from '../search-attributes.js';
 import { contactJourney } from './workflows.js';
 import { dialerOutcomeSignal, type DialerOutcomeEvent } from './dialer-outcomes.js';
-import { callEventSignal, conflictResolvedSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type CallEventSignal, type ConflictResolved, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
+import { agentAnsweredSignal, callEventSignal, conflictResolvedSignal, crmChangedSignal, journeyStateQuery, journeyWorkflowId, taskReceivedSignal, type AgentAnswered, type CallEventSignal, type ConflictResolved, type CrmChange, type JourneyInput, type JourneyOptions, type JourneyState } from './shared.js';
 
 export interface JourneyTaskDelivery {
   projectId: string;
@@ -72,6 +72,14 @@ export async function deliverCallEventToJourney(client: Client, delivery: { proj
  */
 export async function deliverConflictResolutionToJourney(client: Client, delivery: { projectId: string; phone: string; resolved: ConflictResolved }, options: JourneyOptions): Promise<void> {
   await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: conflictResolvedSignal, signalArgs: [delivery.resolved] });
+}
+
+/**
+ * Tells a contact's journey that an agent typed answers about the contact, starting the journey if
+ * it is not running. Safe to repeat: a repeat costs one reconciliation that writes nothing.
+ */
+export async function deliverAgentAnswersToJourney(client: Client, delivery: { projectId: string; phone: string; answered: AgentAnswered }, options: JourneyOptions): Promise<void> {
+  await client.workflow.signalWithStart(contactJourney, { ...journeyStart(delivery, options), signal: agentAnsweredSignal, signalArgs: [delivery.answered] });
 }
 
 /**

@@ -1,11 +1,13 @@
 // Outbox rows of kind "journey.task" become signals to the contact's journey, and so do
-// supervisors' conflict resolutions ("journey.conflict-resolved");
+// supervisors' conflict resolutions ("journey.conflict-resolved") and agents' answers
+// ("journey.agent-answers");
 // CRM changes (core/webhooks) become "crmChanged" signals, or, when the CRM record is
 // not linked to a contact yet, go to the CRM's contact resolver (crmContactResolver).
 import type { Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
+import { agentAnswersPayloadSchema, JOURNEY_AGENT_ANSWERS_OUTBOX_KIND } from '../../core/answers/agent-answers.js';
 import { conflictResolvedPayloadSchema, JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } from '../../core/reconcile/journal.js';
 import { JOURNEY_TASK_OUTBOX_KIND } from '../../core/tasks/intake.js';
 import {
@@ -18,7 +20,7 @@ import {
 import { crmContactResolverWorkflowId, unlinkedCrmChangesSignal } from '../crm-changes/shared.js';
 import { crmContactResolver } from '../crm-changes/workflows.js';
 import { ProjectIdKey } from '../search-attributes.js';
-import { deliverConflictResolutionToJourney, deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
+import { deliverAgentAnswersToJourney, deliverConflictResolutionToJourney, deliverCrmChangeToJourney, deliverTaskToJourney, type JourneyOptions } from './client.js';
 
 const payloadSchema = z.object({ projectId: z.string(), phone: z.string(), taskId: z.string() });
 
@@ -51,6 +53,12 @@ export function journeyDeliverers(options: JourneyOptions): Record<string, Outbo
       async deliver(client, row) {
         const { projectId, phone, conflictId, field } = conflictResolvedPayloadSchema.parse(row.payload);
         await deliverConflictResolutionToJourney(client, { projectId, phone, resolved: { conflictId, field } }, options);
+      },
+    },
+    [JOURNEY_AGENT_ANSWERS_OUTBOX_KIND]: {
+      async deliver(client, row) {
+        const { projectId, phone, agent, fields, answeredAt } = agentAnswersPayloadSchema.parse(row.payload);
+        await deliverAgentAnswersToJourney(client, { projectId, phone, answered: { agent, fields, answeredAt } }, options);
       },
     },
     [RESOLVE_CRM_CONTACT_OUTBOX_KIND]: {

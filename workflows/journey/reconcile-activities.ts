@@ -8,6 +8,7 @@ import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { CrmContact } from '../../connectors/sdk/types.js';
 import { sqlPoolOf, type Db } from '../../core/db/client.js';
 import { linkRecordsToContact, type RecordLink } from '../../core/webhooks/contact-links.js';
+import { agentAnswersRecord } from '../../core/answers/agent-answers.js';
 import { ConflictJournal } from '../../core/reconcile/journal.js';
 import { reconcile } from '../../core/reconcile/engine.js';
 import { matchAcrossSources } from '../../core/reconcile/match.js';
@@ -108,7 +109,13 @@ export function createReconcileActivities({ db, connectors, settings }: { db: Db
       links.push({ connectorInstanceId: record.source, externalId: record.externalId, ambiguous: decision.outcome === 'set-aside' || decision.ambiguous });
     }
     const someoneElse = new Set(setAside.map((entry) => entry.connectorInstanceId));
-    const [decisions] = await Promise.all([journal.decisions(input.projectId, input.phone), linkRecordsToContact(sql, input.projectId, input.phone, links)]);
+    const [decisions, typed] = await Promise.all([
+      journal.decisions(input.projectId, input.phone),
+      agentAnswersRecord(sql, input.projectId, input.phone),
+      linkRecordsToContact(sql, input.projectId, input.phone, links),
+    ]);
+    // What agents typed is about this contact by construction: no match rule to pass, no CRM record to link.
+    if (typed) records.push(typed);
 
     const result = reconcile(records, projectRules, decisions);
     const allFields = [...new Set(records.flatMap((record) => Object.keys(record.values)).concat(coreFields))];

@@ -94,6 +94,8 @@ export interface JourneyState {
   resolvedConflicts?: ConflictResolved[];
   /** Dialer attempts' outcomes for this contact (campaigns), most recent first, bounded. */
   dialerOutcomes?: DialerOutcomeEvent[];
+  /** Answers agents typed about the contact, as signalled (most recent first, bounded); the values are in the database. */
+  agentAnswers?: AgentAnswered[];
   reconciliations?: number;
   /** The contact's recent calls, most recent first, bounded; absent in runs carried over from before calls existed. */
   calls?: JourneyCallView[];
@@ -116,6 +118,13 @@ export interface SetAsideRecord {
 export interface ConflictResolved {
   conflictId: string;
   field: string;
+}
+
+/** An agent typed answers about the contact (POST /v1/contacts/answers); the journey reconciles with them. */
+export interface AgentAnswered {
+  agent: string;
+  fields: string[];
+  answeredAt: string;
 }
 
 /** `ivr`, `queued` and `connected` are steps of an inbound call: the IVR's decision, the queue it waits in, the agent who took it. */
@@ -183,6 +192,7 @@ export const taskReceivedSignal = defineSignal<[TaskReceived]>('taskReceived');
 export const crmChangedSignal = defineSignal<[CrmChange]>('crmChanged');
 export const callEventSignal = defineSignal<[CallEventSignal]>('callEvent');
 export const conflictResolvedSignal = defineSignal<[ConflictResolved]>('conflictResolved');
+export const agentAnsweredSignal = defineSignal<[AgentAnswered]>('agentAnswered');
 export const journeyStateQuery = defineQuery<JourneyState>('journeyState');
 
 /** Tasks remembered in the state (and for de-duplicating redelivered signals). */
@@ -192,6 +202,7 @@ export const MAX_CRM_CHANGES_IN_STATE = 200;
 
 /** Supervisor resolutions remembered in the state (and for de-duplicating redelivered signals). */
 export const MAX_RESOLVED_CONFLICTS_IN_STATE = 50;
+export const MAX_AGENT_ANSWERS_IN_STATE = 50;
 
 /** Calls remembered in the state. */
 export const MAX_CALLS_IN_STATE = 20;

@@ -23,11 +23,13 @@ import { QuietSpell } from '../quiet-spell.js';
 import { recordCallEvent } from './calls.js';
 import { dialerOutcomeSignal, recordDialerOutcome } from './dialer-outcomes.js';
 import {
+  agentAnsweredSignal,
   callEventSignal,
   conflictResolvedSignal,
   crmChangedSignal,
   crmChangeKey,
   journeyStateQuery,
+  MAX_AGENT_ANSWERS_IN_STATE,
   MAX_CRM_CHANGES_IN_STATE,
   MAX_RESOLVED_CONFLICTS_IN_STATE,
   MAX_TASKS_IN_STATE,
@@ -114,6 +116,15 @@ export async function contactJourney(input: JourneyInput): Promise<JourneyState>
     state.resolvedConflicts.unshift({ conflictId: resolved.conflictId, field: resolved.field });
     if (state.resolvedConflicts.length > MAX_RESOLVED_CONFLICTS_IN_STATE) state.resolvedConflicts.length = MAX_RESOLVED_CONFLICTS_IN_STATE;
     reconcileRequested = true;
+  });
+  // So are agents' answers: stored before the signal, read by the next reconciliation. A
+  // redelivered signal asks for one more reconciliation, which finds nothing new to write.
+  setHandler(agentAnsweredSignal, (answered) => {
+    const answers = (state.agentAnswers ??= []);
+    reconcileRequested = true;
+    if (answers.some((known) => known.agent === answered.agent && known.answeredAt === answered.answeredAt)) return;
+    answers.unshift({ agent: answered.agent, fields: answered.fields, answeredAt: answered.answeredAt });
+    if (answers.length > MAX_AGENT_ANSWERS_IN_STATE) answers.length = MAX_AGENT_ANSWERS_IN_STATE;
   });
   // Call events only update the state; a malformed one is recorded in it, never thrown.
   setHandler(callEventSignal, (event: unknown) => recordCallEvent(state, event));
