@@ -14,6 +14,17 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // The agent page's script runs in the browser as served: no types, browser globals.
+    files: ['api/agent-page/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false },
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'console'].map((name) => [name, 'readonly'])),
+    },
+  },
+  {
+    ignores: ['api/agent-page/**/*.js'],
     languageOptions: {
       parserOptions: {
         projectService: { allowDefaultProject: ['eslint.config.js'] },

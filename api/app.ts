@@ -17,7 +17,11 @@ import { requireProject } from './auth.js';
 import { mountDocs } from './openapi.js';
 import { rejectUnstorableBodies, requireJsonBodies } from './body-guard.js';
 import { agentAnswerRoutes } from './routes/agent-answers.js';
-import { AgentAnswers } from '../core/answers/agent-answers.js';
+import { AgentAnswers } from '../core/agent-desk/agent-answers.js';
+import { AgentPageLinks } from '../core/agent-desk/page-links.js';
+import { AgentScripts } from '../core/agent-desk/scripts.js';
+import { agentPageLinkRoutes, agentPageRoutes } from './routes/agent-pages.js';
+import { scriptRoutes } from './routes/scripts.js';
 import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -47,6 +51,7 @@ export interface AppDeps {
 
 const maxBodyBytes = 8 * 1024 * 1024;
 const maxWebhookBodyBytes = 1024 * 1024;
+const maxAgentPageBodyBytes = 512 * 1024;
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono();
@@ -82,6 +87,18 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', except('/v1/webhooks/*', requireProject(keys)));
   app.use('/v1/*', except('/v1/webhooks/*', requireJsonBodies()));
   app.use('/v1/*', except('/v1/webhooks/*', rejectUnstorableBodies()));
+  // The agent page's calls carry its link's token instead of a key, and the same bodies.
+  app.use(
+    '/agent/*',
+    bodyLimit({
+      maxSize: maxAgentPageBodyBytes,
+      onError: () => {
+        throw new ProblemError(413, 'Body too large', `Agent page calls are limited to ${maxAgentPageBodyBytes} bytes.`);
+      },
+    }),
+  );
+  app.use('/agent/*', requireJsonBodies());
+  app.use('/agent/*', rejectUnstorableBodies());
 
   app.route('/', healthRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue }));
   app.route(
@@ -112,7 +129,12 @@ export function createApp(deps: AppDeps) {
     '/v1/callbacks',
     callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
   );
-  app.route('/v1/contacts', agentAnswerRoutes({ answers: new AgentAnswers(deps.db), onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
+  const answers = new AgentAnswers(deps.db);
+  const agentDesk = { answers, scripts: new AgentScripts(deps.db), links: new AgentPageLinks(deps.db), screenPop };
+  app.route('/v1/contacts', agentAnswerRoutes({ answers, onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
+  app.route('/v1/scripts', scriptRoutes(agentDesk));
+  app.route('/v1/agent-pages', agentPageLinkRoutes(agentDesk));
+  app.route('/agent', agentPageRoutes(agentDesk));
   app.route('/v1/contacts', contactRoutes({ db: deps.db, temporal: deps.temporal, runtime: deps.connectors.runtime, logger: deps.logger, screenPop }));
 
   app.doc31('/openapi.json', {

@@ -2,7 +2,7 @@
 // the outbox row that tells the contact's journey, in one transaction; bad answers are refused
 // field by field and leave nothing behind. (The journey's side: test/journey-reconcile.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentAnswersRecord, JOURNEY_AGENT_ANSWERS_OUTBOX_KIND } from '../core/answers/agent-answers.js';
+import { agentAnswersRecord, JOURNEY_AGENT_ANSWERS_OUTBOX_KIND } from '../core/agent-desk/agent-answers.js';
 import { journeyWorkflowId } from '../workflows/journey/shared.js';
 import { startTestHub, type TestHub } from './support/hub.js';
 

@@ -1,7 +1,7 @@
 // Agents' answers about a contact (script answers), under /v1/contacts: stored, then reconciled by
-// the contact's journey with the CRMs' records (core/answers/agent-answers.ts).
+// the contact's journey with the CRMs' records (core/agent-desk/agent-answers.ts).
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { AgentAnswersError, MAX_ANSWER_TEXT, MAX_ANSWERS_PER_REQUEST, type AgentAnswers } from '../../core/answers/agent-answers.js';
+import { AgentAnswersError, MAX_ANSWER_TEXT, MAX_ANSWERS_PER_REQUEST, type AgentAnswers } from '../../core/agent-desk/agent-answers.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
 import { validationProblem } from '../problem.js';

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { normalizePhone } from '../phone.js';
 import { ConflictJournal } from '../reconcile/journal.js';
 import type { ReconcileRules, SourceRecord, SupervisorDecision } from '../reconcile/types.js';
-import { agentAnswersRecord } from '../answers/agent-answers.js';
+import { agentAnswersRecord } from '../agent-desk/agent-answers.js';
 import { buildCard, type ScreenPopCard, type SourceAnswer, type SourceInstance, type SourceOutcome } from './card.js';
 import { defaultMergeEngine, type MergeEngine } from './merge.js';
 

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { z } from 'zod';
 import type { OutboxDeliverer } from '../../core/outbox/dispatcher.js';
-import { agentAnswersPayloadSchema, JOURNEY_AGENT_ANSWERS_OUTBOX_KIND } from '../../core/answers/agent-answers.js';
+import { agentAnswersPayloadSchema, JOURNEY_AGENT_ANSWERS_OUTBOX_KIND } from '../../core/agent-desk/agent-answers.js';
 import { conflictResolvedPayloadSchema, JOURNEY_CONFLICT_RESOLVED_OUTBOX_KIND } from '../../core/reconcile/journal.js';
 import { JOURNEY_TASK_OUTBOX_KIND } from '../../core/tasks/intake.js';
 import {

@@ -8,7 +8,7 @@ import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { CrmContact } from '../../connectors/sdk/types.js';
 import { sqlPoolOf, type Db } from '../../core/db/client.js';
 import { linkRecordsToContact, type RecordLink } from '../../core/webhooks/contact-links.js';
-import { agentAnswersRecord } from '../../core/answers/agent-answers.js';
+import { agentAnswersRecord } from '../../core/agent-desk/agent-answers.js';
 import { ConflictJournal } from '../../core/reconcile/journal.js';
 import { reconcile } from '../../core/reconcile/engine.js';
 import { matchAcrossSources } from '../../core/reconcile/match.js';

@@ -18,7 +18,7 @@ export const JOURNEY_AGENT_ANSWERS_OUTBOX_KIND = 'journey.agent-answers';
 export const AGENT_SOURCE = 'agent';
 
 /** Fields an answer may set: the contact's name and e-mail, and any CRM field as fields.<key>. */
-const fieldNamePattern = /^(name|email|fields\.[A-Za-z][A-Za-z0-9_.-]{0,63})$/;
+export const answerFieldPattern = /^(name|email|fields\.[A-Za-z][A-Za-z0-9_.-]{0,63})$/;
 export const MAX_ANSWERS_PER_REQUEST = 100;
 export const MAX_ANSWER_TEXT = 2000;
 /** How far ahead of the hub's clock an answer's own time may be (a desktop's clock a little fast). */
@@ -66,7 +66,7 @@ export function parseAgentAnswers(input: unknown, defaultRegion: string, now: nu
   if (answers.length === 0) errors.push({ field: 'answers', message: 'no answer given' });
   if (answers.length > MAX_ANSWERS_PER_REQUEST) errors.push({ field: 'answers', message: `${answers.length} answers, at most ${MAX_ANSWERS_PER_REQUEST}` });
   for (const [field, value] of answers) {
-    if (!fieldNamePattern.test(field)) {
+    if (!answerFieldPattern.test(field)) {
       errors.push({ field: `answers.${field}`, message: 'not a contact field: name, email or fields.<key> (a letter, then letters, digits, _ . -)' });
     } else if (field === 'email' && !(typeof value === 'string' && (value === '' || z.email().safeParse(value).success))) {
       errors.push({ field: `answers.${field}`, message: 'not an e-mail address' });
