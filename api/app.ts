@@ -22,6 +22,8 @@ import { AgentPageLinks } from '../core/agent-desk/page-links.js';
 import { AgentScripts } from '../core/agent-desk/scripts.js';
 import { agentPageLinkRoutes, agentPageRoutes } from './routes/agent-pages.js';
 import { scriptRoutes } from './routes/scripts.js';
+import { agentRoutes } from './routes/agents.js';
+import type { TelephonyControlClient } from '../telephony/runtime/control-client.js';
 import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -45,6 +47,8 @@ export interface AppDeps {
   /** Told when new work is in the outbox. */
   onQueued?: () => void;
   connectors: ConnectorRoutesDeps;
+  /** The telephony process's control endpoint, for agents' presence under /v1/agents (absent: no such routes). */
+  telephonyControl?: TelephonyControlClient;
   /** Trunks, queues, IVR menus and CDRs under /v1/telephony. */
   telephony?: Omit<TelephonyRoutesDeps, 'db'>;
 }
@@ -124,6 +128,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', conflictRoutes({ db: deps.db, onQueued: deps.onQueued ?? (() => undefined), onResolved: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
   app.route('/v1', reconciliationRoutes({ db: deps.db, onChanged: (projectId) => screenPop.invalidate(projectId) }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
+  if (deps.telephonyControl) app.route('/v1/agents', agentRoutes({ control: deps.telephonyControl }));
   app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db), preview: new PreviewDesk(deps.db), onQueued: deps.onQueued }));
   app.route(
     '/v1/callbacks',
@@ -157,7 +162,9 @@ export function createApp(deps: AppDeps) {
   });
   app.onError((error, c) => {
     const problem = toProblem(error);
-    if (problem.status >= 500) deps.logger.error({ err: error, path: c.req.path }, 'request failed');
+    // A bug is an error; a dependency that is down (503 with Retry-After) is worth a warning.
+    if (problem.status === 500) deps.logger.error({ err: error, path: c.req.path }, 'request failed');
+    else if (problem.status > 500) deps.logger.warn({ path: c.req.path, detail: problem.detail }, 'request refused: a dependency is unavailable');
     return renderProblem(c, problem);
   });
   return app;

@@ -1,7 +1,7 @@
 // The API process: HTTP server plus the outbox dispatcher that hands accepted
 // work to Temporal. Needs DATABASE_URL and TEMPORAL_ADDRESS (npm start sets them).
 import { serve } from '@hono/node-server';
-import { loadConfig, publicUrl, requireSetting } from '../core/config.js';
+import { loadConfig, publicUrl, requireSetting, telephonyControlUrl } from '../core/config.js';
 import { createDb } from '../core/db/client.js';
 import { createLogger } from '../core/logger.js';
 import { OutboxDispatcher } from '../core/outbox/dispatcher.js';
@@ -22,6 +22,7 @@ import { TrunkStatusStore } from '../telephony/trunks/status-store.js';
 import { TrunkStore } from '../telephony/trunks/store.js';
 import { InboundNumberStore } from '../telephony/inbound/numbers.js';
 import { callEventDeliverers } from '../telephony/runtime/call-events.js';
+import { TelephonyControlClient } from '../telephony/runtime/control-client.js';
 
 const config = loadConfig();
 const logger = createLogger('api', config.LOG_LEVEL);
@@ -46,6 +47,7 @@ const runtime = new ConnectorRuntime({ registry, secretBox, redisUrl: config.RED
 const app = createApp({
   connectors: { registry, runtime, instances: new ConnectorInstances(db, registry, secretBox) },
   telephony: { trunks: new TrunkStore(db, secretBox), flows: new CallFlowStore(db), numbers: new InboundNumberStore(db), agents: new AgentAccountStore(db, secretBox), trunkStatus: new TrunkStatusStore(db) },
+  telephonyControl: new TelephonyControlClient(telephonyControlUrl(config)),
   db,
   temporal,
   logger,

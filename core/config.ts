@@ -107,6 +107,12 @@ export function requireSetting<K extends 'DATABASE_URL' | 'TEMPORAL_ADDRESS' | '
   return value;
 }
 
+/** Where the telephony process's control endpoint answers (agent presence, health). */
+export function telephonyControlUrl(config: Config): string {
+  const host = config.TELEPHONY_CONTROL_HOST === '0.0.0.0' ? '127.0.0.1' : config.TELEPHONY_CONTROL_HOST;
+  return `http://${host}:${config.TELEPHONY_CONTROL_PORT}`;
+}
+
 export function publicUrl(config: Config): string {
   return config.PUBLIC_URL ?? `http://${config.API_HOST === '0.0.0.0' ? '127.0.0.1' : config.API_HOST}:${config.API_PORT}`;
 }

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { ensureDemoCrm } from '../connectors/sql-crm/demo/crm.js';
 import { defaultRegistry } from '../connectors/registry.js';
 import { ConnectorInstances } from '../core/connectors/instances.js';
-import { loadConfig, publicUrl, type Config } from '../core/config.js';
+import { loadConfig, publicUrl, telephonyControlUrl, type Config } from '../core/config.js';
 import { createDb } from '../core/db/client.js';
 import { createProject } from '../core/projects/projects.js';
 import { SecretBox } from '../core/secrets/secret-box.js';
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   if (telephony) {
     say(`  SIP           udp ${telephony.sip.address}:${telephony.sip.port} (${config.DRACHTIO_HOST ? `drachtio-server ${config.DRACHTIO_HOST}:${config.DRACHTIO_PORT}` : 'drachtio-server stand-in'})`);
     say(`  IVR media     ${telephony.media}`);
-    say(`  Telephony     ${telephony.controlUrl}/healthz (agent presence: PUT ${telephony.controlUrl}/projects/<id>/agents/<agent>)`);
+    say(`  Telephony     ${telephony.controlUrl}/healthz (agent presence: PUT ${api}/v1/agents/<agent>/presence)`);
   } else {
     say('  SIP           off (TELEPHONY=off)');
   }
@@ -171,8 +171,7 @@ interface TelephonyHealth {
 
 /** The telephony process's own health answer: where SIP listens and whether IVR media is there. */
 async function waitForTelephony(config: Config, timeoutMs = 90_000): Promise<TelephonyHealth> {
-  const host = config.TELEPHONY_CONTROL_HOST === '0.0.0.0' ? '127.0.0.1' : config.TELEPHONY_CONTROL_HOST;
-  const controlUrl = `http://${host}:${config.TELEPHONY_CONTROL_PORT}`;
+  const controlUrl = telephonyControlUrl(config);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {

@@ -15,14 +15,9 @@ import { z } from 'zod';
 import { fieldErrorsFrom } from '../../core/validation.js';
 import { ProblemError, renderProblem, toProblem } from '../../api/problem.js';
 import { AgentStateError, UnknownAgentError } from '../acd/roster.js';
+import { presenceSchema } from './presence.js';
 import type { TelephonyRuntime } from './runtime.js';
 
-const presenceSchema = z.object({
-  status: z.enum(['ready', 'not-ready', 'logged-out']),
-  contact: z.string().regex(/^sips?:[^\s]+$/, 'a SIP URI (sip:user@host:port)').optional(),
-  expiresSeconds: z.number().int().min(1).max(86_400).default(3_600),
-  reason: z.string().min(1).max(200).optional(),
-}).strict();
 
 export interface ControlServerInfo {
   sip: { address: string; port: number };

@@ -32,6 +32,7 @@ import { TrunkStatusStore } from '../../telephony/trunks/status-store.js';
 import { TrunkStore } from '../../telephony/trunks/store.js';
 import { InboundNumberStore } from '../../telephony/inbound/numbers.js';
 import { callEventDeliverers } from '../../telephony/runtime/call-events.js';
+import { TelephonyControlClient } from '../../telephony/runtime/control-client.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests check API bodies field by field
 export type Json = Record<string, any>;
@@ -77,6 +78,8 @@ export interface TestHubOptions {
   campaign?: Partial<Omit<CampaignDialerOptions, 'telephonyTaskQueue'>>;
   /** Callback settings (how often a due callback looks for its agent, ring timeout). */
   callback?: Partial<Omit<CallbackOptions, 'telephonyTaskQueue'>>;
+  /** The telephony process's control endpoint, for /v1/agents (absent: the API has no such routes). */
+  telephonyControlUrl?: string;
 }
 
 export function databaseUrl(database: string): string {
@@ -140,6 +143,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
     taskQueue,
     maxTasksPerRequest: 1000,
     onQueued: () => dispatcher.wake(),
+    ...(options.telephonyControlUrl === undefined ? {} : { telephonyControl: new TelephonyControlClient(options.telephonyControlUrl) }),
   });
   dispatcher.start();
 

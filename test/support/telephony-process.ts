@@ -25,10 +25,10 @@ export interface TelephonyProcess {
 
 export async function startTelephonyProcess(
   hub: TestHub,
-  options: { dataDir: string; telephonyTaskQueue: string; env?: Record<string, string | undefined> },
+  options: { dataDir: string; telephonyTaskQueue: string; env?: Record<string, string | undefined>; controlPort?: number },
 ): Promise<TelephonyProcess> {
   const sipPort = await findFreeUdpPort('127.0.0.1');
-  const controlPort = await findFreePort();
+  const controlPort = options.controlPort ?? (await findFreePort());
   const controlUrl = `http://127.0.0.1:${controlPort}`;
   const child = startServiceProcess('telephony/main.ts', {
     DATABASE_URL: hub.databaseUrl,
