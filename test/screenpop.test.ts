@@ -168,10 +168,12 @@ describe('GET /v1/contacts/lookup', () => {
   });
 
   it('shows what an agent typed, newer than the CRMs, as the agent source from the next ring on', async () => {
-    await seedSqlCrm('+14155552690', 'Joan Clarke', {});
+    // The record a task made carries the hub's bookkeeping (which task), never shown as contact data.
+    await seedSqlCrm('+14155552690', 'Joan Clarke', { hubTaskId: '6f1c1c1e-0000-4000-8000-000000000001' });
     seedBitrix('(415) 555-2690', 'Joan', 'Clarke');
     const before = await lookup('+14155552690');
     expect(before.body.contact.name).toBe('Joan Clarke');
+    expect(before.body.contact.fields).not.toHaveProperty('hubTaskId');
     expect((await lookup('+14155552690')).body.cache).toBe('hit');
     const typed = await call('/v1/contacts/answers', { method: 'POST', json: { phone: '+14155552690', agent: 'olga', answers: { name: 'Joan Murray', 'fields.maidenName': 'Clarke' } } });
     expect(typed.status).toBe(202);

@@ -16,7 +16,7 @@ const agentView = z
     id: z.string(),
     status: z.enum(['logged-out', 'not-ready', 'ready', 'ringing', 'busy', 'wrap-up']),
     registered: z.boolean().describe('A softphone is registered and not expired'),
-    registration: z.object({ contact: z.string(), expiresAt: z.string() }).optional(),
+    registration: z.object({ contactUri: z.string(), expiresAt: z.string() }).optional(),
     idleSince: z.string().optional().describe('Waiting for a call since (ready agents): the longest idle gets the next call'),
     statusSince: z.string(),
     notReadyReason: z.string().optional(),

@@ -4,13 +4,14 @@
 // hashes values the way it compares them), never the values themselves.
 import type { CrmContact } from '../../connectors/sdk/types.js';
 import { hashFieldValues } from '../webhooks/echo.js';
+import { HUB_TASK_ID_FIELD } from '../tasks/delivery.js';
 
 /** The record in hub field names, as reconciliation reads it (fields.* flattened one level). */
 export function polledValues(contact: CrmContact): Record<string, unknown> {
   const values: Record<string, unknown> = { phone: contact.phone, name: contact.name, email: contact.email };
   for (const [field, value] of Object.entries(contact.fields)) {
     // The hub's own bookkeeping is not contact data (as in reconciliation).
-    if (field === 'hubTaskId') continue;
+    if (field === HUB_TASK_ID_FIELD) continue;
     values[`fields.${field}`] = value;
   }
   return values;

@@ -4,6 +4,7 @@
 import type { CrmContact } from '../../connectors/sdk/types.js';
 import { matchAcrossSources, type MatchRule } from '../reconcile/match.js';
 import type { Reconcile, ReconcileResult, ReconcileRules, SourceRecord, SupervisorDecision } from '../reconcile/types.js';
+import { HUB_TASK_ID_FIELD } from '../tasks/delivery.js';
 
 /**
  * - ok: the CRM answered in time and holds the number;
@@ -169,8 +170,8 @@ export function toSourceRecord(instance: SourceInstance, contacts: CrmContact[])
   put('phone', first.phone);
   const agentField = responsibleAgentFields.find((field) => scalar(first.fields[field]) !== undefined);
   if (agentField) put('responsibleAgent', first.fields[agentField]);
-  // Fields shown elsewhere on the card are not repeated under `fields`.
-  const lifted = new Set([...responsibleAgentFields, ...applicationListFields.filter((field) => Array.isArray(first.fields[field])), 'applicationNumber', 'applicationStatus']);
+  // Fields shown elsewhere on the card are not repeated under `fields`, and the hub's bookkeeping is not shown.
+  const lifted = new Set([...responsibleAgentFields, ...applicationListFields.filter((field) => Array.isArray(first.fields[field])), 'applicationNumber', 'applicationStatus', HUB_TASK_ID_FIELD]);
   if (first.fields.applicationNumber !== undefined) lifted.add('status');
   for (const [field, value] of Object.entries(first.fields)) if (!lifted.has(field)) put(`fields.${field}`, value);
   for (const contact of contacts) {

@@ -4,6 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import { runSql, statement, type SqlTarget } from '../db/sql.js';
 
+/**
+ * The field a delivered task writes into the CRM record beside the task's data: the hub's own
+ * bookkeeping (which task made the record), never contact data. Reconciliation, polling and the
+ * screen pop leave it out.
+ */
+export const HUB_TASK_ID_FIELD = 'hubTaskId';
+
 export interface TaskToDeliver {
   id: string;
   projectId: string;

@@ -3,7 +3,7 @@
 import { ApplicationFailure, asyncLocalStorage } from '@temporalio/activity';
 import { z } from 'zod';
 import { sqlPoolOf, type Db } from '../../core/db/client.js';
-import { markTaskDone, taskToDeliver } from '../../core/tasks/delivery.js';
+import { HUB_TASK_ID_FIELD, markTaskDone, taskToDeliver } from '../../core/tasks/delivery.js';
 import { CrmError } from '../../connectors/sdk/index.js';
 import type { ConnectorRuntime } from '../../connectors/runtime.js';
 import type { ProjectSettingsCache } from '../../core/connectors/project-settings.js';
@@ -66,7 +66,7 @@ export function createJourneyActivities({ db, connectors, settings }: JourneyAct
         phone: task.phone,
         name: task.name ?? undefined,
         email: task.email ?? undefined,
-        fields: { ...(task.data as Record<string, unknown>), hubTaskId: task.id },
+        fields: { ...(task.data as Record<string, unknown>), [HUB_TASK_ID_FIELD]: task.id },
       });
       const delivered: DeliveredTask = { crmRecords: { [instance.name]: upserted.externalId } };
       await markTaskDone(sql, taskId, { ...delivered, created: upserted.created }, { connectorInstanceId: instance.id, externalId: upserted.externalId });

@@ -17,6 +17,7 @@ import type { SourceRecord } from '../../core/reconcile/types.js';
 import { hashFieldValues } from '../../core/webhooks/echo.js';
 import { toActivityFailure, whileHeartbeating } from './activities.js';
 import type { SetAsideRecord } from './shared.js';
+import { HUB_TASK_ID_FIELD } from '../../core/tasks/delivery.js';
 
 export interface ReconcileInput {
   projectId: string;
@@ -51,7 +52,7 @@ function toSource(instance: { id: string; name: string }, record: CrmContact, le
   const values: Record<string, unknown> = { name: record.name, email: record.email };
   for (const [field, value] of Object.entries(record.fields)) {
     // The hub's own bookkeeping is not contact data.
-    if (field === 'hubTaskId') continue;
+    if (field === HUB_TASK_ID_FIELD) continue;
     values[`fields.${field}`] = value;
   }
   return { source: instance.id, sourceName: instance.name, externalId: record.externalId, values, updatedAt: record.updatedAt, legacy };
