@@ -23,6 +23,7 @@ import { AgentScripts } from '../core/agent-desk/scripts.js';
 import { agentPageLinkRoutes, agentPageRoutes } from './routes/agent-pages.js';
 import { scriptRoutes } from './routes/scripts.js';
 import { agentRoutes } from './routes/agents.js';
+import { reportRoutes } from './routes/reports.js';
 import type { TelephonyControlClient } from '../telephony/runtime/control-client.js';
 import { allowedMethods } from './method-not-allowed.js';
 import { ProblemError, renderProblem, toProblem } from './problem.js';
@@ -129,6 +130,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', reconciliationRoutes({ db: deps.db, onChanged: (projectId) => screenPop.invalidate(projectId) }));
   if (deps.telephony) app.route('/v1/telephony', telephonyRoutes({ db: deps.db, ...deps.telephony }));
   if (deps.telephonyControl) app.route('/v1/agents', agentRoutes({ control: deps.telephonyControl }));
+  app.route('/v1/reports', reportRoutes({ db: deps.db }));
   app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db), preview: new PreviewDesk(deps.db), onQueued: deps.onQueued }));
   app.route(
     '/v1/callbacks',
