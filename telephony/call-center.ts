@@ -67,6 +67,8 @@ export interface InboundCallOptions {
    * within its own deadline: the caller waits for it before being queued.
    */
   preferredAgent?: () => Promise<string | undefined>;
+  /** Schedules a callback for this caller (the IVR's `callback` node); without it such a node queues the caller. */
+  scheduleCallback?: IvrDeps['scheduleCallback'];
 }
 
 export class CallCenter {
@@ -156,7 +158,7 @@ export class CallCenter {
     const preferredAgent = options.preferredAgent ?? (async () => undefined);
     try {
       const routing = 'ivr' in inbound
-        ? await this.throughIvr(call, callId, inbound.ivr, preferredAgent)
+        ? await this.throughIvr(call, callId, inbound.ivr, preferredAgent, options.scheduleCallback)
         : await this.straightToQueue(call, callId, inbound.queue, preferredAgent);
       for (const listener of [...this.routedListeners]) listener(routing);
       return routing;
@@ -177,7 +179,7 @@ export class CallCenter {
     return { call, callId, ivr: undefined, carriedOut: { kind: 'queued', queued }, ...(preferredAgentId === undefined ? {} : { preferredAgentId }) };
   }
 
-  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu, preferredAgent: () => Promise<string | undefined>): Promise<InboundRouting> {
+  private async throughIvr(call: InboundCall, callId: string, menu: IvrMenu, preferredAgent: () => Promise<string | undefined>, scheduleCallback: IvrDeps['scheduleCallback']): Promise<InboundRouting> {
     const media = this.options.media as CallCenterMedia;
     const ivrDeps = this.options.ivr as Pick<IvrDeps, 'promptPath' | 'lookupContact'>;
     await call.answer(await media.anchor(call, call.remoteSdp ?? ''));
@@ -187,7 +189,7 @@ export class CallCenter {
     });
     let decision: IvrResult;
     try {
-      decision = await runIvr({ ...ivrDeps, media }, menu, call, call.from);
+      decision = await runIvr({ ...ivrDeps, media, ...(scheduleCallback === undefined ? {} : { scheduleCallback }) }, menu, call, call.from);
     } finally {
       offDigits();
       // Past the IVR the caller talks to an agent or the PBX, not to rtpengine's prompts.

@@ -38,6 +38,7 @@ import { TrunkStore } from './trunks/store.js';
 import { TrunkStatusStore } from './trunks/status-store.js';
 import { AgentAccountStore } from './registration/agent-accounts.js';
 import { registrarOptionsFrom } from './registration/agent-registrar.js';
+import { CallbackStore, scheduleIvrCallback } from './callbacks/callback-store.js';
 
 const config = loadConfig();
 const logger = createLogger('telephony', config.LOG_LEVEL);
@@ -94,6 +95,9 @@ const contacts = new ContactLookup({
   logger,
 });
 
+// Callbacks IVR callers ask for, stored with their outbox row like the API's (the dispatcher above starts them).
+const callbacks = new CallbackStore(db, { onQueued: () => dispatcher.wake() });
+
 const runtime = new TelephonyRuntime({
   callControl: sip.callControl,
   media: media.available ? { control: media.control, promptPath: media.promptPath, description: media.description } : undefined,
@@ -113,6 +117,7 @@ const runtime = new TelephonyRuntime({
     options: registrarOptionsFrom(config),
   },
   publishTrunkStatus: (projectId, health) => trunkStatus.publish(projectId, health),
+  scheduleCallback: (projectId, request) => scheduleIvrCallback(callbacks, projectId, request),
 });
 stops.push({ name: 'call centers', stop: () => runtime.close() });
 const reload = () => void runtime.reload().catch((error: unknown) => logger.error({ err: error }, 'telephony: configuration could not be loaded; keeping the running one'));

@@ -155,6 +155,50 @@ describe('the telephony process', () => {
     expect(call).toMatchObject({ direction: 'inbound', ivr: 'queue support', queue: 'support', agentId: 'sue', cause: 'normal', cdr: { outcome: 'answered' } });
   });
 
+  it('schedules the callback an IVR caller asks for: shown the number they dialled, stored with its workflow, the caller told and hung up on', async () => {
+    expect(telephony, 'the process from the first test').toBeDefined();
+    const menu = {
+      start: 'offer', fallbackQueue: 'sales',
+      nodes: {
+        offer: { kind: 'menu', prompt: 'callback-offer', options: { '1': 'hold', '2': 'call-me' }, timeoutMs: 5_000 },
+        hold: { kind: 'queue', queue: 'support' },
+        'call-me': { kind: 'callback', queue: 'support', delayMinutes: 60, prompt: 'callback-scheduled' },
+      },
+    };
+    expect((await api('PUT', '/v1/telephony/ivr-menus/busy', menu)).status).toBe(201);
+    expect((await api('PUT', '/v1/telephony/numbers/4930123498', { ivr: 'busy' })).status).toBe(201);
+    await eventually(async () => {
+      const body = (await (await control('/healthz')).json()) as { numbers: string[] };
+      return body.numbers.includes('4930123498') ? body : undefined;
+    }, 10_000, 'the callback IVR number to be routed');
+
+    const caller = await startSipp({
+      scenario: 'caller-number-ivr-hub-hangs-up', address: nextLoopbackAddress(), target: `127.0.0.1:${sipPort}`, service: '4930123498',
+      calls: 1, timeoutSeconds: 30, pauseMs: 1_500, keys: { caller_number: '03012345670', digit: '2' },
+    });
+    peers.push(caller);
+    const started = Date.now();
+    const run = await caller.finished();
+    expect(run.successful, run.output).toBe(1);
+    expect(countOf(run, 'BYE')).toBe(1);
+
+    // Stored as the API stores callbacks: its workflow started through the outbox, due in an hour.
+    const callback = await eventually(async () => (await hub.db.callback.findFirst({ where: { projectId: hub.projectId, phone: '+493012345670' } })) ?? undefined, 10_000, 'the callback row');
+    expect(callback).toMatchObject({ queue: 'support', callerId: '+4930123498', state: 'scheduled', note: 'asked for in the IVR' });
+    expect(callback.at.getTime() - started).toBeGreaterThan(59 * 60_000);
+    expect(callback.at.getTime() - started).toBeLessThan(61 * 60_000);
+    const listed = await hub.call('GET', `/v1/callbacks/${callback.id}`);
+    expect(listed.body).toMatchObject({ id: callback.id, state: 'scheduled' });
+    const journey = client.workflow.getHandle(journeyWorkflowId(hub.projectId, '+493012345670'));
+    const call = await eventually(async () => {
+      const state = await journey.query(journeyStateQuery).catch(() => undefined);
+      const found = state?.calls?.find((candidate: JourneyCallView) => candidate.dialled === '4930123498');
+      return found?.cdr !== undefined ? found : undefined;
+    }, 20_000, 'the IVR call in the journey');
+    expect(call.ivr).toBe(`callback at ${callback.at.toISOString()} (queue support)`);
+    expect((await hub.call('DELETE', `/v1/callbacks/${callback.id}`)).body).toMatchObject({ state: 'cancelled' });
+  });
+
   it('runs the telephony activities: a callContact workflow places a call through a trunk configured by API (the CDR is stored and the journey lists it), and callAndAsk collects a callee\'s keys through the process\'s rtpengine', async () => {
     expect(telephony, 'the process from the first test').toBeDefined();
     const carrier = await startSipp({ scenario: 'carrier-answer', address: nextLoopbackAddress(), calls: 1, timeoutSeconds: 30 });

@@ -238,3 +238,31 @@ function viewOf(row: Row): CallbackView {
     updatedAt: row.updatedAt.toISOString(),
   };
 }
+
+/**
+ * A callback an IVR caller asked for (the telephony process's `callback` node), as the IVR wants
+ * the answer: scheduled, or why not (a caller without a usable number, a queue gone), never thrown
+ * for input the caller cannot fix.
+ */
+export async function scheduleIvrCallback(
+  callbacks: CallbackStore,
+  projectId: string,
+  request: { phone: string; callerId: string; queue: string; at: Date; agent: string | undefined },
+): Promise<{ ok: true; callbackId: string; at: string } | { ok: false; reason: string }> {
+  try {
+    const { callback } = await callbacks.create(projectId, {
+      phone: request.phone,
+      at: request.at.toISOString(),
+      queue: request.queue,
+      callerId: request.callerId,
+      ...(request.agent === undefined ? {} : { agent: request.agent }),
+      note: 'asked for in the IVR',
+    });
+    return { ok: true, callbackId: callback.id, at: callback.at };
+  } catch (error) {
+    if (error instanceof TelephonyConfigError) {
+      return { ok: false, reason: error.errors.length > 0 ? error.errors.map((entry) => `${entry.field}: ${entry.message}`).join('; ') : error.message };
+    }
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * Carries out what the IVR decided: into a queue (the loop guard's reason travels with the
  * caller), a transfer to an office extension (falling back to the menu's fallback queue when the
- * gateway is down or refuses), or a hang-up. A decision naming a queue that no longer exists
+ * gateway is down or refuses), or a hang-up (also once a callback is scheduled). A decision naming a queue that no longer exists
  * still lands in the fallback queue: configuration drift must not drop a caller.
  */
 import type { CallControl, CallLeg } from '../call-control.js';
@@ -39,6 +39,7 @@ export async function carryOutIvrDecision(
     case 'abandoned':
       return { kind: 'abandoned' };
     case 'hangup':
+    case 'callback':
       await call.hangup();
       return { kind: 'hung-up' };
     case 'queue': {

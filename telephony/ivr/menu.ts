@@ -1,6 +1,7 @@
 /**
  * IVR menus as data. A menu is a graph of nodes: prompts with digit choices, CRM-driven branches
- * (look the caller up, route by the contact's status) and terminal nodes (queue, transfer, hang up).
+ * (look the caller up, route by the contact's status) and terminal nodes (queue, transfer, hang up,
+ * call me back).
  * Validation rejects a reference to a missing node with the path of the reference, so a broken
  * menu is refused when it is saved, not when a caller walks into it.
  */
@@ -42,8 +43,20 @@ const crmNode = z.object({
 const queueNode = z.object({ kind: z.literal('queue'), queue: queueName, prompt: prompt.optional() });
 const transferNode = z.object({ kind: z.literal('transfer'), trunk: z.string().min(1), extension: z.string().regex(/^[0-9*#]{1,15}$/) });
 const hangupNode = z.object({ kind: z.literal('hangup'), prompt: prompt.optional() });
+/**
+ * The caller asks to be called back instead of waiting: a callback is scheduled for the caller's
+ * number `delayMinutes` from now (owned by the contact's responsible agent when the CRMs name one,
+ * then `queue`), shown the number they dialled, and the caller hears `prompt` and is hung up on. A
+ * caller whose number cannot be called back (anonymous) is put in `queue` instead.
+ */
+const callbackNode = z.object({
+  kind: z.literal('callback'),
+  queue: queueName,
+  delayMinutes: z.number().int().min(0).max(24 * 60).default(0),
+  prompt: prompt.optional(),
+});
 
-export const ivrNodeSchema = z.discriminatedUnion('kind', [menuNode, playNode, crmNode, queueNode, transferNode, hangupNode]);
+export const ivrNodeSchema = z.discriminatedUnion('kind', [menuNode, playNode, crmNode, queueNode, transferNode, hangupNode, callbackNode]);
 export type IvrNode = z.output<typeof ivrNodeSchema>;
 
 export const ivrMenuSchema = z
@@ -89,6 +102,7 @@ export const ivrMenuSchema = z
         case 'queue':
         case 'transfer':
         case 'hangup':
+        case 'callback':
           break;
       }
     }
@@ -103,7 +117,7 @@ export function externalReferences(menu: IvrMenu): { path: (string | number)[]; 
     { path: ['fallbackQueue'], kind: 'queue', name: menu.fallbackQueue },
   ];
   for (const [id, node] of Object.entries(menu.nodes)) {
-    if (node.kind === 'queue') refs.push({ path: ['nodes', id, 'queue'], kind: 'queue', name: node.queue });
+    if (node.kind === 'queue' || node.kind === 'callback') refs.push({ path: ['nodes', id, 'queue'], kind: 'queue', name: node.queue });
     if (node.kind === 'transfer') refs.push({ path: ['nodes', id, 'trunk'], kind: 'trunk', name: node.trunk });
   }
   return refs;

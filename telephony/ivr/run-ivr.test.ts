@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeLeg } from '../fakes/call-control.js';
 import { FakeMediaControl, type CallerInput } from '../fakes/media-control.js';
-import { ivrMenuSchema, type IvrMenuInput } from './menu.js';
-import { runIvr, type ContactLookupResult } from './run-ivr.js';
+import { externalReferences, ivrMenuSchema, type IvrMenuInput } from './menu.js';
+import { runIvr, type ContactLookupResult, type IvrDeps } from './run-ivr.js';
 
 const mainMenu: IvrMenuInput = {
   name: 'main',
@@ -63,6 +63,58 @@ describe('IVR menus', () => {
   it('a caller who hangs up in the menu is reported abandoned', async () => {
     const { result } = run(mainMenu, [{ hangup: true }], async () => undefined);
     await expect(result).resolves.toMatchObject({ kind: 'abandoned' });
+  });
+});
+
+describe('call me back', () => {
+  const callbackMenu: IvrMenuInput = {
+    name: 'busy-hours',
+    start: 'offer',
+    fallbackQueue: 'front-desk',
+    nodes: {
+      offer: { kind: 'menu', prompt: 'all-agents-busy', options: { '1': 'wait', '2': 'call-me' } },
+      wait: { kind: 'queue', queue: 'sales' },
+      'call-me': { kind: 'callback', queue: 'sales', delayMinutes: 15, prompt: 'we-will-call-you' },
+    },
+  };
+  const runWith = (scheduleCallback: IvrDeps['scheduleCallback']) => {
+    const menu = ivrMenuSchema.parse(callbackMenu);
+    const media = new FakeMediaControl([{ digits: '2' }]);
+    const leg = new FakeLeg('inbound', '+14155550001', '+18005550100', () => new Date());
+    leg.markAnswered();
+    const asked: unknown[] = [];
+    const deps: IvrDeps = {
+      media,
+      promptPath: (p) => `/prompts/${p}.wav`,
+      lookupContact: async () => undefined,
+      ...(scheduleCallback === undefined ? {} : { scheduleCallback: (request) => { asked.push(request); return scheduleCallback(request); } }),
+    };
+    return { result: runIvr(deps, menu, leg, '+14155550001'), media, asked };
+  };
+
+  it('schedules the callback, tells the caller and ends the IVR with it', async () => {
+    const { result, media, asked } = runWith(async () => ({ ok: true, callbackId: 'cb-1', at: '2026-11-25T10:15:00.000Z' }));
+    await expect(result).resolves.toMatchObject({ kind: 'callback', queue: 'sales', callbackId: 'cb-1', at: '2026-11-25T10:15:00.000Z', trail: [{ node: 'offer', digits: '2' }, { node: 'call-me', note: 'callback cb-1 at 2026-11-25T10:15:00.000Z' }] });
+    expect(asked).toEqual([{ queue: 'sales', delayMinutes: 15 }]);
+    expect(media.played).toEqual(['/prompts/all-agents-busy.wav', '/prompts/we-will-call-you.wav']);
+  });
+
+  it('queues a caller who cannot be called back, saying why, and says nothing it cannot keep', async () => {
+    const refused = runWith(async () => ({ ok: false, reason: 'phone: not a phone number' }));
+    await expect(refused.result).resolves.toMatchObject({ kind: 'queue', queue: 'sales', reason: 'callback not scheduled (phone: not a phone number)' });
+    expect(refused.media.played).toEqual(['/prompts/all-agents-busy.wav']);
+    const failing = runWith(async () => {
+      throw new Error('database unavailable');
+    });
+    await expect(failing.result).resolves.toMatchObject({ kind: 'queue', queue: 'sales', reason: 'callback not scheduled (database unavailable)' });
+    const none = runWith(undefined);
+    await expect(none.result).resolves.toMatchObject({ kind: 'queue', queue: 'sales', reason: 'callback not scheduled (callbacks cannot be scheduled here)' });
+  });
+
+  it('a callback node names a queue that must exist, like a queue node', () => {
+    const menu = ivrMenuSchema.parse(callbackMenu);
+    expect(externalReferences(menu)).toContainEqual({ path: ['nodes', 'call-me', 'queue'], kind: 'queue', name: 'sales' });
+    expect(ivrMenuSchema.safeParse({ ...callbackMenu, nodes: { ...callbackMenu.nodes, 'call-me': { kind: 'callback', queue: 'sales', delayMinutes: 2000 } } }).success).toBe(false);
   });
 });
 

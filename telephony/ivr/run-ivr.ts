@@ -21,9 +21,19 @@ export interface IvrDeps {
   promptPath: (prompt: string) => string;
   /** The CRM lookup (screen-pop / connectors); undefined when no contact has this phone. */
   lookupContact: (phone: string, signal: AbortSignal) => Promise<ContactLookupResult | undefined>;
+  /**
+   * Schedules a callback for this caller (the `callback` node); absent where callbacks cannot be
+   * made, when the node queues the caller instead. Resolves `ok: false` with why it could not.
+   */
+  scheduleCallback?: (request: { queue: string; delayMinutes: number }) => Promise<CallbackScheduled>;
   /** Monotonic milliseconds. */
   now?: () => number;
 }
+
+export type CallbackScheduled = { ok: true; callbackId: string; at: string } | { ok: false; reason: string };
+
+/** How long scheduling a callback may keep the caller waiting before they are queued instead. */
+const CALLBACK_SCHEDULE_TIMEOUT_MS = 3_000;
 
 export interface TrailStep {
   node: string;
@@ -42,6 +52,7 @@ export type IvrResult =
   | { kind: 'queue'; queue: string; trail: TrailStep[]; guard: LoopGuardTrip | undefined; reason: string | undefined }
   | { kind: 'transfer'; trunk: string; extension: string; trail: TrailStep[] }
   | { kind: 'hangup'; trail: TrailStep[] }
+  | { kind: 'callback'; queue: string; callbackId: string; at: string; trail: TrailStep[] }
   | { kind: 'abandoned'; trail: TrailStep[] };
 
 class Interrupted extends Error {
@@ -163,6 +174,28 @@ export async function runIvr(deps: IvrDeps, menu: IvrMenu, leg: CallLeg, callerP
       case 'hangup':
         if (node.prompt) await bounded(() => deps.media.play(leg, deps.promptPath(node.prompt as string)));
         return { kind: 'hangup', trail };
+      case 'callback': {
+        let scheduled: CallbackScheduled;
+        if (deps.scheduleCallback === undefined) {
+          scheduled = { ok: false, reason: 'callbacks cannot be scheduled here' };
+        } else {
+          const schedule = deps.scheduleCallback;
+          try {
+            scheduled = await bounded(() => withTimeout(schedule({ queue: node.queue, delayMinutes: node.delayMinutes }), CALLBACK_SCHEDULE_TIMEOUT_MS, 'scheduling the callback'));
+          } catch (error) {
+            if (error instanceof Interrupted) throw error;
+            scheduled = { ok: false, reason: error instanceof Error ? error.message : String(error) };
+          }
+        }
+        // A caller who asked to be called back and cannot be is not dropped: they wait for an agent.
+        if (!scheduled.ok) {
+          step.note = `no callback: ${scheduled.reason}`;
+          return { kind: 'queue', queue: node.queue, trail, guard: undefined, reason: `callback not scheduled (${scheduled.reason})` };
+        }
+        step.note = `callback ${scheduled.callbackId} at ${scheduled.at}`;
+        if (node.prompt) await bounded(() => deps.media.play(leg, deps.promptPath(node.prompt as string)));
+        return { kind: 'callback', queue: node.queue, callbackId: scheduled.callbackId, at: scheduled.at, trail };
+      }
     }
   }
 }

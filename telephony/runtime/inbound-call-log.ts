@@ -69,7 +69,8 @@ export class InboundCallLog {
         return;
       }
       if (outcome.outcome === 'timed-out' && this.call.state !== 'ended') {
-        // Nobody took the call within the queue's maxWaitMs; voicemail and callbacks are not built, so the hub hangs up.
+        // Nobody took the call within the queue's maxWaitMs; there is no voicemail, and a queue offers no callback
+        // itself (an IVR `callback` node does, before the caller queues), so the hub hangs up.
         void this.call.hangup().catch(() => undefined);
       }
     });
@@ -113,6 +114,8 @@ function describeIvr(ivr: NonNullable<InboundRouting['ivr']>): string {
       return `transfer to ${ivr.extension} via ${ivr.trunk}`;
     case 'hangup':
       return 'hang up';
+    case 'callback':
+      return `callback at ${ivr.at} (queue ${ivr.queue})`;
     case 'abandoned':
       return 'caller hung up in the IVR';
   }

@@ -18,7 +18,9 @@ import { AgentRegistrar, type AgentRegistrarOptions, type AgentSipAccounts } fro
 import type { IncomingRegister, RegisterAnswer, Registrations } from '../registration/port.js';
 import type { TrunkHealth } from '../trunks/health.js';
 import { InboundCallLog, type InboundCallLogDeps } from './inbound-call-log.js';
+import type { CallbackScheduled } from '../ivr/run-ivr.js';
 import type { ProjectTelephonyConfig } from './project-config.js';
+import { normalizePhone } from '../../core/phone.js';
 
 /**
  * The SDP a queued caller is answered with, and outbound legs are offered, while the hub anchors no
@@ -52,6 +54,11 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
     projectsWithUsername: (username: string) => Promise<string[]>;
     options: AgentRegistrarOptions;
   };
+  /**
+   * Schedules a callback an IVR caller asked for (telephony/callbacks/callback-store.ts): shown the
+   * number they dialled, owned by `agent` when known. Without it the IVR's callback nodes queue the caller.
+   */
+  scheduleCallback?: (projectId: string, request: { phone: string; callerId: string; queue: string; at: Date; agent: string | undefined }) => Promise<CallbackScheduled>;
   /** Publishes a project's trunk health for the API (TrunkStatusStore); returns the stop. */
   publishTrunkStatus?: (projectId: string, health: TrunkHealth) => () => void;
   /** How long close() waits for call events still being stored. */
@@ -262,10 +269,32 @@ export class TelephonyRuntime {
       if (event.type === 'ended') void log.settled().then(() => this.calls.delete(log));
     });
     const region = project.config.defaultRegion;
+    const schedule = this.deps.scheduleCallback;
     log.routed(await project.center.routeInbound(call, inbound, log.callId, {
       preferredAgent: () => this.deps.contacts.responsibleAgent(entry.projectId, call.from, region),
+      ...(schedule === undefined
+        ? {}
+        : {
+            // The caller is called back from the number they dialled, by their responsible agent first.
+            scheduleCallback: async ({ queue, delayMinutes }) =>
+              schedule(entry.projectId, {
+                phone: call.from,
+                callerId: dialledAsCallerId(dialled, region),
+                queue,
+                at: new Date(Date.now() + delayMinutes * 60_000),
+                agent: await this.deps.contacts.responsibleAgent(entry.projectId, call.from, region),
+              }),
+          }),
     }));
   }
+}
+
+/** The dialled number as a caller ID: carriers send it international without "+" or national. */
+function dialledAsCallerId(dialled: string, region: string): string {
+  const international = normalizePhone(`+${dialled}`, region);
+  if (international.ok) return international.e164;
+  const national = normalizePhone(dialled, region);
+  return national.ok ? national.e164 : dialled;
 }
 
 function findMenu(config: ProjectTelephonyConfig, name: string) {

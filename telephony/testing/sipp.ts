@@ -28,6 +28,7 @@ export type PeerScenario =
   | 'caller-accepts-reinvite'
   | 'caller-number-accepts-reinvite'
   | 'caller-number-ivr-digit'
+  | 'caller-number-ivr-hub-hangs-up'
   | 'caller-queued'
   | 'caller-queued-transferee'
   | 'caller-ivr-digit'
