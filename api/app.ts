@@ -132,12 +132,11 @@ export function createApp(deps: AppDeps) {
   if (deps.telephonyControl) app.route('/v1/agents', agentRoutes({ control: deps.telephonyControl }));
   app.route('/v1/reports', reportRoutes({ db: deps.db }));
   app.route('/v1/campaigns', campaignRoutes({ campaigns: new CampaignStore(deps.db, deps.onQueued), tasks: new DialerTasks(deps.db), preview: new PreviewDesk(deps.db), onQueued: deps.onQueued }));
-  app.route(
-    '/v1/callbacks',
-    callbackRoutes({ callbacks: new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) }) }),
-  );
+  // Callbacks are booked through /v1/callbacks and from the agent page.
+  const callbacks = new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) });
+  app.route('/v1/callbacks', callbackRoutes({ callbacks }));
   const answers = new AgentAnswers(deps.db);
-  const agentDesk = { answers, scripts: new AgentScripts(deps.db), links: new AgentPageLinks(deps.db), screenPop };
+  const agentDesk = { answers, scripts: new AgentScripts(deps.db), links: new AgentPageLinks(deps.db), screenPop, callbacks };
   app.route('/v1/contacts', agentAnswerRoutes({ answers, onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
   app.route('/v1/scripts', scriptRoutes(agentDesk));
   app.route('/v1/agent-pages', agentPageLinkRoutes(agentDesk));

@@ -47,6 +47,7 @@ const pagePost = (token: string, body: unknown) =>
 beforeAll(async () => {
   hub = await startTestHub({ worker: false });
   expect((await hub.call('PUT', '/v1/scripts/loan-check', script)).status).toBe(201);
+  expect((await hub.call('PUT', '/v1/telephony/queues/front', { agents: ['olga', 'ivan'] })).status).toBe(201);
   server = serve({ fetch: hub.app.fetch, hostname: '127.0.0.1', port: 0 });
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -140,6 +141,34 @@ describe('page links', () => {
   });
 });
 
+describe('callbacks from the page', () => {
+  it('are booked for the page\'s contact and agent into the link\'s queue, only where the link offers them', async () => {
+    const badLink = await hub.call('POST', '/v1/agent-pages', { agent: 'olga', phone: '+14155550304', script: 'loan-check', callback: { queue: 'nowhere', callerId: 'x' } });
+    expect(badLink.body.errors.map((error: Json) => error.field)).toEqual(['callback.queue', 'callback.callerId']);
+
+    const plain = await pageLink('+14155550304');
+    const refused = await hub.app.request(`/agent/${plain}/callback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ at: new Date(Date.now() + 3_600_000).toISOString() }) });
+    expect(refused.status).toBe(409);
+
+    const token = await pageLink('+14155550304', { callback: { queue: 'front', callerId: '+1 415 555 0100' } });
+    const post = (body: unknown) => hub.app.request(`/agent/${token}/callback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post({ at: 'tomorrow', colour: 'red' });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { errors: Json[] }).errors).toEqual([{ field: 'colour', message: 'unknown field' }]);
+    const badAt = await post({ at: 'tomorrow' });
+    expect(((await badAt.json()) as { errors: Json[] }).errors.map((error) => error.field)).toEqual(['at']);
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const booked = await post({ at, note: 'after payday' });
+    expect(booked.status).toBe(201);
+    const row = await hub.db.callback.findFirst({ where: { projectId: hub.projectId, phone: '+14155550304' } });
+    expect(row).toMatchObject({ agent: 'olga', queue: 'front', callerId: '+14155550100', note: 'after payday', state: 'scheduled' });
+    expect(row?.at.toISOString()).toBe(at);
+    // Booking the same time again is the same callback.
+    expect((await post({ at })).status).toBe(200);
+    expect(await hub.db.callback.count({ where: { projectId: hub.projectId, phone: '+14155550304' } })).toBe(1);
+  });
+});
+
 describe('the page in a browser', () => {
   it("shows the contact's card and the script, prefilled from the CRMs, and saves what the agent types", async () => {
     const phone = '+14155550303';
@@ -188,6 +217,37 @@ describe('the page in a browser', () => {
       await page.waitForSelector('#script:not([hidden])');
       expect(await page.textContent('#contact-name')).toBe('Grace B. Hopper');
       expect(failures).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('books a callback at the local time the agent picks', async () => {
+    const phone = '+14155550305';
+    const token = await pageLink(phone, { callback: { queue: 'front', callerId: '+14155550100' } });
+    const page = await browser.newPage({ timezoneId: 'Europe/Berlin' });
+    try {
+      await page.goto(`${base}/agent/${token}`);
+      await page.waitForSelector('#callback:not([hidden])');
+      await page.click('#book');
+      expect(await page.textContent('#callback-error')).toBe('Choose when to call back.');
+      // 1 December the year after next is always more than a year ahead.
+      const year = new Date().getUTCFullYear() + 2;
+      await page.fill('#callback-at', `${year}-12-01T09:30`);
+      await page.fill('#callback-note', 'wants the manager');
+      await page.click('#book');
+      // More than a year ahead is refused by the callback rules, and the page says why.
+      await page.waitForSelector('#callback-error:not([hidden])');
+      expect(await page.textContent('#callback-error')).toBe('at: at most a year ahead');
+      const soon = new Date(Date.now() + 2 * 86_400_000);
+      const local = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit' }).format(soon);
+      await page.fill('#callback-at', `${local}T09:30`);
+      await page.click('#book');
+      await page.waitForSelector('#booked:not([hidden])');
+      expect(await page.textContent('#booked')).toMatch(/^Callback booked for .*9:30.* \(queue front\)\.$/);
+      const row = await hub.db.callback.findFirst({ where: { projectId: hub.projectId, phone } });
+      expect(row).toMatchObject({ agent: 'olga', queue: 'front', note: 'wants the manager' });
+      expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(row?.at)).toBe('09:30');
     } finally {
       await page.close();
     }

@@ -174,6 +174,53 @@
     }
   }
 
+  function renderCallback(view) {
+    if (!view.callback) return;
+    const form = byId('callback');
+    form.hidden = false;
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void book(view.callback.queue);
+    });
+  }
+
+  async function book(queue) {
+    const error = byId('callback-error');
+    error.hidden = true;
+    byId('booked').hidden = true;
+    const when = byId('callback-at').value;
+    if (!when) {
+      error.textContent = 'Choose when to call back.';
+      error.hidden = false;
+      return;
+    }
+    // The agent's clock reads the local date and time; the hub takes an instant.
+    const body = { at: new Date(when).toISOString() };
+    const note = byId('callback-note').value.trim();
+    if (note) body.note = note;
+    byId('book').disabled = true;
+    try {
+      const response = await fetch(`/agent/${encodeURIComponent(token)}/callback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const result = await response.json().catch(() => ({}));
+      if (response.status === 201 || response.status === 200) {
+        byId('booked').textContent = `Callback booked for ${new Date(result.at).toLocaleString()} (queue ${queue}).`;
+        byId('booked').hidden = false;
+        return;
+      }
+      error.textContent = (result.errors || []).map((entry) => `${entry.field}: ${entry.message}`).join('; ') || result.detail || `Not booked (HTTP ${response.status}).`;
+      error.hidden = false;
+    } catch (failure) {
+      error.textContent = `Not booked: ${failure instanceof Error ? failure.message : String(failure)}. Try again.`;
+      error.hidden = false;
+    } finally {
+      byId('book').disabled = false;
+    }
+  }
+
   async function load() {
     let response;
     try {
@@ -190,6 +237,7 @@
     document.title = view.card.contact.name || view.phone;
     renderCard(view);
     renderScript(view);
+    renderCallback(view);
     byId('status').hidden = true;
     byId('page').setAttribute('aria-busy', 'false');
   }

@@ -12,6 +12,8 @@ import { PageLinkError, type AgentPageLinks, type PageGrant } from '../../core/a
 import { checkAnswer, type AgentScripts } from '../../core/agent-desk/scripts.js';
 import type { ScreenPopService } from '../../core/screenpop/service.js';
 import type { FieldError } from '../../core/validation.js';
+import type { CallbackStore } from '../../telephony/callbacks/callback-store.js';
+import { TelephonyConfigError } from '../../telephony/config-errors.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
 import { ProblemError, validationProblem } from '../problem.js';
@@ -33,7 +35,7 @@ const pageHeaders = {
 
 const linkBody = z
   .record(z.string(), z.unknown())
-  .describe('agent, phone, script, callId?, ttlSeconds? (60 to 86400, default 14400)')
+  .describe('agent, phone, script, callId?, ttlSeconds? (60 to 86400, default 14400), callback? ({ queue, callerId? }: the agent may book a callback from the page)')
   .openapi('AgentPageLinkInput');
 
 const linkView = z
@@ -44,6 +46,7 @@ const linkView = z
     agent: z.string(),
     phone: z.string(),
     script: z.string(),
+    callback: z.object({ queue: z.string(), callerId: z.string().optional() }).nullable(),
   })
   .openapi('AgentPageLink');
 
@@ -52,6 +55,7 @@ export interface AgentPageDeps {
   scripts: AgentScripts;
   answers: AgentAnswers;
   screenPop: ScreenPopService;
+  callbacks: CallbackStore;
 }
 
 /** `POST /v1/agent-pages`, under the project API key. */
@@ -102,7 +106,32 @@ export function agentPageRoutes(deps: AgentPageDeps) {
     const script = await deps.scripts.find(grant.projectId, grant.script);
     if (!script) throw new ProblemError(404, 'Not found', `The script "${grant.script}" no longer exists; ask for a new page.`, [{ field: 'script', message: 'deleted' }]);
     const card = await deps.screenPop.lookup({ projectId: grant.projectId, phone: grant.phone, defaultRegion: grant.defaultRegion });
-    return c.json({ agent: grant.agent, phone: grant.phone, expiresAt: grant.expiresAt.toISOString(), script, card }, 200);
+    return c.json({ agent: grant.agent, phone: grant.phone, expiresAt: grant.expiresAt.toISOString(), script, card, callback: grant.callback ?? null }, 200);
+  });
+
+  // A callback for the page's contact, owned by the page's agent, into the queue the link names.
+  app.post('/:token/callback', async (c) => {
+    const grant = await grantOf(deps, c);
+    if (grant.callback === undefined) throw new ProblemError(409, 'Conflict', 'This page link books no callbacks; ask for one with "callback".', [{ field: 'callback', message: 'not offered on this page' }]);
+    const body = await readJson(c);
+    const given = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const unknown = Object.keys(given).filter((key) => key !== 'at' && key !== 'note').map((key) => ({ field: key, message: 'unknown field' }));
+    if (unknown.length > 0) throw validationProblem(unknown);
+    const input = {
+      phone: grant.phone,
+      at: given.at,
+      queue: grant.callback.queue,
+      agent: grant.agent,
+      ...(grant.callback.callerId === undefined ? {} : { callerId: grant.callback.callerId }),
+      ...(given.note === undefined ? {} : { note: given.note }),
+    };
+    const { callback, created } = await deps.callbacks.create(grant.projectId, input).catch((error: unknown) => {
+      if (error instanceof TelephonyConfigError) {
+        throw new ProblemError(error.status, error.status === 422 ? 'Invalid request' : 'Conflict', error.message, error.errors.length > 0 ? error.errors : undefined);
+      }
+      throw error;
+    });
+    return c.json({ id: callback.id, at: callback.at, agent: callback.agent, queue: callback.queue, state: callback.state }, created ? 201 : 200);
   });
 
   app.post('/:token/answers', async (c) => {

@@ -13,6 +13,16 @@ export const DEFAULT_LINK_SECONDS = 4 * 3600;
 const MAX_LINK_SECONDS = 24 * 3600;
 const TOKEN_PREFIX = 'cap_';
 
+const pageCallbackSchema = z
+  .object({
+    queue: z.string().min(1).max(100).describe('ACD queue that takes the callback if the agent does not in time'),
+    callerId: z.string().min(1).max(64).optional().describe("Number shown to the contact (default: a campaign's of the queue)"),
+  })
+  .strict();
+
+/** Callbacks a page may book. */
+export type PageCallback = z.infer<typeof pageCallbackSchema>;
+
 export const pageLinkInputSchema = z
   .object({
     agent: z.string().trim().min(1).max(100).describe('The agent the page is for; answers are recorded as theirs'),
@@ -20,6 +30,7 @@ export const pageLinkInputSchema = z
     script: z.string().regex(scriptNamePattern, 'a script name').describe('The script the page shows'),
     callId: z.string().min(1).max(200).optional().describe('The call, recorded with the answers'),
     ttlSeconds: z.number().int().min(60).max(MAX_LINK_SECONDS).default(DEFAULT_LINK_SECONDS).describe('How long the link works (default 4 hours)'),
+    callback: pageCallbackSchema.optional().describe('Lets the agent book a callback for the contact from the page: into this queue, owned by the agent'),
   })
   .strict();
 
@@ -31,6 +42,7 @@ export interface PageLink {
   agent: string;
   phone: string;
   script: string;
+  callback: PageCallback | null;
 }
 
 /** What a valid token opens. */
@@ -41,6 +53,8 @@ export interface PageGrant {
   phone: string;
   script: string;
   callId: string | undefined;
+  /** Callbacks the page may book, if any. */
+  callback: PageCallback | undefined;
   expiresAt: Date;
 }
 
@@ -64,6 +78,14 @@ export class AgentPageLinks {
     if (!phone.ok) errors.push({ field: 'phone', message: `${phone.reason}: "${body.phone}"` });
     const script = await this.db.agentScript.findUnique({ where: { projectId_name: { projectId: project.id, name: body.script } }, select: { id: true } });
     if (!script) errors.push({ field: 'script', message: `no script "${body.script}" in this project` });
+    let callback: PageCallback | undefined;
+    if (body.callback !== undefined) {
+      const queue = await this.db.callFlow.findFirst({ where: { projectId: project.id, kind: 'queue', name: body.callback.queue }, select: { name: true } });
+      if (queue === null) errors.push({ field: 'callback.queue', message: `no ACD queue "${body.callback.queue}" in this project` });
+      const callerId = body.callback.callerId === undefined ? undefined : normalizePhone(body.callback.callerId, project.defaultRegion);
+      if (callerId !== undefined && !callerId.ok) errors.push({ field: 'callback.callerId', message: callerId.reason });
+      callback = { queue: body.callback.queue, ...(callerId?.ok ? { callerId: callerId.e164 } : {}) };
+    }
     if (errors.length > 0 || !phone.ok) throw new PageLinkError(errors);
 
     // Links a day past their time are dropped as new ones are made: one row per call, none kept for long.
@@ -71,9 +93,9 @@ export class AgentPageLinks {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(now + body.ttlSeconds * 1000);
     await this.db.agentPageLink.create({
-      data: { projectId: project.id, tokenHash: hashOf(token), agent: body.agent, contactPhone: phone.e164, scriptName: body.script, callId: body.callId ?? null, expiresAt },
+      data: { projectId: project.id, tokenHash: hashOf(token), agent: body.agent, contactPhone: phone.e164, scriptName: body.script, callId: body.callId ?? null, callback, expiresAt },
     });
-    return { token, path: `/agent/${token}`, expiresAt: expiresAt.toISOString(), agent: body.agent, phone: phone.e164, script: body.script };
+    return { token, path: `/agent/${token}`, expiresAt: expiresAt.toISOString(), agent: body.agent, phone: phone.e164, script: body.script, callback: callback ?? null };
   }
 
   /** What the token opens; `expired` for a link past its time (kept a day, then pruned), `unknown` otherwise. */
@@ -84,7 +106,16 @@ export class AgentPageLinks {
     if (row.expiresAt.getTime() <= now) return { status: 'expired' };
     return {
       status: 'ok',
-      grant: { projectId: row.projectId, defaultRegion: row.project.defaultRegion, agent: row.agent, phone: row.contactPhone, script: row.scriptName, callId: row.callId ?? undefined, expiresAt: row.expiresAt },
+      grant: {
+        projectId: row.projectId,
+        defaultRegion: row.project.defaultRegion,
+        agent: row.agent,
+        phone: row.contactPhone,
+        script: row.scriptName,
+        callId: row.callId ?? undefined,
+        callback: row.callback === null ? undefined : (pageCallbackSchema.safeParse(row.callback).data ?? undefined),
+        expiresAt: row.expiresAt,
+      },
     };
   }
 }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "agent_page_links" ADD COLUMN     "callback" JSONB;
