@@ -4,10 +4,9 @@
 // Bad scripts, links and answers are refused naming the field; a page link opens one contact only.
 import { once } from 'node:events';
 import { serve, type ServerType } from '@hono/node-server';
-import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHub, type Json, type TestHub } from './support/hub.js';
+import { seedDemoCrmContact, startTestHub, type Json, type TestHub } from './support/hub.js';
 
 let hub: TestHub;
 let server: ServerType;
@@ -25,15 +24,7 @@ const script = {
   ],
 };
 
-async function seedSqlCrm(phone: string, name: string, extra: Record<string, unknown>): Promise<void> {
-  const client = new pg.Client({ connectionString: hub.crmUrl });
-  await client.connect();
-  try {
-    await client.query('INSERT INTO clients (phone, full_name, email, extra) VALUES ($1, $2, $3, $4)', [phone, name, `${phone.slice(1)}@example.com`, extra]);
-  } finally {
-    await client.end();
-  }
-}
+const seedSqlCrm = (phone: string, name: string, extra: Record<string, unknown>) => seedDemoCrmContact(hub, phone, name, extra);
 
 async function pageLink(phone: string, extra: Json = {}): Promise<string> {
   const link = await hub.call('POST', '/v1/agent-pages', { agent: 'olga', phone, script: 'loan-check', callId: 'call-42', ...extra });

@@ -1,14 +1,13 @@
 // Screen pop through the API against real CRMs: the demo SQL CRM (PostgreSQL)
 // as the primary and a Bitrix24 sandbox (a real HTTP server) created through
 // POST /v1/connectors. Two CRMs, one card; a slow CRM never makes a slow answer.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultUserFields, startBitrixSandbox, type BitrixSandbox } from '../connectors/bitrix24/sandbox/index.js';
 import type { ConnectorInstanceRecord } from '../connectors/runtime.js';
 import type { ConnectorOperations, CrmContact } from '../connectors/sdk/types.js';
 import { ScreenPopService, type Clock } from '../core/screenpop/service.js';
 import { sqlPoolOf } from '../core/db/client.js';
-import { eventually, startTestHub, type TestHub } from './support/hub.js';
+import { eventually, seedDemoCrmContact, startTestHub, type TestHub } from './support/hub.js';
 
 let hub: TestHub;
 let sandbox: BitrixSandbox;
@@ -62,15 +61,7 @@ async function lookup(phone: string, deadlineMs?: number) {
   return { ...answer, elapsedMs: performance.now() - started };
 }
 
-async function seedSqlCrm(phone: string, name: string, extra: Record<string, unknown>): Promise<void> {
-  const client = new pg.Client({ connectionString: hub.crmUrl });
-  await client.connect();
-  try {
-    await client.query('INSERT INTO clients (phone, full_name, email, extra) VALUES ($1, $2, $3, $4)', [phone, name, `${phone.slice(1)}@example.com`, extra]);
-  } finally {
-    await client.end();
-  }
-}
+const seedSqlCrm = (phone: string, name: string, extra: Record<string, unknown>) => seedDemoCrmContact(hub, phone, name, extra);
 
 /** As a portal user types it: national format, split name, custom fields as text. */
 function seedBitrix(nationalPhone: string, first: string, last: string, fields: Record<string, string> = {}): number {

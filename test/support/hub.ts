@@ -226,6 +226,17 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<TestHu
 }
 
 /** Polls until `check` returns a value (not undefined) or the deadline passes. */
+/** A client row in the hub's demo SQL CRM, as the CRM's own users would type it (`extra` holds its other fields). */
+export async function seedDemoCrmContact(hub: Pick<TestHub, 'crmUrl'>, phone: string, name: string, extra: Record<string, unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: hub.crmUrl });
+  await client.connect();
+  try {
+    await client.query('INSERT INTO clients (phone, full_name, email, extra) VALUES ($1, $2, $3, $4)', [phone, name, `${phone.slice(1)}@example.com`, extra]);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
