@@ -132,6 +132,63 @@ describe('page links', () => {
   });
 });
 
+describe('branching scripts', () => {
+  const branching = {
+    title: 'Employment',
+    questions: [
+      { id: 'employed', prompt: 'Are you employed?', field: 'fields.employed', kind: 'yes-no', required: true },
+      { id: 'employer', prompt: 'Who employs you?', field: 'fields.employer', kind: 'text', required: true, showIf: { question: 'employed', equals: true } },
+      { id: 'since', prompt: 'Since which year?', field: 'fields.employedSince', kind: 'number', showIf: { question: 'employer', equals: 'Acme' } },
+    ],
+  };
+
+  it('hang a question on an earlier one only', async () => {
+    const forward = await hub.call('PUT', '/v1/scripts/loops', { title: 'x', questions: [{ ...branching.questions[1], showIf: { question: 'employed', equals: true } }, branching.questions[0]] });
+    expect(forward.body.errors).toEqual([{ field: 'questions.0.showIf.question', message: '"employed" is not asked before this question' }]);
+    const unknown = await hub.call('PUT', '/v1/scripts/loops', { title: 'x', questions: [branching.questions[0], { ...branching.questions[1], showIf: { question: 'married', equals: true } }] });
+    expect(unknown.body.errors).toEqual([{ field: 'questions.1.showIf.question', message: 'no question "married"' }]);
+  });
+
+  it('take answers only for the questions the answers so far ask, and require them only then', async () => {
+    expect((await hub.call('PUT', '/v1/scripts/employment', branching)).status).toBe(201);
+    const link = await hub.call('POST', '/v1/agent-pages', { agent: 'olga', phone: '+14155550306', script: 'employment' });
+    const token = link.body.token as string;
+    const notAsked = await pagePost(token, { answers: { employed: false, employer: 'Acme' } });
+    expect(notAsked.status).toBe(422);
+    expect(((await notAsked.json()) as { errors: Json[] }).errors).toEqual([{ field: 'answers.employer', message: 'not asked: shown only when employed is true' }]);
+    const missing = await pagePost(token, { answers: { employed: true } });
+    expect(((await missing.json()) as { errors: Json[] }).errors).toEqual([{ field: 'answers.employer', message: 'required' }]);
+    expect((await pagePost(token, { answers: { employed: true, employer: 'Acme', since: 2019 } })).status).toBe(202);
+    expect((await pagePost(token, { answers: { employed: false } })).status).toBe(202);
+  });
+
+  it('show a branch in the browser only while its answer holds', async () => {
+    const link = await hub.call('POST', '/v1/agent-pages', { agent: 'olga', phone: '+14155550307', script: 'employment' });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/agent/${link.body.token as string}`);
+      await page.waitForSelector('#script:not([hidden])');
+      expect(await page.isHidden('li[data-question="employer"]')).toBe(true);
+      await page.selectOption('#q-employed', 'true');
+      expect(await page.isVisible('li[data-question="employer"]')).toBe(true);
+      expect(await page.isHidden('li[data-question="since"]')).toBe(true);
+      await page.fill('#q-employer', 'Acme');
+      expect(await page.isVisible('li[data-question="since"]')).toBe(true);
+      await page.fill('#q-since', '2019');
+      // Taking "yes" back hides the branch, and what was typed in it is not sent.
+      await page.selectOption('#q-employed', 'false');
+      expect(await page.isHidden('li[data-question="employer"]')).toBe(true);
+      expect(await page.isHidden('li[data-question="since"]')).toBe(true);
+      await page.click('#save');
+      await page.waitForSelector('#saved:not([hidden])');
+      const rows = await hub.db.agentAnswer.findMany({ where: { contactPhone: '+14155550307' } });
+      expect(rows.map((row) => [row.field, row.value])).toEqual([['fields.employed', false]]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe('callbacks from the page', () => {
   it('are booked for the page\'s contact and agent into the link\'s queue, only where the link offers them', async () => {
     const badLink = await hub.call('POST', '/v1/agent-pages', { agent: 'olga', phone: '+14155550304', script: 'loan-check', callback: { queue: 'nowhere', callerId: 'x' } });

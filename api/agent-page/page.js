@@ -113,6 +113,21 @@
       list.append(item);
       inputs.set(question.id, { question, input, item, error });
     }
+    // Branches: a question with showIf is shown while its earlier question holds that answer.
+    const refresh = () => {
+      const asked = new Set();
+      for (const [id, { question, item }] of inputs) {
+        const condition = question.showIf;
+        const shown = !condition || (asked.has(condition.question) && answerOf(inputs.get(condition.question).question, inputs.get(condition.question).input) === condition.equals);
+        if (shown) asked.add(id);
+        item.hidden = !shown;
+      }
+    };
+    for (const { input } of inputs.values()) {
+      input.addEventListener('input', refresh);
+      input.addEventListener('change', refresh);
+    }
+    refresh();
     const form = byId('script');
     form.hidden = false;
     form.addEventListener('submit', (event) => {
@@ -133,7 +148,8 @@
     clearErrors(inputs);
     byId('saved').hidden = true;
     const answers = {};
-    for (const [id, { question, input }] of inputs) {
+    for (const [id, { question, input, item }] of inputs) {
+      if (item.hidden) continue;
       const value = answerOf(question, input);
       if (value !== undefined) answers[id] = value;
     }

@@ -9,7 +9,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AgentAnswersError, type AgentAnswers } from '../../core/agent-desk/agent-answers.js';
 import { PageLinkError, type AgentPageLinks, type PageGrant } from '../../core/agent-desk/page-links.js';
-import { checkAnswer, type AgentScripts } from '../../core/agent-desk/scripts.js';
+import { askedQuestions, checkAnswer, type AgentScripts } from '../../core/agent-desk/scripts.js';
 import type { ScreenPopService } from '../../core/screenpop/service.js';
 import type { FieldError } from '../../core/validation.js';
 import type { CallbackStore } from '../../telephony/callbacks/callback-store.js';
@@ -148,7 +148,15 @@ export function agentPageRoutes(deps: AgentPageDeps) {
     for (const key of Object.keys(answers)) {
       if (!script.questions.some((question) => question.id === key)) errors.push({ field: `answers.${key}`, message: 'not a question of this script' });
     }
+    // A branch not taken is not asked: an answer to it is refused, and it is not required.
+    const asked = askedQuestions(script, answers);
     for (const question of script.questions) {
+      if (!asked.has(question.id)) {
+        if (answers[question.id] !== undefined && answers[question.id] !== null && answers[question.id] !== '') {
+          errors.push({ field: `answers.${question.id}`, message: `not asked: shown only when ${question.showIf?.question} is ${JSON.stringify(question.showIf?.equals)}` });
+        }
+        continue;
+      }
       const checked = checkAnswer(question, answers[question.id]);
       if (!checked.ok) errors.push({ field: `answers.${question.id}`, message: checked.message });
       else if (checked.value !== undefined) {

@@ -9,7 +9,7 @@ const json = <S extends z.ZodType>(schema: S) => ({ content: { 'application/json
 
 const scriptBody = z
   .record(z.string(), z.unknown())
-  .describe('title, intro?, questions: [{ id, prompt, field (name, email or fields.<key>), kind (text, number, yes-no, choice), options? (choice), required? }]')
+  .describe('title, intro?, questions: [{ id, prompt, field (name, email or fields.<key>), kind (text, number, yes-no, choice), options? (choice), required?, showIf? ({ question, equals }: asked only when an earlier question was answered so) }]')
   .openapi('ScriptInput');
 
 const scriptView = z
@@ -25,6 +25,7 @@ const scriptView = z
         kind: z.enum(['text', 'number', 'yes-no', 'choice']),
         options: z.array(z.string()).optional(),
         required: z.boolean(),
+        showIf: z.object({ question: z.string(), equals: z.union([z.string(), z.number(), z.boolean()]) }).optional(),
       }),
     ),
     updatedAt: z.string(),

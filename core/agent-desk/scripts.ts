@@ -16,6 +16,13 @@ const questionSchema = z
     kind: z.enum(['text', 'number', 'yes-no', 'choice']),
     options: z.array(z.string().trim().min(1).max(200)).min(1).max(50).optional().describe('The choices (kind "choice" only)'),
     required: z.boolean().default(false),
+    showIf: z
+      .object({
+        question: z.string().min(1).max(64).describe('An earlier question'),
+        equals: z.union([z.string().max(200), z.number(), z.boolean()]).describe('The answer that shows this question'),
+      })
+      .optional()
+      .describe('Branching: asked only when an earlier question was answered so (a required question is required only then)'),
   });
 
 export const scriptDefinitionSchema = z
@@ -56,6 +63,12 @@ function definitionErrors(definition: ScriptDefinition): FieldError[] {
     if (question.kind === 'choice' && question.options === undefined) errors.push({ field: `questions.${index}.options`, message: 'required for kind "choice"' });
     if (question.kind !== 'choice' && question.options !== undefined) errors.push({ field: `questions.${index}.options`, message: 'only for kind "choice"' });
     if (question.field === 'email' && question.kind !== 'text') errors.push({ field: `questions.${index}.kind`, message: 'email is text' });
+    // A branch hangs on an earlier question only: the script reads top to bottom and cannot loop.
+    if (question.showIf !== undefined) {
+      const target = definition.questions.findIndex((candidate) => candidate.id === question.showIf?.question);
+      if (target === -1) errors.push({ field: `questions.${index}.showIf.question`, message: `no question "${question.showIf.question}"` });
+      else if (target >= index) errors.push({ field: `questions.${index}.showIf.question`, message: `"${question.showIf.question}" is not asked before this question` });
+    }
   });
   return errors;
 }
@@ -88,6 +101,19 @@ export function checkAnswer(question: ScriptQuestion, value: unknown): { ok: tru
       if (typeof value !== 'string') return { ok: false, message: 'expected text' };
       return value.length > MAX_ANSWER_TEXT ? { ok: false, message: `at most ${MAX_ANSWER_TEXT} characters` } : { ok: true, value };
   }
+}
+
+/**
+ * Which questions are asked given these answers (by question id): those without a condition, and
+ * those whose condition's question is asked and was answered with its value. Read top to bottom.
+ */
+export function askedQuestions(definition: ScriptDefinition, answers: Readonly<Record<string, unknown>>): Set<string> {
+  const asked = new Set<string>();
+  for (const question of definition.questions) {
+    const condition = question.showIf;
+    if (condition === undefined || (asked.has(condition.question) && answers[condition.question] === condition.equals)) asked.add(question.id);
+  }
+  return asked;
 }
 
 export class AgentScripts {
