@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from '../core/db/unavailable.js';
 import { fieldErrorsFrom, type FieldError } from '../core/validation.js';
 
 export type { FieldError };
@@ -59,6 +60,10 @@ export function toProblem(error: unknown): ProblemError {
       return new ProblemError(415, 'Unsupported media type', 'Send the body as JSON.', [{ field: 'header.content-type', message: 'expected application/json' }]);
     }
     return new ProblemError(status, error.message || 'HTTP error');
+  }
+  // Nothing was kept: the client keeps the request and sends it again once the database is back.
+  if (isDatabaseUnavailable(error)) {
+    return new ProblemError(503, 'Database unavailable', 'The hub cannot reach its database; nothing was stored. Try again.', undefined, { 'retry-after': '5' });
   }
   return new ProblemError(500, 'Internal error', 'Something failed inside the hub; it has been logged.');
 }

@@ -12,7 +12,8 @@ export { Prisma, TaskStatus } from './generated/client.js';
 const pools = new WeakMap<Db, SqlPool>();
 
 export function createDb(databaseUrl: string, options: { poolSize?: number } = {}): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
+  // A database that does not answer fails a connection attempt in 10 s instead of holding the caller.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
   // $disconnect ends the pool as well.
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
