@@ -39,6 +39,7 @@ import { TrunkStatusStore } from './trunks/status-store.js';
 import { AgentAccountStore } from './registration/agent-accounts.js';
 import { registrarOptionsFrom } from './registration/agent-registrar.js';
 import { CallbackStore, scheduleIvrCallback } from './callbacks/callback-store.js';
+import { AgentStatusLog } from './acd/status-log.js';
 
 const config = loadConfig();
 const logger = createLogger('telephony', config.LOG_LEVEL);
@@ -98,6 +99,9 @@ const contacts = new ContactLookup({
 // Callbacks IVR callers ask for, stored with their outbox row like the API's (the dispatcher above starts them).
 const callbacks = new CallbackStore(db, { onQueued: () => dispatcher.wake() });
 
+// Agents' state changes, kept for their work statistics.
+const statusLog = new AgentStatusLog(db, logger);
+
 const runtime = new TelephonyRuntime({
   callControl: sip.callControl,
   media: media.available ? { control: media.control, promptPath: media.promptPath, description: media.description } : undefined,
@@ -118,7 +122,10 @@ const runtime = new TelephonyRuntime({
   },
   publishTrunkStatus: (projectId, health) => trunkStatus.publish(projectId, health),
   scheduleCallback: (projectId, request) => scheduleIvrCallback(callbacks, projectId, request),
+  statusLog,
 });
+// Stopped in reverse: the call centers close first, then their last state changes are written.
+stops.push({ name: 'agent status log', stop: () => statusLog.settled() });
 stops.push({ name: 'call centers', stop: () => runtime.close() });
 const reload = () => void runtime.reload().catch((error: unknown) => logger.error({ err: error }, 'telephony: configuration could not be loaded; keeping the running one'));
 await runtime.reload();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../embedded/ports.js';
-import { startTestHub, type Json, type TestHub } from './support/hub.js';
+import { eventually, startTestHub, type Json, type TestHub } from './support/hub.js';
 import { startTelephonyProcess, type TelephonyProcess } from './support/telephony-process.js';
 
 let hub: TestHub;
@@ -59,5 +59,12 @@ describe('/v1/agents', () => {
 
     const gone = await hub.call('PUT', '/v1/agents/olga/presence', { status: 'logged-out' });
     expect(gone.body).toMatchObject({ id: 'olga', status: 'logged-out' });
+
+    // The process records each state change for the agents' statistics, in order.
+    const changes = await eventually(async () => {
+      const rows = await hub.db.agentStatusChange.findMany({ where: { projectId: hub.projectId, agentId: 'olga' }, orderBy: { id: 'asc' } });
+      return rows.length >= 3 ? rows : undefined;
+    }, 10_000, "olga's state changes");
+    expect(changes.map((row) => [row.fromStatus, row.toStatus])).toEqual([['logged-out', 'not-ready'], ['not-ready', 'ready'], ['ready', 'logged-out']]);
   });
 });

@@ -3,7 +3,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Db } from '../../core/db/client.js';
-import { callGroupings, callReport, dialerGroupings, dialerReport, ReportQueryError, reportQuerySchema, reportSpan, toCsv, type ReportSpan } from '../../core/reports/reports.js';
+import { agentGroupings, agentReport, callGroupings, callReport, dialerGroupings, dialerReport, ReportQueryError, reportQuerySchema, reportSpan, toCsv, type ReportSpan } from '../../core/reports/reports.js';
 import type { AuthEnv } from '../auth.js';
 import { problemResponses, validationHook } from '../openapi.js';
 import { validationProblem } from '../problem.js';
@@ -27,6 +27,20 @@ const dialerRow = z
     talkSeconds: z.number(),
   })
   .openapi('DialerReportRow');
+
+const agentRow = z
+  .object({
+    key: z.string(),
+    readySeconds: z.number(),
+    ringingSeconds: z.number(),
+    busySeconds: z.number(),
+    wrapUpSeconds: z.number(),
+    notReadySeconds: z.number(),
+    loggedInSeconds: z.number(),
+    calls: z.number(),
+    occupancy: z.number().nullable().describe('(busy + wrap-up) / (ready + ringing + busy + wrap-up)'),
+  })
+  .openapi('AgentReportRow');
 
 const reportBody = <S extends z.ZodType>(row: S) => ({
   content: {
@@ -87,6 +101,23 @@ export function reportRoutes({ db }: { db: Db }) {
       const query = c.req.valid('query');
       const span = spanOf(query);
       return answer(c, query.format, 'dialer', span, query.by, await dialerReport(db, c.get('project').id, span, query.by, query.campaign));
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/agents',
+      tags: ['Reports'],
+      summary: "Agents' work in [from, to) by agent or day: time ready, ringing, busy, in wrap-up, not ready and logged in, calls taken, occupancy",
+      security: [{ bearer: [] }],
+      request: { query: reportQuerySchema.extend({ by: z.enum(agentGroupings).default('agent') }) },
+      responses: { 200: { description: 'The report', ...reportBody(agentRow) }, ...problemResponses(401, 422) },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const span = spanOf(query);
+      return answer(c, query.format, 'agents', span, query.by, await agentReport(db, c.get('project').id, span, query.by));
     },
   );
 

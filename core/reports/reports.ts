@@ -161,6 +161,74 @@ export async function dialerReport(db: Db, projectId: string, span: ReportSpan, 
   });
 }
 
+export const agentGroupings = ['agent', 'day'] as const;
+
+export interface AgentReportRow {
+  key: string;
+  /** Seconds in each state within the span. */
+  readySeconds: number;
+  ringingSeconds: number;
+  busySeconds: number;
+  wrapUpSeconds: number;
+  notReadySeconds: number;
+  loggedInSeconds: number;
+  /** Calls the agent took (moves into busy). */
+  calls: number;
+  /** (busy + wrap-up) / (ready + ringing + busy + wrap-up): handling time over the time the agent was available or handling. */
+  occupancy: number | null;
+}
+
+/**
+ * Agents' time per state from the roster's recorded changes (telephony/acd/status-log.ts). Each
+ * state lasts from its change to the agent's next one, clipped to the span (and to now, for the
+ * state an agent is still in); the state an agent was in when the span began counts from its start.
+ * By day, a stretch counts on the day (in the zone) it starts within the span.
+ */
+export async function agentReport(db: Db, projectId: string, span: ReportSpan, by: (typeof agentGroupings)[number], now = new Date()): Promise<AgentReportRow[]> {
+  const end = new Date(Math.min(span.to.getTime(), now.getTime()));
+  const key = by === 'agent' ? Prisma.sql`agent_id` : Prisma.sql`to_char(greatest(at, ${span.from}) AT TIME ZONE ${span.timeZone}, 'YYYY-MM-DD')`;
+  const rows = await db.$queryRaw<{ key: string; status: string; seconds: number; calls: bigint }[]>`
+    WITH stretches AS (
+      SELECT agent_id, to_status, at, lead(at) OVER (PARTITION BY agent_id ORDER BY at, id) AS next_at
+      FROM agent_status_changes
+      WHERE project_id = ${projectId}::uuid AND at < ${end}
+    )
+    SELECT ${key} AS key, to_status AS status,
+           coalesce(sum(extract(epoch FROM least(coalesce(next_at, ${end}), ${end}) - greatest(at, ${span.from}))), 0)::float8 AS seconds,
+           count(*) FILTER (WHERE to_status = 'busy' AND at >= ${span.from}) AS calls
+    FROM stretches
+    WHERE coalesce(next_at, ${end}) > ${span.from}
+    GROUP BY 1, 2 ORDER BY 1, 2`;
+  const byKey = new Map<string, AgentReportRow>();
+  for (const row of rows) {
+    const entry = byKey.get(row.key) ?? { key: row.key, readySeconds: 0, ringingSeconds: 0, busySeconds: 0, wrapUpSeconds: 0, notReadySeconds: 0, loggedInSeconds: 0, calls: 0, occupancy: null };
+    const seconds = Math.max(0, row.seconds);
+    if (row.status === 'ready') entry.readySeconds += seconds;
+    else if (row.status === 'ringing') entry.ringingSeconds += seconds;
+    else if (row.status === 'busy') entry.busySeconds += seconds;
+    else if (row.status === 'wrap-up') entry.wrapUpSeconds += seconds;
+    else if (row.status === 'not-ready') entry.notReadySeconds += seconds;
+    if (row.status !== 'logged-out') entry.loggedInSeconds += seconds;
+    entry.calls += Number(row.calls);
+    byKey.set(row.key, entry);
+  }
+  return [...byKey.values()].map((entry) => {
+    const handling = entry.busySeconds + entry.wrapUpSeconds;
+    const available = handling + entry.readySeconds + entry.ringingSeconds;
+    const rounded = (value: number) => Math.round(value);
+    return {
+      ...entry,
+      readySeconds: rounded(entry.readySeconds),
+      ringingSeconds: rounded(entry.ringingSeconds),
+      busySeconds: rounded(entry.busySeconds),
+      wrapUpSeconds: rounded(entry.wrapUpSeconds),
+      notReadySeconds: rounded(entry.notReadySeconds),
+      loggedInSeconds: rounded(entry.loggedInSeconds),
+      occupancy: available > 0 ? round4(handling / available) : null,
+    };
+  });
+}
+
 const round4 = (value: number) => Math.round(value * 10_000) / 10_000;
 
 /** Rows as CSV (RFC 4180), columns in the rows' key order; nested cost as one column per currency. */

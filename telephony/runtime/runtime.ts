@@ -59,6 +59,8 @@ export interface TelephonyRuntimeDeps extends InboundCallLogDeps {
    * number they dialled, owned by `agent` when known. Without it the IVR's callback nodes queue the caller.
    */
   scheduleCallback?: (projectId: string, request: { phone: string; callerId: string; queue: string; at: Date; agent: string | undefined }) => Promise<CallbackScheduled>;
+  /** Records every roster change of every project (telephony/acd/status-log.ts), for the agents' statistics. */
+  statusLog?: { attach(projectId: string, roster: AgentRoster): () => void };
   /** Publishes a project's trunk health for the API (TrunkStatusStore); returns the stop. */
   publishTrunkStatus?: (projectId: string, health: TrunkHealth) => () => void;
   /** How long close() waits for call events still being stored. */
@@ -106,6 +108,7 @@ export class TelephonyRuntime {
     if (roster === undefined) {
       roster = new AgentRoster();
       this.rosters.set(projectId, roster);
+      this.deps.statusLog?.attach(projectId, roster);
     }
     return roster;
   }
