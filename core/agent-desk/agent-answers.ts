@@ -79,7 +79,11 @@ export function parseAgentAnswers(input: unknown, defaultRegion: string, now: nu
 }
 
 export class AgentAnswers {
-  constructor(private readonly db: Db) {}
+  /** `onQueued`: new outbox rows are committed (wakes the dispatcher so the journey hears at once). */
+  constructor(
+    private readonly db: Db,
+    private readonly onQueued: () => void = () => undefined,
+  ) {}
 
   /** Stores the answers and queues the journey's reconciliation, in one transaction. */
   async record(project: { id: string; defaultRegion: string }, input: unknown): Promise<AcceptedAnswers> {
@@ -100,6 +104,7 @@ export class AgentAnswers {
       const payload: AgentAnswersPayload = { projectId: project.id, phone: answers.phone, fields: answers.answers.map(([field]) => field), agent: answers.agent, answeredAt: answers.answeredAt.toISOString() };
       await tx.outboxEntry.create({ data: { projectId: project.id, kind: JOURNEY_AGENT_ANSWERS_OUTBOX_KIND, workflowId: journeyId, payload } });
     });
+    this.onQueued();
     return { phone: answers.phone, fields: answers.answers.map(([field]) => field), answeredAt: answers.answeredAt.toISOString(), journeyId };
   }
 }
