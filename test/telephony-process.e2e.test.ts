@@ -193,7 +193,8 @@ describe('the telephony process', () => {
     const call = await eventually(async () => {
       const state = await journey.query(journeyStateQuery).catch(() => undefined);
       const found = state?.calls?.find((candidate: JourneyCallView) => candidate.dialled === '4930123498');
-      return found?.cdr !== undefined ? found : undefined;
+      // The IVR's decision is told once the hub has carried it out, here after the hang-up and its CDR.
+      return found?.cdr !== undefined && found.ivr !== undefined ? found : undefined;
     }, 20_000, 'the IVR call in the journey');
     expect(call.ivr).toBe(`callback at ${callback.at.toISOString()} (queue support)`);
     expect((await hub.call('DELETE', `/v1/callbacks/${callback.id}`)).body).toMatchObject({ state: 'cancelled' });

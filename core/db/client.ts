@@ -14,6 +14,11 @@ const pools = new WeakMap<Db, SqlPool>();
 export function createDb(databaseUrl: string, options: { poolSize?: number } = {}): Db {
   // A database that does not answer fails a connection attempt in 10 s instead of holding the caller.
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+  // An idle connection the server drops (a restart, a cut network) is taken out of the pool, and the
+  // next query connects again or fails with its own error (a 503 at the API). Without a listener
+  // here, that 'error' event would end the process whenever the hot-path SQL used the pool before
+  // Prisma attached its own.
+  pool.on('error', () => undefined);
   // $disconnect ends the pool as well.
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
