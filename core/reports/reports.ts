@@ -4,6 +4,7 @@
 // outcome. The abandon rate is the US telemarketing rule's: abandoned / answered.
 import { z } from 'zod';
 import { Prisma, type Db } from '../db/client.js';
+import { isTimeZone } from '../time-zone.js';
 import { isoInstant, type FieldError } from '../validation.js';
 
 /** Longest span one report may cover. */
@@ -39,23 +40,9 @@ export function reportSpan(query: { from?: string | undefined; to?: string | und
   const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_DAYS * 86_400_000) : new Date(query.from);
   if (from.getTime() >= to.getTime()) errors.push({ field: 'query.from', message: 'must be before "to"' });
   else if (to.getTime() - from.getTime() > MAX_REPORT_DAYS * 86_400_000) errors.push({ field: 'query.to', message: `at most ${MAX_REPORT_DAYS} days after "from"` });
-  if (!knownTimeZone(query.timeZone)) errors.push({ field: 'query.timeZone', message: `unknown time zone "${query.timeZone}" (an IANA name such as Europe/Moscow)` });
+  if (!isTimeZone(query.timeZone)) errors.push({ field: 'query.timeZone', message: `unknown time zone "${query.timeZone}" (an IANA name such as Europe/Moscow)` });
   if (errors.length > 0) throw new ReportQueryError(errors);
   return { from, to, timeZone: query.timeZone };
-}
-
-/**
- * An IANA zone name the clock knows. Offsets ("+03:00") are refused: the ECMAScript clock reads
- * them as east of UTC, PostgreSQL's AT TIME ZONE as POSIX (west), so days would shift silently.
- */
-function knownTimeZone(zone: string): boolean {
-  if (!/^[A-Za-z][A-Za-z_]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return false;
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface CallReportRow {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { normalizePhone } from '../../core/phone.js';
+import { isTimeZone } from '../../core/time-zone.js';
 
 export const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof weekdays)[number];
@@ -137,12 +138,3 @@ export function campaignReferenceErrors(
   return errors;
 }
 
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return name.length > 0;
-  } catch {
-    // RangeError: not a zone this runtime knows.
-    return false;
-  }
-}

@@ -5,7 +5,7 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { timezones } from 'libphonenumber-geo-carrier';
-import { isTimeZone } from './campaign-config.js';
+import { isTimeZone } from '../../core/time-zone.js';
 
 /** libphonenumber's answer for numbers it cannot place. */
 const unknownZone = 'Etc/Unknown';

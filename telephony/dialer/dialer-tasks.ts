@@ -11,7 +11,7 @@ import { decodeTimeCursor, encodeTimeCursor } from '../../core/db/time-cursor.js
 import { normalizePhone } from '../../core/phone.js';
 import { fieldErrorsFrom, isUuid, type FieldError } from '../../core/validation.js';
 import { TelephonyConfigError } from '../config-errors.js';
-import { isTimeZone } from './campaign-config.js';
+import { isTimeZone } from '../../core/time-zone.js';
 import { zonesOfNumber } from './contact-zones.js';
 
 export const MAX_PHONES_PER_TASK = 5;
