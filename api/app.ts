@@ -135,9 +135,9 @@ export function createApp(deps: AppDeps) {
   // Callbacks are booked through /v1/callbacks and from the agent page.
   const callbacks = new CallbackStore(deps.db, { onQueued: deps.onQueued, ownerOf: (projectId, phone) => responsibleAgentOf(deps.temporal, projectId, phone) });
   app.route('/v1/callbacks', callbackRoutes({ callbacks }));
-  const answers = new AgentAnswers(deps.db, deps.onQueued);
+  const answers = new AgentAnswers(deps.db, { onQueued: deps.onQueued, onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) });
   const agentDesk = { answers, scripts: new AgentScripts(deps.db), links: new AgentPageLinks(deps.db), screenPop, callbacks };
-  app.route('/v1/contacts', agentAnswerRoutes({ answers, onRecorded: (projectId, phone) => screenPop.invalidate(projectId, phone) }));
+  app.route('/v1/contacts', agentAnswerRoutes({ answers }));
   app.route('/v1/scripts', scriptRoutes(agentDesk));
   app.route('/v1/agent-pages', agentPageLinkRoutes(agentDesk));
   app.route('/agent', agentPageRoutes(agentDesk));

@@ -24,8 +24,7 @@ const acceptedAnswers = z
   })
   .openapi('AgentAnswersAccepted');
 
-/** `onRecorded`: the number's screen pop card is out of date (this process's cache). */
-export function agentAnswerRoutes({ answers, onRecorded }: { answers: AgentAnswers; onRecorded?: (projectId: string, phone: string) => void }) {
+export function agentAnswerRoutes({ answers }: { answers: AgentAnswers }) {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
 
   app.openapi(
@@ -45,7 +44,6 @@ export function agentAnswerRoutes({ answers, onRecorded }: { answers: AgentAnswe
         if (error instanceof AgentAnswersError) throw validationProblem(error.errors, 'The answers are invalid.');
         throw error;
       });
-      onRecorded?.(c.get('project').id, accepted.phone);
       return c.json(accepted, 202);
     },
   );

@@ -9,7 +9,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AgentAnswersError, type AgentAnswers } from '../../core/agent-desk/agent-answers.js';
 import { PageLinkError, type AgentPageLinks, type PageGrant } from '../../core/agent-desk/page-links.js';
-import { askedQuestions, checkAnswer, type AgentScripts } from '../../core/agent-desk/scripts.js';
+import { questionFieldName, scriptAnswers, type AgentScripts, type ScriptView } from '../../core/agent-desk/scripts.js';
 import type { ScreenPopService } from '../../core/screenpop/service.js';
 import type { FieldError } from '../../core/validation.js';
 import type { CallbackStore } from '../../telephony/callbacks/callback-store.js';
@@ -103,8 +103,7 @@ export function agentPageRoutes(deps: AgentPageDeps) {
 
   app.get('/:token/view', async (c) => {
     const grant = await grantOf(deps, c);
-    const script = await deps.scripts.find(grant.projectId, grant.script);
-    if (!script) throw new ProblemError(404, 'Not found', `The script "${grant.script}" no longer exists; ask for a new page.`, [{ field: 'script', message: 'deleted' }]);
+    const script = await scriptOf(deps, grant, 'ask for a new page');
     const card = await deps.screenPop.lookup({ projectId: grant.projectId, phone: grant.phone, defaultRegion: grant.defaultRegion });
     return c.json({ agent: grant.agent, phone: grant.phone, expiresAt: grant.expiresAt.toISOString(), script, card, callback: grant.callback ?? null }, 200);
   });
@@ -136,45 +135,22 @@ export function agentPageRoutes(deps: AgentPageDeps) {
 
   app.post('/:token/answers', async (c) => {
     const grant = await grantOf(deps, c);
-    const script = await deps.scripts.find(grant.projectId, grant.script);
-    if (!script) throw new ProblemError(404, 'Not found', `The script "${grant.script}" no longer exists; the answers were not saved.`, [{ field: 'script', message: 'deleted' }]);
+    const script = await scriptOf(deps, grant, 'the answers were not saved');
     const body = await readJson(c);
     const given = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).answers : undefined;
     if (given === null || typeof given !== 'object' || Array.isArray(given)) throw validationProblem([{ field: 'answers', message: 'expected an object: question id -> answer' }]);
-    const errors: FieldError[] = Object.keys(body as object).filter((key) => key !== 'answers').map((key) => ({ field: key, message: 'unknown field' }));
-    const byField: Record<string, string | number | boolean> = {};
-    const saved: string[] = [];
-    const answers = given as Record<string, unknown>;
-    for (const key of Object.keys(answers)) {
-      if (!script.questions.some((question) => question.id === key)) errors.push({ field: `answers.${key}`, message: 'not a question of this script' });
-    }
-    // A branch not taken is not asked: an answer to it is refused, and it is not required.
-    const asked = askedQuestions(script, answers);
-    for (const question of script.questions) {
-      if (!asked.has(question.id)) {
-        if (answers[question.id] !== undefined && answers[question.id] !== null && answers[question.id] !== '') {
-          errors.push({ field: `answers.${question.id}`, message: `not asked: shown only when ${question.showIf?.question} is ${JSON.stringify(question.showIf?.equals)}` });
-        }
-        continue;
-      }
-      const checked = checkAnswer(question, answers[question.id]);
-      if (!checked.ok) errors.push({ field: `answers.${question.id}`, message: checked.message });
-      else if (checked.value !== undefined) {
-        byField[question.field] = checked.value;
-        saved.push(question.id);
-      }
-    }
-    if (errors.length > 0) throw validationProblem(errors, 'Some answers cannot be saved.');
-    if (saved.length === 0) throw validationProblem([{ field: 'answers', message: 'no answer given' }]);
+    const unknown: FieldError[] = Object.keys(body as object).filter((key) => key !== 'answers').map((key) => ({ field: key, message: 'unknown field' }));
+    const checked = scriptAnswers(script, given as Record<string, unknown>);
+    if (unknown.length > 0) throw validationProblem([...unknown, ...(checked.ok ? [] : checked.errors.filter((error) => error.field !== 'answers'))], 'Some answers cannot be saved.');
+    if (!checked.ok) throw validationProblem(checked.errors, 'Some answers cannot be saved.');
     const project = { id: grant.projectId, defaultRegion: grant.defaultRegion };
     const accepted = await deps.answers
-      .record(project, { phone: grant.phone, agent: grant.agent, answers: byField, ...(grant.callId === undefined ? {} : { callId: grant.callId }) })
+      .record(project, { phone: grant.phone, agent: grant.agent, answers: checked.byField, ...(grant.callId === undefined ? {} : { callId: grant.callId }) })
       .catch((error: unknown) => {
-        if (error instanceof AgentAnswersError) throw validationProblem(error.errors.map((entry) => ({ ...entry, field: questionFieldName(script.questions, entry.field) })), 'Some answers cannot be saved.');
+        if (error instanceof AgentAnswersError) throw validationProblem(error.errors.map((entry) => ({ ...entry, field: questionFieldName(script, entry.field) })), 'Some answers cannot be saved.');
         throw error;
       });
-    deps.screenPop.invalidate(grant.projectId, grant.phone);
-    return c.json({ saved, answeredAt: accepted.answeredAt }, 202);
+    return c.json({ saved: checked.saved, answeredAt: accepted.answeredAt }, 202);
   });
 
   return app;
@@ -195,9 +171,9 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-/** An answers error named by hub field (answers.fields.income) renamed to the question that set it. */
-function questionFieldName(questions: { id: string; field: string }[], name: string): string {
-  const field = name.startsWith('answers.') ? name.slice('answers.'.length) : undefined;
-  const question = field === undefined ? undefined : questions.find((candidate) => candidate.field === field);
-  return question ? `answers.${question.id}` : name;
+/** The link's script, or a 404 saying it was deleted and what that means here. */
+async function scriptOf(deps: AgentPageDeps, grant: PageGrant, consequence: string): Promise<ScriptView> {
+  const script = await deps.scripts.find(grant.projectId, grant.script);
+  if (!script) throw new ProblemError(404, 'Not found', `The script "${grant.script}" no longer exists; ${consequence}.`, [{ field: 'script', message: 'deleted' }]);
+  return script;
 }

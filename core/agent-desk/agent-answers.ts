@@ -79,10 +79,13 @@ export function parseAgentAnswers(input: unknown, defaultRegion: string, now: nu
 }
 
 export class AgentAnswers {
-  /** `onQueued`: new outbox rows are committed (wakes the dispatcher so the journey hears at once). */
+  /**
+   * `onQueued`: new outbox rows are committed (wakes the dispatcher so the journey hears at once);
+   * `onRecorded`: the contact's answers changed (drops the number's cached screen pop card).
+   */
   constructor(
     private readonly db: Db,
-    private readonly onQueued: () => void = () => undefined,
+    private readonly hooks: { onQueued?: () => void; onRecorded?: (projectId: string, phone: string) => void } = {},
   ) {}
 
   /** Stores the answers and queues the journey's reconciliation, in one transaction. */
@@ -104,7 +107,8 @@ export class AgentAnswers {
       const payload: AgentAnswersPayload = { projectId: project.id, phone: answers.phone, fields: answers.answers.map(([field]) => field), agent: answers.agent, answeredAt: answers.answeredAt.toISOString() };
       await tx.outboxEntry.create({ data: { projectId: project.id, kind: JOURNEY_AGENT_ANSWERS_OUTBOX_KIND, workflowId: journeyId, payload } });
     });
-    this.onQueued();
+    this.hooks.onQueued?.();
+    this.hooks.onRecorded?.(project.id, answers.phone);
     return { phone: answers.phone, fields: answers.answers.map(([field]) => field), answeredAt: answers.answeredAt.toISOString(), journeyId };
   }
 }

@@ -116,6 +116,49 @@ export function askedQuestions(definition: ScriptDefinition, answers: Readonly<R
   return asked;
 }
 
+/**
+ * A page's answers (question id -> answer) checked against the script: the hub fields they set
+ * and the questions answered, or every error by `answers.<question id>`. Questions a branch does
+ * not ask may not be answered and are never required.
+ */
+export function scriptAnswers(
+  definition: ScriptDefinition,
+  answers: Readonly<Record<string, unknown>>,
+): { ok: true; byField: Record<string, string | number | boolean>; saved: string[] } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(answers)) {
+    if (!definition.questions.some((question) => question.id === key)) errors.push({ field: `answers.${key}`, message: 'not a question of this script' });
+  }
+  const asked = askedQuestions(definition, answers);
+  const byField: Record<string, string | number | boolean> = {};
+  const saved: string[] = [];
+  for (const question of definition.questions) {
+    const answer = answers[question.id];
+    if (!asked.has(question.id)) {
+      if (answer !== undefined && answer !== null && answer !== '') {
+        errors.push({ field: `answers.${question.id}`, message: `not asked: shown only when ${question.showIf?.question} is ${JSON.stringify(question.showIf?.equals)}` });
+      }
+      continue;
+    }
+    const checked = checkAnswer(question, answer);
+    if (!checked.ok) errors.push({ field: `answers.${question.id}`, message: checked.message });
+    else if (checked.value !== undefined) {
+      byField[question.field] = checked.value;
+      saved.push(question.id);
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  if (saved.length === 0) return { ok: false, errors: [{ field: 'answers', message: 'no answer given' }] };
+  return { ok: true, byField, saved };
+}
+
+/** An error named by hub field (`answers.fields.income`, as agents' answers name them) renamed to the question that set it. */
+export function questionFieldName(definition: ScriptDefinition, name: string): string {
+  const field = name.startsWith('answers.') ? name.slice('answers.'.length) : undefined;
+  const question = field === undefined ? undefined : definition.questions.find((candidate) => candidate.field === field);
+  return question ? `answers.${question.id}` : name;
+}
+
 export class AgentScripts {
   constructor(private readonly db: Db) {}
 

@@ -11,6 +11,7 @@ import { normalizePhone } from '../../core/phone.js';
 import { fieldErrorsFrom, isoInstant, type FieldError } from '../../core/validation.js';
 import { callbackWorkflowId, type CallbackRetry } from '../../workflows/callbacks/shared.js';
 import { TelephonyConfigError } from '../config-errors.js';
+import type { CallbackScheduled } from '../ivr/run-ivr.js';
 
 export const CALLBACK_START_OUTBOX_KIND = 'callback.start';
 export const CALLBACK_CANCEL_OUTBOX_KIND = 'callback.cancel';
@@ -248,7 +249,7 @@ export async function scheduleIvrCallback(
   callbacks: CallbackStore,
   projectId: string,
   request: { phone: string; callerId: string; queue: string; at: Date; agent: string | undefined },
-): Promise<{ ok: true; callbackId: string; at: string } | { ok: false; reason: string }> {
+): Promise<CallbackScheduled> {
   try {
     const { callback } = await callbacks.create(projectId, {
       phone: request.phone,
